@@ -1,0 +1,179 @@
+//! The first credentials of a chain: static keys, the environment, or a `credential_process`.
+//!
+//! A base `credential_process` runs as the SDKs run it (`sh -c LINE`, stdin and stderr
+//! inherited, stdout parsed as credential_process JSON), bounded by the call's deadline, with
+//! `ROLEGATE_RESOLVING` naming the profiles being resolved so that a rolegate started by it
+//! for one of them stops instead of recursing.
+
+use std::io::Read;
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::Instant;
+
+use serde::Deserialize;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use crate::config::Base;
+use crate::context::Context;
+use crate::credentials::{BaseCredentials, Secret};
+use crate::env_vars;
+
+#[derive(Debug, thiserror::Error)]
+pub enum BaseError {
+    #[error("profile `{profile}` has credential_source = Environment, but {missing} is not set")]
+    EnvMissing { profile: String, missing: &'static str },
+    #[error("profile `{profile}`: its credential_process could not start: {source}")]
+    ProcessSpawn {
+        profile: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("profile `{profile}`: its credential_process exited with {status}")]
+    ProcessFailed { profile: String, status: String },
+    #[error("profile `{profile}`: its credential_process did not finish in time")]
+    ProcessTimeout { profile: String },
+    #[error("profile `{profile}`: its credential_process printed no valid credential_process JSON ({why})")]
+    ProcessOutput { profile: String, why: String },
+    #[error("profile `{profile}`: its credential_process returned credentials that expired at {expiration}")]
+    ProcessExpired { profile: String, expiration: String },
+    #[error("rolegate is being run by its own credential_process for profile `{profile}` (recursion: {chain})")]
+    Recursion { profile: String, chain: String },
+}
+
+impl BaseError {
+    pub fn hint(&self) -> Option<String> {
+        Some(match self {
+            BaseError::EnvMissing { .. } => "export AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or use source_profile with keys instead".into(),
+            BaseError::ProcessSpawn { .. } | BaseError::ProcessFailed { .. } => "run the credential_process command by hand to see its error".into(),
+            BaseError::ProcessTimeout { .. } => "the command must print its JSON within the time; run it by hand to see where it waits".into(),
+            BaseError::ProcessOutput { .. } => "the command must print {\"Version\": 1, \"AccessKeyId\": ..., \"SecretAccessKey\": ...} on stdout".into(),
+            BaseError::ProcessExpired { .. } => "renew the credentials that command returns".into(),
+            BaseError::Recursion { .. } => "point `rolegate credential-process` at the profile that has role_arn/mfa_serial, not at a profile whose credential_process is rolegate".into(),
+        })
+    }
+}
+
+/// Refuses to continue when this rolegate was started, directly or not, by a base
+/// `credential_process` that rolegate itself ran for `profile`.
+pub fn check_recursion(ctx: &Context, profile: &str) -> Result<(), BaseError> {
+    match ctx.env.get(env_vars::ROLEGATE_RESOLVING) {
+        Some(chain) if chain.split(',').any(|p| p == profile) => {
+            Err(BaseError::Recursion { profile: profile.into(), chain: chain.into() })
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Fetches the base credentials. `resolving` lists the profiles of the chain being resolved.
+pub fn fetch(ctx: &Context, base: &Base, resolving: &[&str], deadline: Instant) -> Result<BaseCredentials, BaseError> {
+    match base {
+        Base::StaticKeys { access_key_id, secret_access_key, session_token, .. } => Ok(BaseCredentials {
+            access_key_id: access_key_id.clone(),
+            secret_access_key: secret_access_key.clone(),
+            session_token: session_token.clone(),
+            expiration: None,
+        }),
+        Base::Environment { profile } => {
+            let get = |name: &'static str| {
+                ctx.env.get(name).ok_or_else(|| BaseError::EnvMissing { profile: profile.clone(), missing: name })
+            };
+            Ok(BaseCredentials {
+                access_key_id: get(env_vars::AWS_ACCESS_KEY_ID)?.to_string(),
+                secret_access_key: Secret::new(get(env_vars::AWS_SECRET_ACCESS_KEY)?),
+                session_token: ctx.env.get(env_vars::AWS_SESSION_TOKEN).map(Secret::new),
+                expiration: None,
+            })
+        }
+        Base::Process { profile, command } => run_process(ctx, profile, command, resolving, deadline),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct ProcessOutput {
+    version: u32,
+    access_key_id: String,
+    secret_access_key: String,
+    session_token: Option<String>,
+    expiration: Option<String>,
+}
+
+fn run_process(
+    ctx: &Context,
+    profile: &str,
+    command: &str,
+    resolving: &[&str],
+    deadline: Instant,
+) -> Result<BaseCredentials, BaseError> {
+    let mut chain: Vec<&str> =
+        ctx.env.get(env_vars::ROLEGATE_RESOLVING).map(|c| c.split(',').collect()).unwrap_or_default();
+    chain.extend_from_slice(resolving);
+    let _span = tracing::debug_span!("credential_process", profile).entered();
+    let mut child = Command::new("sh")
+        .arg("-c")
+        .arg(command)
+        .env_clear()
+        .envs(ctx.env.as_map())
+        .env(env_vars::ROLEGATE_RESOLVING, chain.join(","))
+        .stdin(Stdio::inherit())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .map_err(|source| BaseError::ProcessSpawn { profile: profile.into(), source })?;
+    let mut stdout = child.stdout.take().expect("piped");
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut out = Vec::new();
+        let r = stdout.by_ref().take(1 << 20).read_to_end(&mut out).map(|_| out);
+        let _ = tx.send(r);
+    });
+    let output = match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+        Ok(Ok(out)) => out,
+        Ok(Err(e)) => return Err(BaseError::ProcessSpawn { profile: profile.into(), source: e }),
+        Err(_) => {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(BaseError::ProcessTimeout { profile: profile.into() });
+        }
+    };
+    let status = child.wait().map_err(|source| BaseError::ProcessSpawn { profile: profile.into(), source })?;
+    let mut output = output;
+    if !status.success() {
+        zeroize::Zeroize::zeroize(&mut output);
+        return Err(BaseError::ProcessFailed { profile: profile.into(), status: status.to_string() });
+    }
+    let parsed = serde_json::from_slice::<ProcessOutput>(&output);
+    zeroize::Zeroize::zeroize(&mut output);
+    let parsed = parsed.map_err(|e| BaseError::ProcessOutput {
+        profile: profile.into(),
+        why: format!("line {} column {}", e.line(), e.column()),
+    })?;
+    if parsed.version != 1 {
+        return Err(BaseError::ProcessOutput {
+            profile: profile.into(),
+            why: format!("Version is {}, not 1", parsed.version),
+        });
+    }
+    let expiration = match parsed.expiration.as_deref() {
+        None => None,
+        Some(text) => Some(OffsetDateTime::parse(text, &Rfc3339).map_err(|_| BaseError::ProcessOutput {
+            profile: profile.into(),
+            why: "Expiration is not an RFC 3339 time".into(),
+        })?),
+    };
+    if let Some(exp) = expiration {
+        if exp <= ctx.now() {
+            return Err(BaseError::ProcessExpired {
+                profile: profile.into(),
+                expiration: crate::output::credential_process::format_expiration(exp),
+            });
+        }
+    }
+    Ok(BaseCredentials {
+        access_key_id: parsed.access_key_id,
+        secret_access_key: Secret::new(parsed.secret_access_key),
+        session_token: parsed.session_token.map(Secret::new),
+        expiration,
+    })
+}

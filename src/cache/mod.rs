@@ -1,0 +1,244 @@
+//! The cache of MFA sessions and role credentials.
+//!
+//! Layout: one directory (mode 0700, owned by the user) holding `<key>.json` entries (0600 from
+//! creation, written to a temporary file, fsynced, then renamed into place) and `<key>.lock`
+//! files. A key is a digest of everything that changes the result (see `plan::CacheKey`).
+//!
+//! Invariants:
+//! - an entry is served only with at least [`MIN_REMAINING_SECONDS`] of validity left (botocore
+//!   refreshes below 15 min, so less would make the Python SDKs call us on every request);
+//! - a bad entry (truncated, corrupt, wrong mode, foreign owner, a symlink) is a miss with a
+//!   warning, never a crash, and is never followed;
+//! - refreshing happens only under the key's lock (a kernel `flock`, released by the kernel if
+//!   its holder dies), and the entry is re-read after the lock is taken, so N concurrent cold
+//!   calls make one prompt and one STS call. [`Locked`] is the only way to store.
+
+pub mod entry;
+mod lock;
+
+pub use entry::Entry;
+pub use lock::Locked;
+
+use std::fs::{self, File, OpenOptions};
+use std::io::Read;
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use time::OffsetDateTime;
+
+use crate::plan::CacheKey;
+
+/// Credentials are served only with at least this much validity left: 15 min.
+pub const MIN_REMAINING_SECONDS: i64 = 15 * 60;
+/// Largest entry read (a real one is under 2 KiB).
+const MAX_ENTRY_BYTES: u64 = 64 * 1024;
+
+#[derive(Debug, thiserror::Error)]
+pub enum CacheError {
+    #[error("the cache directory {} is owned by another user (uid {owner})", path.display())]
+    ForeignDir { path: PathBuf, owner: u32 },
+    #[error("the cache directory {} is writable by other users (mode {mode:o})", path.display())]
+    OpenDir { path: PathBuf, mode: u32 },
+    #[error("the cache directory {} is not a directory", path.display())]
+    NotADir { path: PathBuf },
+    #[error("no cache directory: HOME is not set")]
+    NoDir,
+    #[error("cannot {action} {}", path.display())]
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("timed out waiting for another rolegate process working on {label}")]
+    LockTimeout { label: String },
+    #[error("another rolegate process was getting {label} and did not succeed")]
+    OtherFailed { label: String },
+}
+
+impl CacheError {
+    pub fn hint(&self) -> Option<String> {
+        Some(match self {
+            CacheError::ForeignDir { path, .. } => format!(
+                "use a directory of your own with --cache-dir or ROLEGATE_CACHE_DIR, or `chown $(id -u) {}`",
+                path.display()
+            ),
+            CacheError::OpenDir { path, .. } => format!("run `chmod 700 {}`", path.display()),
+            CacheError::NotADir { .. } => "point --cache-dir / ROLEGATE_CACHE_DIR at a directory".into(),
+            CacheError::NoDir => "set HOME, XDG_CACHE_HOME or ROLEGATE_CACHE_DIR".into(),
+            CacheError::Io { .. } => "check the free space and permissions of the cache directory".into(),
+            CacheError::LockTimeout { .. } => {
+                "another rolegate is waiting for an MFA code on a terminal: type it there, or stop it and run again"
+                    .into()
+            }
+            CacheError::OtherFailed { .. } => {
+                "see the other process's error (for example a prompt that timed out); run again to be asked yourself"
+                    .into()
+            }
+        })
+    }
+}
+
+pub struct Cache {
+    dir: PathBuf,
+}
+
+impl Cache {
+    /// The cache at `dir`. Nothing is created or checked until it is used.
+    pub fn new(dir: PathBuf) -> Cache {
+        Cache { dir }
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Checks that the directory is private to this user; creates it (0700) if `create`.
+    /// Returns `false` if it does not exist and was not created.
+    pub fn check_dir(&self, create: bool) -> Result<bool, CacheError> {
+        let meta = match fs::metadata(&self.dir) {
+            Ok(m) => m,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                if !create {
+                    return Ok(false);
+                }
+                if let Some(parent) = self.dir.parent() {
+                    fs::create_dir_all(parent).map_err(|source| CacheError::Io {
+                        action: "create",
+                        path: parent.into(),
+                        source,
+                    })?;
+                }
+                match fs::DirBuilder::new().mode(0o700).create(&self.dir) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                    Err(source) => return Err(CacheError::Io { action: "create", path: self.dir.clone(), source }),
+                }
+                fs::metadata(&self.dir).map_err(|source| CacheError::Io {
+                    action: "inspect",
+                    path: self.dir.clone(),
+                    source,
+                })?
+            }
+            Err(source) => return Err(CacheError::Io { action: "inspect", path: self.dir.clone(), source }),
+        };
+        if !meta.is_dir() {
+            return Err(CacheError::NotADir { path: self.dir.clone() });
+        }
+        let me = rustix::process::geteuid().as_raw();
+        if meta.uid() != me {
+            return Err(CacheError::ForeignDir { path: self.dir.clone(), owner: meta.uid() });
+        }
+        if meta.mode() & 0o022 != 0 {
+            return Err(CacheError::OpenDir { path: self.dir.clone(), mode: meta.mode() & 0o7777 });
+        }
+        Ok(true)
+    }
+
+    fn path(&self, key: &CacheKey, ext: &str) -> PathBuf {
+        self.dir.join(format!("{}.{ext}", key.digest))
+    }
+
+    /// Reads an entry; any problem is a miss (with a warning when the entry exists but is bad).
+    pub fn read(&self, key: &CacheKey) -> Option<Entry> {
+        let path = self.path(key, "json");
+        match read_private(&path) {
+            Ok(Some(mut bytes)) => {
+                let entry = serde_json::from_slice::<Entry>(&bytes);
+                zeroize::Zeroize::zeroize(&mut bytes);
+                match entry {
+                    Ok(e) => Some(e),
+                    Err(_) => {
+                        warn(&format!(
+                            "ignoring the unreadable cache entry {} (corrupt or from another version)",
+                            path.display()
+                        ));
+                        None
+                    }
+                }
+            }
+            Ok(None) => None,
+            Err(why) => {
+                warn(&format!("ignoring the cache entry {}: {why}", path.display()));
+                None
+            }
+        }
+    }
+
+    /// Takes the key's lock, waiting until `deadline` at most. `waited` in the result tells
+    /// whether another process held it.
+    pub fn lock(&self, key: &CacheKey, deadline: Instant) -> Result<Locked<'_>, CacheError> {
+        self.check_dir(true)?;
+        Locked::acquire(self, key, deadline)
+    }
+
+    /// Every entry in the cache (for `list` and `clear`).
+    pub fn entries(&self) -> Vec<(PathBuf, Option<Entry>)> {
+        let Ok(dir) = fs::read_dir(&self.dir) else { return Vec::new() };
+        let mut out: Vec<_> = dir
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|e| e == "json"))
+            .map(|p| {
+                let entry = read_private(&p).ok().flatten().and_then(|mut b| {
+                    let e = serde_json::from_slice(&b).ok();
+                    zeroize::Zeroize::zeroize(&mut b);
+                    e
+                });
+                (p, entry)
+            })
+            .collect();
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        out
+    }
+}
+
+/// Whether an entry may be served at `now`.
+pub fn is_fresh(entry: &Entry, now: OffsetDateTime, not_before: Option<OffsetDateTime>) -> bool {
+    if entry.credentials.seconds_left(now) < MIN_REMAINING_SECONDS {
+        return false;
+    }
+    // An entry issued in the future means a clock that jumped: do not trust it.
+    if entry.issued_at > now + time::Duration::minutes(5) {
+        warn("ignoring a cache entry issued in the future (was the clock changed?)");
+        return false;
+    }
+    not_before.is_none_or(|t| entry.issued_at >= t)
+}
+
+/// Reads a cache file that must be a regular file, owned by us, mode 0600, not a symlink.
+/// `Ok(None)` when it does not exist.
+fn read_private(path: &Path) -> Result<Option<Vec<u8>>, String> {
+    let file = OpenOptions::new().read(true).custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32).open(path);
+    let mut file: File = match file {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) if e.raw_os_error() == Some(rustix::io::Errno::LOOP.raw_os_error()) => {
+            return Err("it is a symbolic link".into());
+        }
+        Err(e) => return Err(e.to_string()),
+    };
+    let meta = file.metadata().map_err(|e| e.to_string())?;
+    if !meta.is_file() {
+        return Err("not a regular file".into());
+    }
+    if meta.uid() != rustix::process::geteuid().as_raw() {
+        return Err("owned by another user".into());
+    }
+    if meta.mode() & 0o077 != 0 {
+        return Err(format!("its mode is {:o}, not 600", meta.mode() & 0o777));
+    }
+    if meta.len() > MAX_ENTRY_BYTES {
+        return Err("too large".into());
+    }
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    file.read_to_end(&mut bytes).map_err(|e| e.to_string())?;
+    Ok(Some(bytes))
+}
+
+/// A warning on stderr (never with a secret in it).
+pub(crate) fn warn(message: &str) {
+    tracing::warn!("{message}");
+    crate::diag::warn(message);
+}

@@ -1,0 +1,75 @@
+//! One function per subcommand: plan, then the side effects.
+
+use std::time::{Duration, Instant};
+
+use crate::base_credentials;
+use crate::cache::Cache;
+use crate::cache::CacheError;
+use crate::cli::{Cli, CredentialArgs};
+use crate::config::{ConfigPaths, Profiles};
+use crate::context::Context;
+use crate::error::Error;
+use crate::mfa::tty::TtyPrompt;
+use crate::mfa::{CodeSource, FixedCode};
+use crate::output;
+use crate::plan::{self, PlanOptions};
+use crate::provider;
+
+/// Margin on top of the prompt time for the lock wait and the STS calls (10 s each at most).
+const DEADLINE_MARGIN: Duration = Duration::from_secs(25);
+
+/// `rolegate credential-process [PROFILE]`
+pub fn credential_process(ctx: &Context, cli: &Cli, args: &CredentialArgs) -> Result<(), Error> {
+    let credentials = credentials(ctx, cli, args)?;
+    output::write_stdout(&output::credential_process::render(&credentials)).map_err(Error::Stdout)
+}
+
+/// Credentials for a profile, as every channel needs them.
+pub fn credentials(ctx: &Context, cli: &Cli, args: &CredentialArgs) -> Result<crate::credentials::Credentials, Error> {
+    let started = Instant::now();
+    let profile = plan::profile_name(args.profile.as_deref(), &ctx.env);
+    base_credentials::check_recursion(ctx, &profile)?;
+    let paths = ConfigPaths::locate(ctx)?;
+    let profiles = {
+        let _span = tracing::debug_span!("config_load").entered();
+        Profiles::load(&paths)?
+    };
+    let plan =
+        plan::plan(&profiles, &profile, &ctx.env, &PlanOptions { mfa_session_seconds: args.mfa_session_duration })?;
+    tracing::debug!(chain = %plan.chain.describe(), strategy = ?plan.strategy, reason = ?plan.reason, endpoint = %plan.endpoint.url, key = %plan.result_key.digest, "plan");
+
+    let cache = Cache::new(cache_dir(ctx, cli)?);
+    let exists = cache.check_dir(false)?;
+    if exists && !args.refresh_mfa {
+        if let Some(c) = provider::cached(ctx, &plan, &cache) {
+            tracing::debug!("cache hit");
+            return Ok(c);
+        }
+    }
+
+    let mut tty;
+    let mut fixed;
+    let code_source: &mut dyn CodeSource = match &args.mfa_token {
+        Some(raw) => {
+            fixed = FixedCode::new(raw, &profile)?;
+            &mut fixed
+        }
+        None => {
+            tty = TtyPrompt::new();
+            &mut tty
+        }
+    };
+    let file_of = |p: &str| profiles.origin(p).map_or_else(|| profiles.describe_files(), |f| f.display().to_string());
+    let mut opts = provider::Options {
+        code_source,
+        refresh: args.refresh_mfa,
+        deadline: started + Duration::from_secs(args.prompt_timeout) + DEADLINE_MARGIN,
+        prompt_timeout_seconds: args.prompt_timeout,
+        file_of: &file_of,
+    };
+    Ok(provider::credentials(ctx, &plan, &cache, &mut opts)?)
+}
+
+fn cache_dir(ctx: &Context, cli: &Cli) -> Result<std::path::PathBuf, Error> {
+    cli.cache_dir.clone().or_else(|| ctx.default_cache_dir()).ok_or_else(|| CacheError::NoDir.into())
+}

@@ -1,0 +1,258 @@
+//! The user's AWS configuration: locate the files, parse them with the SDK's own parser, and
+//! resolve a profile into a [`Chain`](resolve::Chain).
+//!
+//! Files: `$AWS_CONFIG_FILE` or `~/.aws/config`, and `$AWS_SHARED_CREDENTIALS_FILE` or
+//! `~/.aws/credentials`. A missing file is an empty file (as in every SDK); an unreadable or
+//! non-UTF-8 file is an error naming the file (the SDK would silently treat it as empty).
+//! Parsing, the `[profile x]` / `[x]` rules and the merge of the credentials file into the
+//! profiles are the SDK parser's (`aws-runtime`'s `env_config`); resolution is ours, in
+//! [`resolve`], pure code over [`Profiles`].
+
+pub mod resolve;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use aws_runtime::env_config::file::{EnvConfigFileKind, EnvConfigFiles};
+use aws_runtime::env_config::property::PropertiesKey;
+use aws_runtime::env_config::section::EnvConfigSections;
+
+use crate::context::Context;
+use crate::env_vars;
+
+pub use resolve::{Base, Chain, ResolveError, RoleHop};
+
+/// Errors reading or parsing the configuration files.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {}", path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{} is not valid UTF-8 text", path.display())]
+    NotUtf8 { path: PathBuf },
+    #[error("cannot parse the AWS configuration files ({}, {}): {message}", config.display(), credentials.display())]
+    Parse { config: PathBuf, credentials: PathBuf, message: String },
+    #[error("no home directory: set HOME, or AWS_CONFIG_FILE and AWS_SHARED_CREDENTIALS_FILE")]
+    NoHome,
+}
+
+impl ConfigError {
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            ConfigError::Read { .. } => Some(
+                "check the file's permissions, or point AWS_CONFIG_FILE / AWS_SHARED_CREDENTIALS_FILE elsewhere".into(),
+            ),
+            ConfigError::NotUtf8 { .. } => Some("save the file as UTF-8 text".into()),
+            ConfigError::Parse { .. } => {
+                Some("fix the line named above; `aws configure list` shows how the AWS CLI reads the same files".into())
+            }
+            ConfigError::NoHome => None,
+        }
+    }
+}
+
+/// Where the two shared files are.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConfigPaths {
+    pub config: PathBuf,
+    pub credentials: PathBuf,
+}
+
+impl ConfigPaths {
+    pub fn locate(ctx: &Context) -> Result<ConfigPaths, ConfigError> {
+        let pick = |var: &str, default: &str| -> Result<PathBuf, ConfigError> {
+            let raw = ctx.env.get(var).unwrap_or(default);
+            expand_home(raw, ctx.home.as_deref())
+        };
+        Ok(ConfigPaths {
+            config: pick(env_vars::AWS_CONFIG_FILE, "~/.aws/config")?,
+            credentials: pick(env_vars::AWS_SHARED_CREDENTIALS_FILE, "~/.aws/credentials")?,
+        })
+    }
+}
+
+fn expand_home(raw: &str, home: Option<&Path>) -> Result<PathBuf, ConfigError> {
+    match raw.strip_prefix("~/").or(if raw == "~" { Some("") } else { None }) {
+        Some(rest) => Ok(home.ok_or(ConfigError::NoHome)?.join(rest)),
+        None => Ok(PathBuf::from(raw)),
+    }
+}
+
+/// One profile's properties, keys as written (the SDK parser lower-cases nothing).
+pub type Properties = BTreeMap<String, String>;
+
+/// Every profile of the two files, merged as the SDKs merge them.
+#[derive(Clone, Debug, Default)]
+pub struct Profiles {
+    pub profiles: BTreeMap<String, Properties>,
+    /// `[services NAME]` sections: NAME -> the `sts` `endpoint_url` in it.
+    pub sts_service_endpoints: BTreeMap<String, String>,
+    pub paths: Option<ConfigPaths>,
+}
+
+impl Profiles {
+    pub fn get(&self, name: &str) -> Option<&Properties> {
+        self.profiles.get(name)
+    }
+
+    /// Reads and parses both files.
+    pub fn load(paths: &ConfigPaths) -> Result<Profiles, ConfigError> {
+        let config = read_text(&paths.config)?;
+        let credentials = read_text(&paths.credentials)?;
+        let mut profiles = Profiles::parse(&config, &credentials).map_err(|message| ConfigError::Parse {
+            config: paths.config.clone(),
+            credentials: paths.credentials.clone(),
+            message,
+        })?;
+        profiles.paths = Some(paths.clone());
+        Ok(profiles)
+    }
+
+    /// Parses file contents with the SDK's parser. The error is the parser's message (with its line).
+    pub fn parse(config: &str, credentials: &str) -> Result<Profiles, String> {
+        let files = EnvConfigFiles::builder()
+            .with_contents(EnvConfigFileKind::Config, config)
+            .with_contents(EnvConfigFileKind::Credentials, credentials)
+            .build();
+        // The parser's `load` is `async` for forward compatibility only: with in-memory contents it
+        // never awaits anything, so one poll completes it and no async runtime is needed.
+        let env = aws_types::os_shim_internal::Env::from_slice(&[]);
+        let fs = aws_types::os_shim_internal::Fs::from_slice(&[]);
+        let source = poll_once(aws_runtime::env_config::source::load(&env, &fs, &files)).map_err(|e| e.to_string())?;
+        let sections = EnvConfigSections::parse(source).map_err(|e| e.to_string())?;
+
+        let mut out = Profiles::default();
+        for name in sections.profiles() {
+            let Some(profile) = sections.get_profile(name) else { continue };
+            let props: Properties =
+                KNOWN_KEYS.iter().filter_map(|k| profile.get(k).map(|v| ((*k).to_string(), v.to_string()))).collect();
+            if let Some(services) = props.get("services") {
+                let key = PropertiesKey::builder()
+                    .section_key("services")
+                    .section_name(services.as_str())
+                    .property_name("sts")
+                    .sub_property_name("endpoint_url")
+                    .build();
+                if let Some(url) = key.ok().and_then(|k| sections.other_sections().get(&k).map(|v| v.to_string())) {
+                    out.sts_service_endpoints.insert(services.clone(), url);
+                }
+            }
+            out.profiles.insert(name.to_string(), props);
+        }
+        Ok(out)
+    }
+
+    /// The file that defines `profile`, for error messages (a text scan for its section header).
+    pub fn origin(&self, profile: &str) -> Option<PathBuf> {
+        let paths = self.paths.as_ref()?;
+        let headers_config =
+            [format!("[profile {profile}]"), if profile == "default" { "[default]".into() } else { String::new() }];
+        let defines = |path: &Path, headers: &[String]| {
+            std::fs::read_to_string(path).is_ok_and(|text| {
+                text.lines().any(|l| {
+                    let l: String =
+                        l.split([';', '#']).next().unwrap_or("").split_whitespace().collect::<Vec<_>>().join(" ");
+                    headers.iter().any(|h| !h.is_empty() && l == *h)
+                })
+            })
+        };
+        if defines(&paths.config, &headers_config) {
+            return Some(paths.config.clone());
+        }
+        if defines(&paths.credentials, &[format!("[{profile}]")]) {
+            return Some(paths.credentials.clone());
+        }
+        None
+    }
+
+    /// A short description of where profiles live, for messages.
+    pub fn describe_files(&self) -> String {
+        match &self.paths {
+            Some(p) => format!("{} or {}", p.config.display(), p.credentials.display()),
+            None => "the AWS configuration files".into(),
+        }
+    }
+}
+
+/// The profile keys rolegate reads; others are ignored.
+const KNOWN_KEYS: &[&str] = &[
+    "aws_access_key_id",
+    "aws_secret_access_key",
+    "aws_session_token",
+    "aws_account_id",
+    "credential_process",
+    "credential_source",
+    "source_profile",
+    "role_arn",
+    "external_id",
+    "role_session_name",
+    "duration_seconds",
+    "mfa_serial",
+    "region",
+    "endpoint_url",
+    "services",
+    "ignore_configured_endpoint_urls",
+    "use_fips_endpoint",
+    "use_dualstack_endpoint",
+    "sts_regional_endpoints",
+    "web_identity_token_file",
+    "sso_session",
+    "sso_start_url",
+    "sso_account_id",
+    "sso_role_name",
+    "ca_bundle",
+    resolve::KEY_MFA_STRATEGY,
+    resolve::KEY_MFA_SESSION_DURATION,
+];
+
+fn read_text(path: &Path) -> Result<String, ConfigError> {
+    match std::fs::read(path) {
+        Ok(bytes) => String::from_utf8(bytes).map_err(|_| ConfigError::NotUtf8 { path: path.to_path_buf() }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(String::new()),
+        Err(source) => Err(ConfigError::Read { path: path.to_path_buf(), source }),
+    }
+}
+
+/// Polls a future that is known to complete without waiting (see its one caller).
+fn poll_once<F: std::future::Future>(future: F) -> F::Output {
+    let mut future = std::pin::pin!(future);
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    match future.as_mut().poll(&mut cx) {
+        std::task::Poll::Ready(out) => out,
+        std::task::Poll::Pending => unreachable!("in-memory profile loading never waits"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_profiles_and_merges_credentials() {
+        let p = Profiles::parse(
+            "[default]\nregion = us-west-2\n[profile target]\nsource_profile = base\nrole_arn = arn:aws:iam::123456789012:role/x\n[services local]\nsts =\n  endpoint_url = http://127.0.0.1:9\n[profile svc]\nservices = local\n",
+            "[base]\naws_access_key_id = AKIDEXAMPLE\naws_secret_access_key = s\n",
+        )
+        .unwrap();
+        assert_eq!(p.get("default").unwrap()["region"], "us-west-2");
+        assert_eq!(p.get("target").unwrap()["source_profile"], "base");
+        assert_eq!(p.get("base").unwrap()["aws_access_key_id"], "AKIDEXAMPLE");
+        assert_eq!(p.sts_service_endpoints["local"], "http://127.0.0.1:9");
+    }
+
+    #[test]
+    fn parse_error_names_the_line() {
+        let err = Profiles::parse("[profile a]\nthis is not a property\n", "").unwrap_err();
+        assert!(err.contains("line 2") || err.contains('2'), "{err}");
+    }
+
+    #[test]
+    fn expands_tilde() {
+        assert_eq!(expand_home("~/.aws/config", Some(Path::new("/h"))).unwrap(), PathBuf::from("/h/.aws/config"));
+        assert_eq!(expand_home("/etc/x", None).unwrap(), PathBuf::from("/etc/x"));
+        assert!(expand_home("~/x", None).is_err());
+    }
+}

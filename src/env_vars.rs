@@ -1,0 +1,58 @@
+//! Every environment variable rolegate reads or writes, in one place.
+//!
+//! Code elsewhere names these constants, never string literals, so `grep` finds every reader.
+
+// --- Read: where the AWS configuration lives (the SDKs' own variables).
+/// Path of the shared config file (default `~/.aws/config`).
+pub const AWS_CONFIG_FILE: &str = "AWS_CONFIG_FILE";
+/// Path of the shared credentials file (default `~/.aws/credentials`).
+pub const AWS_SHARED_CREDENTIALS_FILE: &str = "AWS_SHARED_CREDENTIALS_FILE";
+/// Profile used when none is given on the command line.
+pub const AWS_PROFILE: &str = "AWS_PROFILE";
+/// Older spelling of `AWS_PROFILE`, still honoured by the AWS CLI.
+pub const AWS_DEFAULT_PROFILE: &str = "AWS_DEFAULT_PROFILE";
+/// Region; wins over the profile's `region`.
+pub const AWS_REGION: &str = "AWS_REGION";
+/// Region as the AWS CLI and boto3 spell it.
+pub const AWS_DEFAULT_REGION: &str = "AWS_DEFAULT_REGION";
+
+// --- Read: the STS endpoint.
+/// Endpoint URL for STS only.
+pub const AWS_ENDPOINT_URL_STS: &str = "AWS_ENDPOINT_URL_STS";
+/// Endpoint URL for every service.
+pub const AWS_ENDPOINT_URL: &str = "AWS_ENDPOINT_URL";
+/// `true` ignores every configured endpoint URL (environment and profile).
+pub const AWS_IGNORE_CONFIGURED_ENDPOINT_URLS: &str = "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS";
+/// `true` selects FIPS endpoints.
+pub const AWS_USE_FIPS_ENDPOINT: &str = "AWS_USE_FIPS_ENDPOINT";
+/// `true` selects dual-stack endpoints.
+pub const AWS_USE_DUALSTACK_ENDPOINT: &str = "AWS_USE_DUALSTACK_ENDPOINT";
+/// `legacy` sends the legacy regions to the global endpoint.
+pub const AWS_STS_REGIONAL_ENDPOINTS: &str = "AWS_STS_REGIONAL_ENDPOINTS";
+/// A PEM bundle of extra trusted CA certificates (the AWS CLI's variable).
+pub const AWS_CA_BUNDLE: &str = "AWS_CA_BUNDLE";
+
+// --- Read (`credential_source = Environment`) and written (exec).
+pub const AWS_ACCESS_KEY_ID: &str = "AWS_ACCESS_KEY_ID";
+pub const AWS_SECRET_ACCESS_KEY: &str = "AWS_SECRET_ACCESS_KEY";
+pub const AWS_SESSION_TOKEN: &str = "AWS_SESSION_TOKEN";
+pub const AWS_CREDENTIAL_EXPIRATION: &str = "AWS_CREDENTIAL_EXPIRATION";
+
+// --- Read: the platform.
+/// Home directory, for `~/.aws` and `~/.cache`.
+pub const HOME: &str = "HOME";
+/// Base of the cache directory when set.
+pub const XDG_CACHE_HOME: &str = "XDG_CACHE_HOME";
+
+// --- rolegate's own.
+/// Overrides the cache directory (also `--cache-dir`).
+pub const ROLEGATE_CACHE_DIR: &str = "ROLEGATE_CACHE_DIR";
+/// Seconds to wait for an MFA code at the prompt (also `--prompt-timeout`).
+pub const ROLEGATE_PROMPT_TIMEOUT: &str = "ROLEGATE_PROMPT_TIMEOUT";
+/// Log filter for `-v`-style tracing to stderr, e.g. `debug`.
+pub const ROLEGATE_LOG: &str = "ROLEGATE_LOG";
+/// The profile whose credentials a rolegate child runs with (written by exec; read to detect nesting).
+pub const ROLEGATE_PROFILE: &str = "ROLEGATE_PROFILE";
+/// Profiles on whose behalf rolegate is running a base `credential_process`, comma-separated.
+/// A rolegate started with one of them in this list is recursing into itself and stops.
+pub const ROLEGATE_RESOLVING: &str = "ROLEGATE_RESOLVING";

@@ -1,0 +1,334 @@
+//! What the user asked for, resolved into a [`Plan`]: the profile chain, the MFA strategy, the
+//! durations, the STS endpoint and the cache keys. Pure: no network, no prompt, no cache access;
+//! everything it knows comes from the [`Profiles`], the [`Env`] and the flags.
+//!
+//! ## The MFA strategy
+//! - [`MfaStrategy::Session`] (default): one MFA session per (base keys, MFA device) from
+//!   `GetSessionToken` with the code, cached for `mfa_session_seconds` (12 h by default) and
+//!   shared by every role that uses the same keys and device; each role is then assumed from it
+//!   without a prompt. AWS caps roles assumed with session credentials at 1 h ("role
+//!   chaining"), so they are re-assumed, silently, as they expire.
+//! - [`MfaStrategy::Direct`]: `AssumeRole` carries the code itself. Chosen when the role asks
+//!   for more than 1 h (`duration_seconds > 3600`), when MFA sits on a later hop of the chain,
+//!   when the base credentials are already temporary (GetSessionToken needs long-term keys), or
+//!   by `rolegate_mfa_strategy = direct`. Each such role needs its own code when it expires;
+//!   rolegate says so on the terminal when it asks.
+
+use sha2::{Digest, Sha256};
+
+use crate::config::resolve::{self, Base, Chain, KEY_MFA_SESSION_DURATION, KEY_MFA_STRATEGY};
+use crate::config::{Profiles, Properties};
+use crate::context::Env;
+use crate::env_vars;
+use crate::sts::endpoint::{self, Endpoint, EndpointError, EndpointParams};
+
+/// Default lifetime of an MFA session (GetSessionToken's own default): 12 h.
+pub const DEFAULT_MFA_SESSION_SECONDS: u32 = 43_200;
+/// Default role lifetime (AssumeRole's default), and the cap for roles assumed from a session.
+pub const ROLE_CHAINING_MAX_SECONDS: u32 = 3_600;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MfaStrategy {
+    /// No MFA in the chain: roles are assumed silently.
+    None,
+    /// An MFA session from GetSessionToken, shared, then roles assumed from it.
+    Session,
+    /// The code goes on the AssumeRole call of the MFA hop.
+    Direct,
+}
+
+/// Why the strategy was chosen, for the notice at the prompt and for `-v`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StrategyReason {
+    NoMfa,
+    Default,
+    Configured,
+    LongRole { profile: String, seconds: u32 },
+    LaterHop { profile: String },
+    TemporaryBase,
+}
+
+/// A cache key: a hex digest of everything that changes the result, plus a readable label.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CacheKey {
+    pub digest: String,
+    /// Non-secret description stored beside the entry, for `list` and for humans.
+    pub label: String,
+}
+
+impl CacheKey {
+    fn new(kind: &str, material: &str, label: String) -> CacheKey {
+        let mut hasher = Sha256::new();
+        hasher.update(kind.as_bytes());
+        hasher.update([0]);
+        hasher.update(material.as_bytes());
+        let digest = hasher.finalize();
+        let hex: String = digest.iter().take(16).map(|b| format!("{b:02x}")).collect();
+        CacheKey { digest: format!("{kind}-{hex}"), label }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Plan {
+    pub chain: Chain,
+    pub strategy: MfaStrategy,
+    pub reason: StrategyReason,
+    pub mfa_session_seconds: u32,
+    pub region: String,
+    pub endpoint: Endpoint,
+    /// The key of the final credentials.
+    pub result_key: CacheKey,
+    /// The key of the shared MFA session, with [`MfaStrategy::Session`].
+    pub mfa_session_key: Option<CacheKey>,
+}
+
+impl Plan {
+    /// Duration asked of the role at `index`: its `duration_seconds`, else 1 h.
+    pub fn role_seconds(&self, index: usize) -> u32 {
+        self.chain.hops[index].duration_seconds.unwrap_or(ROLE_CHAINING_MAX_SECONDS)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    #[error(transparent)]
+    Resolve(#[from] resolve::ResolveError),
+    #[error("profile `{profile}`: no STS endpoint: {source}")]
+    Endpoint {
+        profile: String,
+        #[source]
+        source: EndpointError,
+    },
+    #[error(
+        "profile `{profile}` has no role_arn and no mfa_serial: its keys can be used directly, rolegate has nothing to add"
+    )]
+    NothingToDo { profile: String },
+    #[error("profile `{profile}`: {KEY_MFA_STRATEGY} `{value}` is not valid (expected `session` or `direct`)")]
+    BadStrategy { profile: String, value: String },
+    #[error(
+        "profile `{profile}`: {KEY_MFA_SESSION_DURATION} `{value}` is not valid (expected whole seconds from 900 to 129600)"
+    )]
+    BadSessionDuration { profile: String, value: String },
+    #[error("profile `{profile}`: {KEY_MFA_STRATEGY} = session cannot work here: {why}")]
+    SessionImpossible { profile: String, why: &'static str },
+}
+
+impl PlanError {
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            PlanError::Resolve(e) => e.hint(),
+            PlanError::Endpoint { .. } => {
+                Some("set `region` in the profile, or AWS_REGION; or AWS_ENDPOINT_URL_STS for a custom endpoint".into())
+            }
+            PlanError::NothingToDo { profile } => Some(format!(
+                "use the profile directly (AWS_PROFILE={profile}); rolegate is for profiles with role_arn and/or mfa_serial"
+            )),
+            PlanError::BadStrategy { .. } => Some(format!(
+                "write `{KEY_MFA_STRATEGY} = session` (one code a day, roles last 1 h) or `direct` (a code per role, roles may last longer)"
+            )),
+            PlanError::BadSessionDuration { .. } => {
+                Some(format!("for example `{KEY_MFA_SESSION_DURATION} = 43200` (12 h)"))
+            }
+            PlanError::SessionImpossible { .. } => Some(format!("remove `{KEY_MFA_STRATEGY}` or set it to `direct`")),
+        }
+    }
+}
+
+/// Flags that change the plan.
+#[derive(Clone, Debug, Default)]
+pub struct PlanOptions {
+    pub mfa_session_seconds: Option<u32>,
+}
+
+/// The profile to use: the argument, else `AWS_PROFILE`, else `AWS_DEFAULT_PROFILE`, else `default`.
+pub fn profile_name(arg: Option<&str>, env: &Env) -> String {
+    arg.filter(|p| !p.is_empty())
+        .or_else(|| env.get(env_vars::AWS_PROFILE))
+        .or_else(|| env.get(env_vars::AWS_DEFAULT_PROFILE))
+        .unwrap_or("default")
+        .to_string()
+}
+
+pub fn plan(profiles: &Profiles, profile: &str, env: &Env, options: &PlanOptions) -> Result<Plan, PlanError> {
+    let chain = resolve::resolve(profiles, profile)?;
+    let selected = profiles.get(profile).cloned().unwrap_or_default();
+    let (strategy, reason) = choose_strategy(&chain, &selected, env)?;
+    if strategy == MfaStrategy::None && chain.hops.is_empty() {
+        return Err(PlanError::NothingToDo { profile: profile.into() });
+    }
+
+    let mfa_session_seconds = match options.mfa_session_seconds {
+        Some(s) => s,
+        None => setting(&chain, profiles, KEY_MFA_SESSION_DURATION)
+            .map(|v| {
+                resolve::parse_duration(v, 900, 129_600)
+                    .ok_or_else(|| PlanError::BadSessionDuration { profile: profile.into(), value: v.into() })
+            })
+            .transpose()?
+            .unwrap_or(DEFAULT_MFA_SESSION_SECONDS),
+    };
+
+    let region = env
+        .get(env_vars::AWS_REGION)
+        .or_else(|| env.get(env_vars::AWS_DEFAULT_REGION))
+        .map(str::to_string)
+        .or_else(|| setting(&chain, profiles, "region").map(str::to_string))
+        .unwrap_or_else(|| "us-east-1".to_string());
+    let endpoint = endpoint::resolve(&endpoint_params(&selected, profiles, env, &region))
+        .map_err(|source| PlanError::Endpoint { profile: profile.into(), source })?;
+
+    let identity = base_identity(&chain.base, env);
+    // The MFA session is valid in every region of its partition: key it on the partition, or on
+    // the custom endpoint when one is configured (a test or a private STS is another world).
+    let sts_world = if endpoint_is_custom(&selected, profiles, env) {
+        endpoint.url.clone()
+    } else {
+        endpoint::partition_id(&region).to_string()
+    };
+    let serial = chain.mfa_serial().unwrap_or_default().to_string();
+    let mfa_session_key = (strategy == MfaStrategy::Session).then(|| {
+        CacheKey::new(
+            "mfa",
+            &format!("{identity}\n{serial}\n{mfa_session_seconds}\n{sts_world}"),
+            format!("MFA session of {} with {serial}", chain.base.profile()),
+        )
+    });
+    let mut material = format!("{identity}\n{strategy:?}\n{}\n{mfa_session_seconds}", endpoint.url);
+    for hop in &chain.hops {
+        material.push_str(&format!(
+            "\n{}|{}|{}|{}|{}",
+            hop.role_arn,
+            hop.external_id.as_deref().unwrap_or(""),
+            hop.role_session_name.as_deref().unwrap_or(""),
+            hop.duration_seconds.unwrap_or(0),
+            hop.mfa_serial.as_deref().unwrap_or("")
+        ));
+    }
+    let label = match chain.hops.last() {
+        Some(hop) => format!("{} ({})", hop.role_arn, chain.describe()),
+        None => format!("MFA session of {}", chain.base.profile()),
+    };
+    let result_key = if chain.hops.is_empty() {
+        mfa_session_key.clone().unwrap_or_else(|| CacheKey::new("role", &material, label.clone()))
+    } else {
+        CacheKey::new("role", &material, label)
+    };
+
+    Ok(Plan { chain, strategy, reason, mfa_session_seconds, region, endpoint, result_key, mfa_session_key })
+}
+
+fn choose_strategy(
+    chain: &Chain,
+    selected: &Properties,
+    env: &Env,
+) -> Result<(MfaStrategy, StrategyReason), PlanError> {
+    let profile = chain.profile.clone();
+    let Some(_) = chain.mfa_serial() else { return Ok((MfaStrategy::None, StrategyReason::NoMfa)) };
+    let configured = match selected.get(KEY_MFA_STRATEGY).map(String::as_str) {
+        None => None,
+        Some("session") => Some(MfaStrategy::Session),
+        Some("direct") => Some(MfaStrategy::Direct),
+        Some(other) => return Err(PlanError::BadStrategy { profile, value: other.into() }),
+    };
+    let temporary_base = match &chain.base {
+        Base::StaticKeys { session_token, .. } => session_token.is_some(),
+        Base::Environment { .. } => env.get(env_vars::AWS_SESSION_TOKEN).is_some(),
+        Base::Process { .. } => false,
+    };
+    let mfa_hop = chain.mfa_hop();
+    // What forces Direct, if anything.
+    let forced: Option<(StrategyReason, &'static str)> = if temporary_base {
+        Some((
+            StrategyReason::TemporaryBase,
+            "the base credentials are temporary (they have a session token) and GetSessionToken needs long-term keys",
+        ))
+    } else if let Some(i) = mfa_hop.filter(|i| *i > 0) {
+        Some((
+            StrategyReason::LaterHop { profile: chain.hops[i].profile.clone() },
+            "mfa_serial is on a role assumed with another role's credentials",
+        ))
+    } else {
+        None
+    };
+    if chain.hops.is_empty() {
+        // Keys + mfa_serial and no role: the MFA session is the result.
+        return match forced {
+            Some((_, why)) => Err(PlanError::SessionImpossible { profile, why }),
+            None => Ok((MfaStrategy::Session, StrategyReason::Default)),
+        };
+    }
+    match (configured, forced) {
+        (Some(MfaStrategy::Session), Some((_, why))) => Err(PlanError::SessionImpossible { profile, why }),
+        (_, Some((reason, _))) => Ok((MfaStrategy::Direct, reason)),
+        (Some(s), None) => Ok((s, StrategyReason::Configured)),
+        (None, None) => {
+            let first = &chain.hops[0];
+            match first.duration_seconds.filter(|d| *d > ROLE_CHAINING_MAX_SECONDS) {
+                Some(seconds) => {
+                    Ok((MfaStrategy::Direct, StrategyReason::LongRole { profile: first.profile.clone(), seconds }))
+                }
+                None => Ok((MfaStrategy::Session, StrategyReason::Default)),
+            }
+        }
+    }
+}
+
+/// A setting from the requested profile, else from the chain's profiles in order.
+fn setting<'a>(chain: &Chain, profiles: &'a Profiles, key: &str) -> Option<&'a str> {
+    std::iter::once(chain.profile.as_str())
+        .chain(chain.hops.iter().rev().map(|h| h.profile.as_str()))
+        .chain(std::iter::once(chain.base.profile()))
+        .find_map(|p| profiles.get(p).and_then(|props| props.get(key)).map(String::as_str))
+}
+
+fn ignore_configured(selected: &Properties, env: &Env) -> bool {
+    env.flag(env_vars::AWS_IGNORE_CONFIGURED_ENDPOINT_URLS)
+        .or_else(|| selected.get("ignore_configured_endpoint_urls").map(|v| v.eq_ignore_ascii_case("true")))
+        .unwrap_or(false)
+}
+
+/// The configured endpoint URL, in the SDKs' order.
+fn configured_endpoint(selected: &Properties, profiles: &Profiles, env: &Env) -> Option<String> {
+    if ignore_configured(selected, env) {
+        return None;
+    }
+    env.get(env_vars::AWS_ENDPOINT_URL_STS)
+        .or_else(|| env.get(env_vars::AWS_ENDPOINT_URL))
+        .map(str::to_string)
+        .or_else(|| selected.get("services").and_then(|s| profiles.sts_service_endpoints.get(s)).cloned())
+        .or_else(|| selected.get("endpoint_url").cloned())
+}
+
+fn endpoint_is_custom(selected: &Properties, profiles: &Profiles, env: &Env) -> bool {
+    configured_endpoint(selected, profiles, env).is_some()
+}
+
+fn endpoint_params(selected: &Properties, profiles: &Profiles, env: &Env, region: &str) -> EndpointParams {
+    let profile_flag = |key: &str| selected.get(key).map(|v| v.eq_ignore_ascii_case("true"));
+    EndpointParams {
+        region: Some(region.to_string()),
+        use_fips: env
+            .flag(env_vars::AWS_USE_FIPS_ENDPOINT)
+            .or_else(|| profile_flag("use_fips_endpoint"))
+            .unwrap_or(false),
+        use_dual_stack: env
+            .flag(env_vars::AWS_USE_DUALSTACK_ENDPOINT)
+            .or_else(|| profile_flag("use_dualstack_endpoint"))
+            .unwrap_or(false),
+        use_global_endpoint: env
+            .get(env_vars::AWS_STS_REGIONAL_ENDPOINTS)
+            .or_else(|| selected.get("sts_regional_endpoints").map(String::as_str))
+            .is_some_and(|v| v.eq_ignore_ascii_case("legacy")),
+        endpoint: configured_endpoint(selected, profiles, env),
+    }
+}
+
+/// Who the base credentials belong to, without fetching them: the access key id, or where
+/// they come from. Part of every cache key.
+fn base_identity(base: &Base, env: &Env) -> String {
+    match base {
+        Base::StaticKeys { access_key_id, .. } => format!("keys:{access_key_id}"),
+        Base::Environment { .. } => format!("env:{}", env.get(env_vars::AWS_ACCESS_KEY_ID).unwrap_or("")),
+        Base::Process { profile, command } => format!("process:{profile}:{command}"),
+    }
+}

@@ -1,0 +1,235 @@
+//! The HTTP side of STS: one `ureq` agent, SigV4 signing with `aws-sigv4`, bounded retries.
+//!
+//! Built only on the slow path: a cache hit never creates a client (no TLS setup).
+
+use std::time::{Duration, SystemTime};
+
+use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
+use aws_sigv4::sign::v4;
+use zeroize::Zeroize;
+
+use super::endpoint::Endpoint;
+use super::{AssumeRole, GetSessionToken, StsError, xml};
+use crate::context::Context;
+use crate::credentials::{BaseCredentials, Credentials};
+use crate::env_vars;
+
+/// Attempts for a request without an MFA code.
+const MAX_ATTEMPTS: u32 = 3;
+/// Bound on one HTTP exchange (Terraform kills a helper after 60 s in total).
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+
+pub struct StsClient {
+    agent: ureq::Agent,
+    endpoint: Endpoint,
+    clock: crate::context::Clock,
+}
+
+impl StsClient {
+    pub fn new(ctx: &Context, endpoint: Endpoint) -> Result<StsClient, StsError> {
+        use ureq::tls::{RootCerts, TlsConfig};
+        let roots = match ctx.env.get(env_vars::AWS_CA_BUNDLE) {
+            // Like the AWS CLI, AWS_CA_BUNDLE replaces the default trust store.
+            Some(path) => RootCerts::new_with_certs(&load_pem_bundle(path)?),
+            None => RootCerts::PlatformVerifier,
+        };
+        let config = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(REQUEST_TIMEOUT))
+            .max_redirects(0)
+            .user_agent(concat!("rolegate/", env!("CARGO_PKG_VERSION")))
+            .tls_config(TlsConfig::builder().root_certs(roots).build())
+            .build();
+        Ok(StsClient { agent: config.into(), endpoint, clock: ctx.clock })
+    }
+
+    pub fn endpoint(&self) -> &Endpoint {
+        &self.endpoint
+    }
+
+    pub fn get_session_token(
+        &self,
+        caller: &BaseCredentials,
+        req: &GetSessionToken<'_>,
+    ) -> Result<Credentials, StsError> {
+        let duration = req.duration_seconds.to_string();
+        let params = [
+            ("Action", "GetSessionToken"),
+            ("Version", "2011-06-15"),
+            ("DurationSeconds", duration.as_str()),
+            ("SerialNumber", req.serial_number),
+            ("TokenCode", req.token_code.expose_secret()),
+        ];
+        // Carries a code: exactly one attempt.
+        self.call("GetSessionToken", caller, &params, 1)
+    }
+
+    pub fn assume_role(&self, caller: &BaseCredentials, req: &AssumeRole<'_>) -> Result<Credentials, StsError> {
+        let duration = req.duration_seconds.to_string();
+        let mut params = vec![
+            ("Action", "AssumeRole"),
+            ("Version", "2011-06-15"),
+            ("RoleArn", req.role_arn),
+            ("RoleSessionName", req.role_session_name),
+            ("DurationSeconds", duration.as_str()),
+        ];
+        if let Some(id) = req.external_id {
+            params.push(("ExternalId", id));
+        }
+        if let Some((serial, code)) = req.mfa {
+            params.push(("SerialNumber", serial));
+            params.push(("TokenCode", code.expose_secret()));
+        }
+        let attempts = if req.mfa.is_some() { 1 } else { MAX_ATTEMPTS };
+        self.call("AssumeRole", caller, &params, attempts)
+    }
+
+    fn call(
+        &self,
+        action: &'static str,
+        caller: &BaseCredentials,
+        params: &[(&str, &str)],
+        attempts: u32,
+    ) -> Result<Credentials, StsError> {
+        let mut body = form_encode(params);
+        let mut attempt = 0;
+        let result = loop {
+            attempt += 1;
+            let _span = tracing::debug_span!("sts_call", action, attempt, url = %self.endpoint.url).entered();
+            let result = self.send(action, caller, &body);
+            match &result {
+                Err(e) if e.is_retryable() && attempt < attempts => {
+                    tracing::debug!(error = %e, "retrying");
+                    // Bounded backoff between retries of a request that carries no code.
+                    std::thread::sleep(Duration::from_millis(200 * u64::from(attempt)));
+                }
+                _ => break result,
+            }
+        };
+        body.zeroize();
+        result
+    }
+
+    fn send(&self, action: &'static str, caller: &BaseCredentials, body: &str) -> Result<Credentials, StsError> {
+        let url = format!("{}/", self.endpoint.url);
+        let host = host_of(&url);
+        let content_type = "application/x-www-form-urlencoded; charset=utf-8";
+        let identity = aws_credential_types::Credentials::new(
+            caller.access_key_id.clone(),
+            caller.secret_access_key.expose_secret().to_string(),
+            caller.session_token.as_ref().map(|t| t.expose_secret().to_string()),
+            None,
+            "rolegate",
+        )
+        .into();
+        let signing_params = v4::SigningParams::builder()
+            .identity(&identity)
+            .region(&self.endpoint.signing_region)
+            .name("sts")
+            .time(SystemTime::from(self.clock.now()))
+            .settings(SigningSettings::default())
+            .build()
+            .map_err(|e| StsError::Signing(e.to_string()))?
+            .into();
+        let headers = [("content-type", content_type), ("host", host.as_str())];
+        let signable =
+            SignableRequest::new("POST", &url, headers.iter().copied(), SignableBody::Bytes(body.as_bytes()))
+                .map_err(|e| StsError::Signing(e.to_string()))?;
+        let (instructions, _) =
+            sign(signable, &signing_params).map_err(|e| StsError::Signing(e.to_string()))?.into_parts();
+
+        let mut request = self.agent.post(&url).header("content-type", content_type);
+        for (name, value) in instructions.headers() {
+            request = request.header(name, value);
+        }
+        let transport =
+            |e: ureq::Error| StsError::Transport { action, url: self.endpoint.url.clone(), detail: e.to_string() };
+        let mut response = request.send(body.as_bytes()).map_err(transport)?;
+        let status = response.status().as_u16();
+        let mut text = response.body_mut().with_config().limit(1 << 20).read_to_string().map_err(transport)?;
+        let result = if status == 200 {
+            xml::parse_credentials(&text).map_err(|detail| StsError::BadResponse {
+                action,
+                url: self.endpoint.url.clone(),
+                status,
+                detail,
+            })
+        } else {
+            match xml::parse_error(&text) {
+                Some((code, message)) => Err(StsError::from_service(action, status, code, message)),
+                None => Err(StsError::BadResponse {
+                    action,
+                    url: self.endpoint.url.clone(),
+                    status,
+                    detail: "no ErrorResponse".into(),
+                }),
+            }
+        };
+        text.zeroize();
+        result
+    }
+}
+
+fn host_of(url: &str) -> String {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    rest.split('/').next().unwrap_or("").to_string()
+}
+
+/// `application/x-www-form-urlencoded`, written out because it is six lines: unreserved
+/// characters pass, everything else is `%XX` (SigV4 canonicalises the body as bytes, so any
+/// correct encoding signs fine).
+fn form_encode(params: &[(&str, &str)]) -> String {
+    let mut out = String::new();
+    for (i, (k, v)) in params.iter().enumerate() {
+        if i > 0 {
+            out.push('&');
+        }
+        for (j, part) in [k, v].into_iter().enumerate() {
+            if j == 1 {
+                out.push('=');
+            }
+            for b in part.bytes() {
+                if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                    out.push(b as char);
+                } else {
+                    out.push_str(&format!("%{b:02X}"));
+                }
+            }
+        }
+    }
+    out
+}
+
+fn load_pem_bundle(path: &str) -> Result<Vec<ureq::tls::Certificate<'static>>, StsError> {
+    let err = |detail: String| StsError::CaBundle { path: path.into(), detail };
+    let pem = std::fs::read(path).map_err(|e| err(e.to_string()))?;
+    let mut certs = Vec::new();
+    for item in ureq::tls::parse_pem(&pem) {
+        if let ureq::tls::PemItem::Certificate(c) = item.map_err(|e| err(e.to_string()))? {
+            certs.push(c);
+        }
+    }
+    if certs.is_empty() {
+        return Err(err("no certificate in it".into()));
+    }
+    Ok(certs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn form_encoding() {
+        assert_eq!(
+            form_encode(&[("Action", "AssumeRole"), ("RoleArn", "arn:aws:iam::1:role/a b")]),
+            "Action=AssumeRole&RoleArn=arn%3Aaws%3Aiam%3A%3A1%3Arole%2Fa%20b"
+        );
+    }
+
+    #[test]
+    fn host_extraction() {
+        assert_eq!(host_of("http://127.0.0.1:5000/"), "127.0.0.1:5000");
+        assert_eq!(host_of("https://sts.us-west-2.amazonaws.com/"), "sts.us-west-2.amazonaws.com");
+    }
+}
