@@ -162,14 +162,13 @@ fn run_process(
             why: "Expiration is not an RFC 3339 time".into(),
         })?),
     };
-    if let Some(exp) = expiration {
-        if exp <= ctx.now() {
+    if let Some(exp) = expiration
+        && exp <= ctx.now() {
             return Err(BaseError::ProcessExpired {
                 profile: profile.into(),
                 expiration: crate::output::credential_process::format_expiration(exp),
             });
         }
-    }
     Ok(BaseCredentials {
         access_key_id: parsed.access_key_id,
         secret_access_key: Secret::new(parsed.secret_access_key),

@@ -84,11 +84,10 @@ pub fn credentials(
     opts: &mut Options<'_>,
 ) -> Result<Credentials, ProviderError> {
     let not_before = opts.refresh.then_some(ctx.started_at);
-    if !opts.refresh {
-        if let Some(c) = cached(ctx, plan, cache) {
+    if !opts.refresh
+        && let Some(c) = cached(ctx, plan, cache) {
             return Ok(c);
         }
-    }
     // A profile with keys and mfa_serial and no role: the MFA session is the result.
     if plan.chain.hops.is_empty() {
         let base = fetch_base(ctx, plan, opts)?;
@@ -152,10 +151,10 @@ fn fetch_base(ctx: &Context, plan: &Plan, opts: &Options<'_>) -> Result<BaseCred
     Ok(base_credentials::fetch(ctx, &plan.chain.base, &resolving, opts.deadline)?)
 }
 
-fn sts(ctx: &Context, plan: &Plan) -> Result<StsClient, ProviderError> {
+fn sts(ctx: &Context, plan: &Plan, opts: &Options<'_>) -> Result<StsClient, ProviderError> {
     StsClient::new(ctx, plan.endpoint.clone()).map_err(|source| ProviderError::Sts {
         profile: plan.chain.profile.clone(),
-        file: String::new(),
+        file: (opts.file_of)(&plan.chain.profile),
         source,
     })
 }
@@ -228,7 +227,7 @@ fn get_session_token(
 ) -> Result<Credentials, ProviderError> {
     let serial = plan.chain.mfa_serial().expect("Session strategy has a serial");
     let profile = plan.chain.base.profile().to_string();
-    let client = sts(ctx, plan)?;
+    let client = sts(ctx, plan, opts)?;
     with_codes(plan, opts, None, |code| {
         let _span = tracing::debug_span!("get_session_token", duration = plan.mfa_session_seconds).entered();
         client.get_session_token(
@@ -248,7 +247,7 @@ fn assume_with_code(
 ) -> Result<Credentials, ProviderError> {
     let hop = &plan.chain.hops[index];
     let serial = hop.mfa_serial.as_deref().or(plan.chain.mfa_serial()).expect("Direct strategy has a serial");
-    let client = sts(ctx, plan)?;
+    let client = sts(ctx, plan, opts)?;
     let session_name = session_name(ctx, hop.role_session_name.as_deref());
     let duration = plan.role_seconds(index);
     let notice = direct_notice(plan);
@@ -310,7 +309,7 @@ fn assume_range(
     if from >= until {
         return Ok((current, last));
     }
-    let client = sts(ctx, plan)?;
+    let client = sts(ctx, plan, opts)?;
     for index in from..until {
         let hop = &plan.chain.hops[index];
         let session_name = session_name(ctx, hop.role_session_name.as_deref());

@@ -231,8 +231,8 @@ pub fn resolve(profiles: &Profiles, profile: &str) -> Result<Chain, ResolveError
         None => base_mfa_serial = base_serial,
     }
     let mut serials = hops.iter().filter_map(|h| h.mfa_serial.as_ref().map(|s| (h, s)));
-    if let Some((_, first)) = serials.next() {
-        if let Some((hop, second)) = serials.find(|(_, s)| *s != first) {
+    if let Some((_, first)) = serials.next()
+        && let Some((hop, second)) = serials.find(|(_, s)| *s != first) {
             return Err(ResolveError::TwoMfaDevices {
                 profile: hop.profile.clone(),
                 file: file(&hop.profile),
@@ -240,16 +240,13 @@ pub fn resolve(profiles: &Profiles, profile: &str) -> Result<Chain, ResolveError
                 second: second.clone(),
             });
         }
-    }
 
     // A base credential_process that calls rolegate for a profile of this chain recurses.
-    if let Base::Process { profile: p, command } = &base {
-        if let Some(target) = rolegate_target(command) {
-            if visited.iter().any(|v| *v == target) {
+    if let Base::Process { profile: p, command } = &base
+        && let Some(target) = rolegate_target(command)
+            && visited.contains(&target) {
                 return Err(ResolveError::SelfRecursion { profile: p.clone(), file: file(p), target });
             }
-        }
-    }
 
     Ok(Chain { profile: profile.into(), base, hops, base_mfa_serial })
 }
