@@ -149,8 +149,28 @@ pub fn profile_name(arg: Option<&str>, env: &Env) -> String {
         .to_string()
 }
 
+/// How many `credential_process = rolegate credential-process OTHER` profiles are followed.
+const MAX_ALIASES: usize = 4;
+
 pub fn plan(profiles: &Profiles, profile: &str, env: &Env, options: &PlanOptions) -> Result<Plan, PlanError> {
-    let chain = resolve::resolve(profiles, profile)?;
+    // A profile that is only `credential_process = rolegate credential-process OTHER` (the
+    // Terraform-facing profile) stands for OTHER: plan OTHER directly, without a second process.
+    let mut profile = profile;
+    let mut chain = resolve::resolve(profiles, profile)?;
+    for _ in 0..MAX_ALIASES {
+        let target = match (&chain.base, chain.hops.is_empty(), &chain.base_mfa_serial) {
+            (Base::Process { command, .. }, true, None) => resolve::rolegate_target(command),
+            _ => None,
+        };
+        match target {
+            Some(t) if profiles.get(&t).is_some() => {
+                tracing::debug!(alias = profile, target = %t, "profile stands for another");
+                profile = profiles.profiles.get_key_value(&t).map(|(k, _)| k.as_str()).unwrap_or(profile);
+                chain = resolve::resolve(profiles, profile)?;
+            }
+            _ => break,
+        }
+    }
     let selected = profiles.get(profile).cloned().unwrap_or_default();
     let (strategy, reason) = choose_strategy(&chain, &selected, env)?;
     if strategy == MfaStrategy::None && chain.hops.is_empty() {

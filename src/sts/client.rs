@@ -96,7 +96,11 @@ impl StsClient {
         let result = loop {
             attempt += 1;
             let _span = tracing::debug_span!("sts_call", action, attempt, url = %self.endpoint.url).entered();
+            tracing::debug!("request");
             let result = self.send(action, caller, &body);
+            if let Err(e) = &result {
+                tracing::debug!(error = %e, "failed");
+            }
             match &result {
                 Err(e) if e.is_retryable() && attempt < attempts => {
                     tracing::debug!(error = %e, "retrying");

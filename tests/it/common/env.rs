@@ -1,0 +1,160 @@
+//! `TestEnv`: a temporary HOME with `~/.aws/{config,credentials}`, a private cache directory,
+//! and commands for the real `rolegate` binary with a clean environment.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use super::strict_sts::{RoleSpec, StrictSts};
+
+/// The seed's account, user, device and role (the shape of the original Terraform report).
+pub const ACCOUNT: &str = "123456789012";
+pub const USER_ARN: &str = "arn:aws:iam::123456789012:user/username";
+pub const MFA_SERIAL: &str = "arn:aws:iam::123456789012:mfa/username";
+pub const ROLE_ARN: &str = "arn:aws:iam::123456789012:role/hc/hc-master";
+pub const EXTERNAL_ID: &str = "123456789069";
+/// Recognisable fake long-term keys: a test fails if they show up where they must not.
+pub const BASE_KEY_ID: &str = "AKIAROLEGATETESTBASE";
+pub const BASE_SECRET: &str = "SECRETbaseKEYrolegateTEST0000000000000000";
+
+/// The seed's configuration, with the STS endpoint left to the environment.
+pub const SEED_CONFIG: &str = "[profile base]
+region = us-west-2
+
+[profile target]
+source_profile = base
+role_arn = arn:aws:iam::123456789012:role/hc/hc-master
+mfa_serial = arn:aws:iam::123456789012:mfa/username
+external_id = 123456789069
+
+[profile target-tf]
+credential_process = rolegate credential-process target
+region = us-west-2
+";
+
+pub fn seed_credentials() -> String {
+    format!("[base]\naws_access_key_id = {BASE_KEY_ID}\naws_secret_access_key = {BASE_SECRET}\n")
+}
+
+/// A strict STS that knows the seed's user, device and MFA-protected role.
+pub fn seed_sts() -> StrictSts {
+    let sts = StrictSts::start();
+    sts.add_user(BASE_KEY_ID, BASE_SECRET, USER_ARN);
+    sts.add_mfa_device(MFA_SERIAL);
+    sts.add_role(RoleSpec::new(ROLE_ARN).requiring_mfa().with_external_id(EXTERNAL_ID));
+    sts
+}
+
+pub struct TestEnv {
+    pub dir: tempfile::TempDir,
+    vars: Vec<(String, String)>,
+}
+
+impl TestEnv {
+    /// An empty HOME (with `~/.aws`), nothing configured.
+    pub fn new() -> TestEnv {
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::fs::create_dir_all(dir.path().join("home/.aws")).expect("mkdir .aws");
+        TestEnv { dir, vars: Vec::new() }
+    }
+
+    /// The seed's files, talking to `sts`.
+    pub fn seed(sts: &StrictSts) -> TestEnv {
+        let mut env = TestEnv::new();
+        env.write_config(SEED_CONFIG);
+        env.write_credentials(&seed_credentials());
+        env.set("AWS_ENDPOINT_URL", &sts.url());
+        env
+    }
+
+    pub fn home(&self) -> PathBuf {
+        self.dir.path().join("home")
+    }
+
+    pub fn cache_dir(&self) -> PathBuf {
+        self.home().join(".cache/rolegate")
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    pub fn write_config(&mut self, text: &str) {
+        std::fs::write(self.home().join(".aws/config"), text).expect("write config");
+    }
+
+    pub fn write_credentials(&mut self, text: &str) {
+        std::fs::write(self.home().join(".aws/credentials"), text).expect("write credentials");
+    }
+
+    pub fn set(&mut self, name: &str, value: &str) {
+        self.vars.retain(|(k, _)| k != name);
+        self.vars.push((name.into(), value.into()));
+    }
+
+    /// The environment every command gets: nothing from the test runner but PATH (with the
+    /// binary's directory first, so `credential_process = rolegate ...` finds it), no proxies,
+    /// no instance metadata.
+    pub fn envs(&self) -> Vec<(String, String)> {
+        let bin_dir = rolegate_bin().parent().expect("bin dir").to_path_buf();
+        let path = format!("{}:{}", bin_dir.display(), std::env::var("PATH").unwrap_or_default());
+        let mut out = vec![
+            ("PATH".to_string(), path),
+            ("HOME".to_string(), self.home().display().to_string()),
+            ("AWS_EC2_METADATA_DISABLED".to_string(), "true".to_string()),
+            ("LANG".to_string(), "C.UTF-8".to_string()),
+            ("TERM".to_string(), "dumb".to_string()),
+        ];
+        out.extend(self.vars.iter().cloned());
+        out
+    }
+
+    /// `rolegate ARGS` with the clean environment, stdin closed.
+    pub fn rolegate(&self, args: &[&str]) -> Command {
+        self.command(rolegate_bin(), args)
+    }
+
+    pub fn command(&self, program: impl AsRef<std::ffi::OsStr>, args: &[&str]) -> Command {
+        let mut cmd = Command::new(program);
+        cmd.args(args).env_clear().envs(self.envs()).current_dir(self.dir.path()).stdin(Stdio::null());
+        cmd
+    }
+
+    /// Runs `rolegate ARGS` in a new session, so it has no controlling terminal (as under CI).
+    pub fn run_without_terminal(&self, args: &[&str]) -> Output {
+        let mut all = vec!["-w", rolegate_bin().to_str().expect("utf-8 path")];
+        all.extend_from_slice(args);
+        self.command("setsid", &all).output().expect("run setsid rolegate")
+    }
+}
+
+pub fn rolegate_bin() -> &'static Path {
+    Path::new(env!("CARGO_BIN_EXE_rolegate"))
+}
+
+/// The credential_process JSON printed on stdout, checked against the SDK contract.
+#[derive(Debug, serde::Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub struct ProcessJson {
+    pub version: u32,
+    pub access_key_id: String,
+    pub secret_access_key: String,
+    pub session_token: String,
+    pub expiration: String,
+    pub account_id: Option<String>,
+}
+
+pub fn parse_process_json(stdout: &[u8]) -> ProcessJson {
+    let text = std::str::from_utf8(stdout).expect("utf-8 stdout");
+    let json: ProcessJson =
+        serde_json::from_str(text.trim()).unwrap_or_else(|e| panic!("not credential_process JSON ({e}): {text:?}"));
+    assert_eq!(json.version, 1);
+    assert!(json.access_key_id.starts_with("ASIA"), "{json:?}");
+    let exp = time::OffsetDateTime::parse(&json.expiration, &time::format_description::well_known::Rfc3339)
+        .expect("RFC 3339 Expiration");
+    assert!(json.expiration.ends_with('Z') && exp > time::OffsetDateTime::now_utc(), "{}", json.expiration);
+    json
+}
+
+pub fn stderr_of(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}

@@ -1,0 +1,344 @@
+//! `rolegate credential-process` against the strict STS stand-in: the seed's profile, the
+//! prompt on the terminal, the cache, the MFA strategies and the errors.
+
+use std::os::unix::fs::PermissionsExt;
+
+use crate::common::env::*;
+use crate::common::pty::{count, spawn_script};
+use crate::common::strict_sts::RoleSpec;
+
+#[test]
+fn seed_profile_gets_role_credentials_then_serves_them_from_cache() {
+    let sts = seed_sts();
+    let env = TestEnv::seed(&sts);
+
+    let first = env.rolegate(&["credential-process", "target", "--mfa-token", "123456"]).output().unwrap();
+    assert!(first.status.success(), "{}", stderr_of(&first));
+    let json = parse_process_json(&first.stdout);
+    assert_eq!(json.account_id.as_deref(), Some(ACCOUNT));
+    assert_eq!(sts.count("GetSessionToken"), 1);
+    assert_eq!(sts.count("AssumeRole"), 1);
+    let calls = sts.calls();
+    let gst = calls.iter().find(|c| c.action == "GetSessionToken").unwrap();
+    assert_eq!(
+        (gst.serial_number.as_deref(), gst.token_code.as_deref(), gst.duration_seconds),
+        (Some(MFA_SERIAL), Some("123456"), Some(43_200))
+    );
+    let ar = calls.iter().find(|c| c.action == "AssumeRole").unwrap();
+    assert_eq!(ar.role_arn.as_deref(), Some(ROLE_ARN));
+    assert_eq!(ar.external_id.as_deref(), Some(EXTERNAL_ID));
+    assert_eq!(ar.token_code, None, "the role is assumed silently from the MFA session");
+    assert!(ar.access_key_id.starts_with("ASIA"), "AssumeRole is signed with the MFA session");
+
+    // Second call: no STS traffic, no code needed, same credentials.
+    let second = env.run_without_terminal(&["credential-process", "target"]);
+    assert!(second.status.success(), "{}", stderr_of(&second));
+    assert_eq!(parse_process_json(&second.stdout), json);
+    assert_eq!(sts.calls().len(), 2);
+    assert!(second.stderr.is_empty(), "a cache hit is silent: {}", stderr_of(&second));
+}
+
+#[test]
+fn cache_files_are_private() {
+    let sts = seed_sts();
+    let env = TestEnv::seed(&sts);
+    let out = env.rolegate(&["credential-process", "target", "--mfa-token", "123456"]).output().unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let dir = env.cache_dir();
+    assert_eq!(std::fs::metadata(&dir).unwrap().permissions().mode() & 0o777, 0o700);
+    let files: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
+    assert_eq!(
+        files.iter().filter(|p| p.extension().is_some_and(|e| e == "json")).count(),
+        2,
+        "an MFA session and a role entry: {files:?}"
+    );
+    for f in files {
+        assert_eq!(std::fs::metadata(&f).unwrap().permissions().mode() & 0o777, 0o600, "{}", f.display());
+    }
+}
+
+#[test]
+fn one_mfa_session_serves_every_role() {
+    let sts = seed_sts();
+    sts.add_role(RoleSpec::new("arn:aws:iam::123456789012:role/reader").requiring_mfa());
+    let mut env = TestEnv::seed(&sts);
+    env.write_config(&format!(
+        "{SEED_CONFIG}\n[profile reader]\nsource_profile = base\nrole_arn = arn:aws:iam::123456789012:role/reader\nmfa_serial = {MFA_SERIAL}\n"
+    ));
+    let first = env.rolegate(&["credential-process", "target", "--mfa-token", "123456"]).output().unwrap();
+    assert!(first.status.success(), "{}", stderr_of(&first));
+    // No terminal and no code: the second role must come from the cached MFA session.
+    let second = env.run_without_terminal(&["credential-process", "reader"]);
+    assert!(second.status.success(), "{}", stderr_of(&second));
+    let a = parse_process_json(&first.stdout);
+    let b = parse_process_json(&second.stdout);
+    assert_ne!(a.access_key_id, b.access_key_id);
+    assert_eq!(sts.count("GetSessionToken"), 1);
+    assert_eq!(sts.count("AssumeRole"), 2);
+}
+
+#[test]
+fn prompt_is_on_the_terminal_and_stdout_carries_only_json() {
+    let sts = seed_sts();
+    let env = TestEnv::seed(&sts);
+    let mut p = spawn_script(&env, "\"$ROLEGATE\" credential-process target > out.json; echo \"exit=$?\"");
+    p.exp_string(&format!("Enter MFA code for {MFA_SERIAL}: ")).unwrap();
+    p.send_line("123456").unwrap();
+    let rest = p.exp_eof().unwrap();
+    assert!(rest.contains("exit=0"), "{rest}");
+    let json = parse_process_json(&std::fs::read(env.path("out.json")).unwrap());
+    assert!(!rest.contains(&json.secret_access_key), "the terminal saw a secret");
+    assert_eq!(sts.count("GetSessionToken"), 1);
+}
+
+#[test]
+fn a_typo_is_asked_again_on_the_terminal() {
+    let sts = seed_sts();
+    let env = TestEnv::seed(&sts);
+    let mut p = spawn_script(&env, "\"$ROLEGATE\" credential-process target > out.json; echo \"exit=$?\"");
+    p.exp_string("Enter MFA code for ").unwrap();
+    p.send_line("12345").unwrap();
+    p.exp_string("rolegate: an MFA code is 6 digits; try again.").unwrap();
+    p.exp_string("Enter MFA code for ").unwrap();
+    p.send_line("654321").unwrap();
+    assert!(p.exp_eof().unwrap().contains("exit=0"));
+    parse_process_json(&std::fs::read(env.path("out.json")).unwrap());
+    assert_eq!(sts.attempts("GetSessionToken"), 1, "a typo never reaches STS");
+}
+
+#[test]
+fn a_refused_code_asks_for_the_next_one_and_is_never_resent() {
+    let sts = seed_sts();
+    sts.reject_code("111111");
+    let env = TestEnv::seed(&sts);
+    let mut p = spawn_script(&env, "\"$ROLEGATE\" credential-process target > out.json; echo \"exit=$?\"");
+    p.exp_string("Enter MFA code for ").unwrap();
+    p.send_line("111111").unwrap();
+    p.exp_string("rolegate: that code was not accepted; wait for the next one.").unwrap();
+    p.exp_string("Enter MFA code for ").unwrap();
+    p.send_line("222222").unwrap();
+    assert!(p.exp_eof().unwrap().contains("exit=0"));
+    let codes: Vec<_> =
+        sts.calls().into_iter().filter(|c| c.action == "GetSessionToken").map(|c| c.token_code.unwrap()).collect();
+    assert_eq!(codes, ["111111", "222222"]);
+}
+
+#[test]
+fn the_prompt_gives_up_after_its_timeout() {
+    let sts = seed_sts();
+    let env = TestEnv::seed(&sts);
+    let mut p = spawn_script(&env, "\"$ROLEGATE\" credential-process target --prompt-timeout 1; echo \"exit=$?\"");
+    p.exp_string("Enter MFA code for ").unwrap();
+    let rest = p.exp_eof().unwrap();
+    assert!(rest.contains("no MFA code for arn:aws:iam::123456789012:mfa/username was entered within 1 s"), "{rest}");
+    assert!(rest.contains("hint: run again and type the code"), "{rest}");
+    assert!(rest.contains("exit=4"), "{rest}");
+    assert_eq!(sts.calls().len(), 0);
+}
+
+#[test]
+fn without_a_terminal_it_fails_at_once_naming_the_options() {
+    let sts = seed_sts();
+    let env = TestEnv::seed(&sts);
+    let out = env.run_without_terminal(&["credential-process", "target"]);
+    assert_eq!(out.status.code(), Some(4));
+    assert!(out.stdout.is_empty());
+    assert_eq!(
+        stderr_of(&out),
+        "rolegate: error: profile `target` needs an MFA code for arn:aws:iam::123456789012:mfa/username, and there is no terminal to ask on\n\
+         rolegate: hint: run `rolegate credential-process PROFILE` once in a terminal to start the day's MFA session (every later call uses it), or pass the code with --mfa-token CODE\n"
+    );
+}
+
+#[test]
+fn thirty_two_concurrent_cold_calls_prompt_once() {
+    let sts = seed_sts();
+    let env = TestEnv::seed(&sts);
+    // 32 processes started at once on one terminal, as Terraform starts its remote states.
+    let script = "for i in $(seq 1 32); do \"$ROLEGATE\" credential-process target > out.$i.json 2> err.$i.txt & done; wait; echo all-done";
+    let mut p = spawn_script(&env, script);
+    let before = p.exp_string("Enter MFA code for ").unwrap();
+    p.send_line("123456").unwrap();
+    let after = p.exp_string("all-done").unwrap();
+    assert_eq!(count(&before, "Enter MFA code") + count(&after, "Enter MFA code"), 0, "one prompt only");
+    let outputs: Vec<_> = (1..=32).map(|i| std::fs::read(env.path(&format!("out.{i}.json"))).unwrap()).collect();
+    let first = parse_process_json(&outputs[0]);
+    for (i, out) in outputs.iter().enumerate() {
+        let err = std::fs::read_to_string(env.path(&format!("err.{}.txt", i + 1))).unwrap();
+        assert_eq!(parse_process_json(out), first, "call {} differs; stderr: {err}", i + 1);
+    }
+    assert_eq!(sts.count("GetSessionToken"), 1);
+    assert_eq!(sts.count("AssumeRole"), 1);
+    assert_eq!(sts.calls().len(), 2);
+}
+
+#[test]
+fn a_prompt_holder_killed_with_sigkill_leaves_no_stale_lock() {
+    let sts = seed_sts();
+    let env = TestEnv::seed(&sts);
+    let mut holder = spawn_script(&env, "echo pid=$$; exec \"$ROLEGATE\" credential-process target");
+    let (_, pid) = holder.exp_regex("pid=[0-9]+").unwrap();
+    holder.exp_string("Enter MFA code for ").unwrap();
+    let pid = pid.trim_start_matches("pid=");
+    assert!(std::process::Command::new("kill").args(["-KILL", pid]).status().unwrap().success());
+    holder.exp_eof().unwrap();
+
+    let mut next = spawn_script(&env, "\"$ROLEGATE\" credential-process target > out.json; echo \"exit=$?\"");
+    next.exp_string("Enter MFA code for ").unwrap();
+    next.send_line("123456").unwrap();
+    assert!(next.exp_eof().unwrap().contains("exit=0"));
+    parse_process_json(&std::fs::read(env.path("out.json")).unwrap());
+}
+
+#[test]
+fn a_role_longer_than_an_hour_gets_the_code_directly_and_says_so() {
+    let sts = seed_sts();
+    sts.add_role(RoleSpec::new("arn:aws:iam::123456789012:role/long").requiring_mfa().with_max_session_duration(7200));
+    let mut env = TestEnv::seed(&sts);
+    env.write_config(&format!(
+        "{SEED_CONFIG}\n[profile long]\nsource_profile = base\nrole_arn = arn:aws:iam::123456789012:role/long\nmfa_serial = {MFA_SERIAL}\nduration_seconds = 7200\n"
+    ));
+    let mut p = spawn_script(&env, "\"$ROLEGATE\" credential-process long > out.json; echo \"exit=$?\"");
+    p.exp_string("more than the 1 h AWS allows for roles assumed from an MFA session").unwrap();
+    p.exp_string("Enter MFA code for ").unwrap();
+    p.send_line("123456").unwrap();
+    assert!(p.exp_eof().unwrap().contains("exit=0"));
+    let json = parse_process_json(&std::fs::read(env.path("out.json")).unwrap());
+    let exp = time::OffsetDateTime::parse(&json.expiration, &time::format_description::well_known::Rfc3339).unwrap();
+    assert!(exp - time::OffsetDateTime::now_utc() > time::Duration::minutes(110));
+    let calls = sts.calls();
+    assert_eq!(sts.count("GetSessionToken"), 0);
+    let ar = calls.iter().find(|c| c.action == "AssumeRole").unwrap();
+    assert_eq!(
+        (ar.serial_number.as_deref(), ar.token_code.as_deref(), ar.duration_seconds),
+        (Some(MFA_SERIAL), Some("123456"), Some(7200))
+    );
+    assert_eq!(ar.access_key_id, BASE_KEY_ID, "direct: signed with the long-term keys");
+}
+
+#[test]
+fn expiring_role_credentials_are_reassumed_from_the_session_without_a_prompt() {
+    let sts = seed_sts();
+    let env = TestEnv::seed(&sts);
+    let first = env.rolegate(&["credential-process", "target", "--mfa-token", "123456"]).output().unwrap();
+    let a = parse_process_json(&first.stdout);
+    // Age the cached role entry to 10 minutes of validity left: below the 15-minute floor.
+    let role_entry = std::fs::read_dir(env.cache_dir())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.file_name().unwrap().to_str().unwrap().starts_with("role-") && p.extension().unwrap() == "json")
+        .unwrap();
+    let mut entry: serde_json::Value = serde_json::from_slice(&std::fs::read(&role_entry).unwrap()).unwrap();
+    let soon = time::OffsetDateTime::now_utc() + time::Duration::minutes(10);
+    entry["credentials"]["expiration"] =
+        serde_json::Value::String(soon.format(&time::format_description::well_known::Rfc3339).unwrap());
+    std::fs::write(&role_entry, serde_json::to_vec(&entry).unwrap()).unwrap();
+
+    let second = env.run_without_terminal(&["credential-process", "target"]);
+    assert!(second.status.success(), "{}", stderr_of(&second));
+    let b = parse_process_json(&second.stdout);
+    assert_ne!(a.access_key_id, b.access_key_id, "new role credentials");
+    assert_eq!(sts.count("GetSessionToken"), 1, "no new MFA session");
+    assert_eq!(sts.count("AssumeRole"), 2);
+}
+
+#[test]
+fn refresh_mfa_forces_a_new_session() {
+    let sts = seed_sts();
+    let env = TestEnv::seed(&sts);
+    assert!(env.rolegate(&["credential-process", "target", "--mfa-token", "123456"]).status().unwrap().success());
+    let out =
+        env.rolegate(&["credential-process", "target", "--mfa-token", "654321", "--refresh-mfa"]).output().unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert_eq!(sts.count("GetSessionToken"), 2);
+    assert_eq!(sts.count("AssumeRole"), 2);
+}
+
+#[test]
+fn a_profile_whose_credential_process_calls_rolegate_for_itself_is_refused() {
+    let sts = seed_sts();
+    let mut env = TestEnv::seed(&sts);
+    env.write_config(&format!(
+        "{SEED_CONFIG}\n[profile loop]\ncredential_process = rolegate credential-process loop\n"
+    ));
+    let out = env.run_without_terminal(&["credential-process", "loop"]);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr_of(&out));
+    let err = stderr_of(&out);
+    assert!(err.contains("profile `loop` ("), "{err}");
+    assert!(err.contains("its credential_process runs rolegate for profile `loop` of this same chain"), "{err}");
+    assert!(err.contains("rolegate: hint: "), "{err}");
+}
+
+#[test]
+fn the_terraform_facing_profile_stands_for_its_target() {
+    // `target-tf` is `credential_process = rolegate credential-process target`: asking rolegate
+    // for it serves `target`, in this process, from the same cache.
+    let sts = seed_sts();
+    let env = TestEnv::seed(&sts);
+    let cold = env.run_without_terminal(&["credential-process", "target-tf"]);
+    assert_eq!(cold.status.code(), Some(4), "{}", stderr_of(&cold));
+    assert!(
+        stderr_of(&cold).contains("profile `target` needs an MFA code for arn:aws:iam::123456789012:mfa/username"),
+        "{}",
+        stderr_of(&cold)
+    );
+    let direct = env.rolegate(&["credential-process", "target", "--mfa-token", "123456"]).output().unwrap();
+    let alias = env.run_without_terminal(&["credential-process", "target-tf"]);
+    assert!(alias.status.success(), "{}", stderr_of(&alias));
+    assert_eq!(parse_process_json(&alias.stdout), parse_process_json(&direct.stdout));
+    assert_eq!(sts.calls().len(), 2);
+}
+
+#[test]
+fn a_cache_directory_writable_by_others_is_refused() {
+    let sts = seed_sts();
+    let env = TestEnv::seed(&sts);
+    std::fs::create_dir_all(env.cache_dir()).unwrap();
+    std::fs::set_permissions(env.cache_dir(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    let out = env.rolegate(&["credential-process", "target", "--mfa-token", "123456"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(6));
+    let dir = env.cache_dir();
+    assert_eq!(
+        stderr_of(&out),
+        format!(
+            "rolegate: error: the cache directory {} is writable by other users (mode 777)\nrolegate: hint: run `chmod 700 {}`\n",
+            dir.display(),
+            dir.display()
+        )
+    );
+    assert_eq!(sts.calls().len(), 0);
+}
+
+#[test]
+fn a_corrupt_cache_entry_is_a_miss_with_a_warning() {
+    let sts = seed_sts();
+    let env = TestEnv::seed(&sts);
+    assert!(env.rolegate(&["credential-process", "target", "--mfa-token", "123456"]).status().unwrap().success());
+    for entry in std::fs::read_dir(env.cache_dir())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().unwrap() == "json")
+    {
+        std::fs::write(&entry, b"{\"version\":1,\"kind\":\"ro").unwrap();
+    }
+    let out = env.rolegate(&["credential-process", "target", "--mfa-token", "222222"]).output().unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    parse_process_json(&out.stdout);
+    assert!(stderr_of(&out).contains("rolegate: warning: ignoring the unreadable cache entry"), "{}", stderr_of(&out));
+    assert_eq!(sts.count("GetSessionToken"), 2);
+}
+
+#[test]
+fn verbose_logs_never_show_a_secret() {
+    let sts = seed_sts();
+    let env = TestEnv::seed(&sts);
+    let cold = env.rolegate(&["-vv", "credential-process", "target", "--mfa-token", "918273"]).output().unwrap();
+    assert!(cold.status.success(), "{}", stderr_of(&cold));
+    let json = parse_process_json(&cold.stdout);
+    let hot = env.rolegate(&["-vv", "credential-process", "target"]).output().unwrap();
+    let logs = format!("{}{}", stderr_of(&cold), stderr_of(&hot));
+    assert!(logs.contains("sts_call") && logs.contains("cache hit"), "tracing is on: {logs}");
+    for secret in [BASE_SECRET, "918273", &json.secret_access_key, &json.session_token] {
+        assert!(!logs.contains(secret), "secret {secret:.6}... leaked into the logs");
+    }
+}

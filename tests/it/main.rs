@@ -1,0 +1,8 @@
+//! The one integration-test binary: the real `rolegate` binary against real STS emulators.
+
+// Tests are the outside world: they read the real environment and clock to set up processes.
+#![allow(clippy::disallowed_methods)]
+
+mod common;
+mod sts_standin;
+mod credential_process;
