@@ -342,3 +342,102 @@ fn verbose_logs_never_show_a_secret() {
         assert!(!logs.contains(secret), "secret {secret:.6}... leaked into the logs");
     }
 }
+
+#[test]
+fn throttled_calls_without_a_code_are_retried_and_calls_with_a_code_are_not() {
+    let sts = seed_sts();
+    let env = TestEnv::seed(&sts);
+    // GetSessionToken carries the code: a throttled attempt is not re-sent with it.
+    sts.throttle_next(1);
+    let out = env.rolegate(&["credential-process", "target", "--mfa-token", "123456"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(5), "{}", stderr_of(&out));
+    assert!(stderr_of(&out).contains("GetSessionToken: throttled by STS: Rate exceeded"), "{}", stderr_of(&out));
+    assert_eq!(sts.attempts("GetSessionToken"), 1);
+    // With a session in place, AssumeRole (no code) is retried through throttling.
+    let out = env.rolegate(&["credential-process", "target", "--mfa-token", "222222"]).output().unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert_eq!(sts.count("AssumeRole"), 1);
+}
+
+#[test]
+fn an_assume_role_throttled_once_is_retried() {
+    let sts = seed_sts();
+    sts.add_role(RoleSpec::new("arn:aws:iam::123456789012:role/plain"));
+    let mut env = TestEnv::seed(&sts);
+    env.write_config(&format!(
+        "{SEED_CONFIG}\n[profile plain]\nsource_profile = base\nrole_arn = arn:aws:iam::123456789012:role/plain\n"
+    ));
+    sts.throttle_next(1);
+    let out = env.run_without_terminal(&["credential-process", "plain"]);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    parse_process_json(&out.stdout);
+    assert_eq!((sts.attempts("AssumeRole"), sts.count("AssumeRole")), (2, 1));
+}
+
+#[test]
+fn the_role_chaining_limit_is_explained() {
+    let sts = seed_sts();
+    sts.add_role(RoleSpec::new("arn:aws:iam::123456789012:role/long").requiring_mfa().with_max_session_duration(7200));
+    let mut env = TestEnv::seed(&sts);
+    env.write_config(&format!(
+        "{SEED_CONFIG}\n[profile long]\nsource_profile = base\nrole_arn = arn:aws:iam::123456789012:role/long\nmfa_serial = {MFA_SERIAL}\nduration_seconds = 7200\nrolegate_mfa_strategy = session\n"
+    ));
+    let out = env.rolegate(&["credential-process", "long", "--mfa-token", "123456"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(4), "{}", stderr_of(&out));
+    let err = stderr_of(&out);
+    assert!(err.contains("profile `long` ("), "{err}");
+    assert!(err.contains("AssumeRole: the role-chaining limit: The requested DurationSeconds exceeds the 1 hour session limit for roles assumed by role chaining."), "{err}");
+    assert!(err.contains("hint: roles assumed from an MFA session or another role last at most 1 h"), "{err}");
+}
+
+#[test]
+fn unknown_base_keys_are_explained() {
+    let sts = seed_sts();
+    let mut env = TestEnv::seed(&sts);
+    env.write_credentials("[base]\naws_access_key_id = AKIAUNKNOWNUNKNOWN00\naws_secret_access_key = whatever\n");
+    let out = env.rolegate(&["credential-process", "target", "--mfa-token", "123456"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(4), "{}", stderr_of(&out));
+    let err = stderr_of(&out);
+    assert!(err.contains("profile `base` ("), "{err}");
+    assert!(err.contains("GetSessionToken: the access key is not valid"), "{err}");
+    assert!(err.contains("hint: the access key in the base profile is unknown to AWS"), "{err}");
+    assert!(!err.contains("whatever"), "{err}");
+}
+
+#[test]
+fn a_symlink_planted_in_place_of_an_entry_is_not_followed() {
+    let sts = seed_sts();
+    let env = TestEnv::seed(&sts);
+    assert!(env.rolegate(&["credential-process", "target", "--mfa-token", "123456"]).status().unwrap().success());
+    let decoy = env.path("decoy.json");
+    for entry in std::fs::read_dir(env.cache_dir())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().unwrap() == "json")
+    {
+        std::fs::copy(&entry, &decoy).unwrap();
+        std::fs::remove_file(&entry).unwrap();
+        std::os::unix::fs::symlink(&decoy, &entry).unwrap();
+    }
+    let out = env.rolegate(&["credential-process", "target", "--mfa-token", "222222"]).output().unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert!(stderr_of(&out).contains("it is a symbolic link"), "{}", stderr_of(&out));
+    assert_eq!(sts.count("GetSessionToken"), 2, "the planted entry was not used");
+}
+
+#[test]
+fn a_cache_directory_owned_by_another_user_is_refused() {
+    if rustix::process::geteuid().as_raw() != 0 {
+        eprintln!("SKIP: a_cache_directory_owned_by_another_user_is_refused (needs root to chown)");
+        return;
+    }
+    let sts = seed_sts();
+    let env = TestEnv::seed(&sts);
+    std::fs::create_dir_all(env.cache_dir()).unwrap();
+    std::os::unix::fs::chown(env.cache_dir(), Some(65534), Some(65534)).unwrap();
+    let out = env.rolegate(&["credential-process", "target", "--mfa-token", "123456"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(6));
+    let err = stderr_of(&out);
+    assert!(err.contains("is owned by another user (uid 65534)"), "{err}");
+    assert!(err.contains("hint: use a directory of your own with --cache-dir or ROLEGATE_CACHE_DIR"), "{err}");
+}
