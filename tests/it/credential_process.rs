@@ -426,6 +426,7 @@ fn a_symlink_planted_in_place_of_an_entry_is_not_followed() {
 }
 
 #[test]
+#[allow(clippy::print_stderr)] // the visible SKIP line
 fn a_cache_directory_owned_by_another_user_is_refused() {
     if rustix::process::geteuid().as_raw() != 0 {
         eprintln!("SKIP: a_cache_directory_owned_by_another_user_is_refused (needs root to chown)");

@@ -355,7 +355,7 @@ fn injected_faults_and_unknown_actions() {
 #[test]
 fn delayed_requests_do_not_hold_up_others() {
     let sts = standin();
-    sts.delay_next(1, 5_000);
+    sts.delay_next(1, 2_000);
     let url = sts.url();
     let slow = std::thread::spawn(move || sign_and_post(&url, &alice(), &[("Action", "GetCallerIdentity")]));
     let deadline = Instant::now() + Duration::from_secs(10);

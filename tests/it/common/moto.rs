@@ -38,18 +38,12 @@ pub struct Moto {
 /// `moto_server`'s path, if it is on `PATH`.
 fn moto_server_path() -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|dir| dir.join("moto_server"))
-        .find(|p| p.is_file())
+    std::env::split_paths(&path).map(|dir| dir.join("moto_server")).find(|p| p.is_file())
 }
 
 fn free_port() -> Result<u16, String> {
-    let listener =
-        TcpListener::bind("127.0.0.1:0").map_err(|e| format!("binding 127.0.0.1:0: {e}"))?;
-    listener
-        .local_addr()
-        .map(|a| a.port())
-        .map_err(|e| e.to_string())
+    let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| format!("binding 127.0.0.1:0: {e}"))?;
+    listener.local_addr().map(|a| a.port()).map_err(|e| e.to_string())
 }
 
 fn read_log(log: &mut File) -> String {
@@ -85,9 +79,7 @@ impl Moto {
                 Launch::Exited(log) => last_log = log,
             }
         }
-        Err(format!(
-            "moto_server exited before listening, {PORT_ATTEMPTS} times; last output:\n{last_log}"
-        ))
+        Err(format!("moto_server exited before listening, {PORT_ATTEMPTS} times; last output:\n{last_log}"))
     }
 
     /// [`Moto::start`], or `None` after printing `SKIP: <test>: <reason>` to stderr.
@@ -120,9 +112,7 @@ impl Moto {
             if let Ok(Some(_)) = moto.child.try_wait() {
                 return Ok(Launch::Exited(read_log(&mut moto.log)));
             }
-            if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok()
-                && moto.is_moto()
-            {
+            if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() && moto.is_moto() {
                 return Ok(Launch::Ready(moto));
             }
             if Instant::now() > deadline {
@@ -141,10 +131,7 @@ impl Moto {
         if !matches!(self.child.try_wait(), Ok(None)) {
             return false;
         }
-        direct_agent()
-            .get(format!("{}/moto-api/data.json", self.url()))
-            .call()
-            .is_ok_and(|r| r.status() == 200)
+        direct_agent().get(format!("{}/moto-api/data.json", self.url())).call().is_ok_and(|r| r.status() == 200)
     }
 
     /// `http://127.0.0.1:PORT`, without a trailing slash.
@@ -164,10 +151,8 @@ impl Moto {
 
     fn reset_auth(&self, unauthenticated: u32) {
         let url = format!("{}/moto-api/reset-auth", self.url());
-        let mut response = direct_agent()
-            .post(&url)
-            .send(unauthenticated.to_string())
-            .unwrap_or_else(|e| panic!("POST {url}: {e}"));
+        let mut response =
+            direct_agent().post(&url).send(unauthenticated.to_string()).unwrap_or_else(|e| panic!("POST {url}: {e}"));
         let body = response.body_mut().read_to_string().unwrap_or_default();
         assert_eq!(response.status(), 200, "POST {url}: {body}");
     }
@@ -175,10 +160,7 @@ impl Moto {
     /// Forgets all of moto's state (auth settings are kept).
     pub fn reset(&self) {
         let url = format!("{}/moto-api/reset", self.url());
-        let response = direct_agent()
-            .post(&url)
-            .send("")
-            .unwrap_or_else(|e| panic!("POST {url}: {e}"));
+        let response = direct_agent().post(&url).send("").unwrap_or_else(|e| panic!("POST {url}: {e}"));
         assert_eq!(response.status(), 200, "POST {url}");
     }
 
@@ -192,11 +174,7 @@ impl Moto {
             let mut all = params.to_vec();
             all.push(("Version", "2010-05-08"));
             let response = sign_and_post_service(&self.url(), &bootstrap, "iam", "us-east-1", &all);
-            assert_eq!(
-                response.status, 200,
-                "moto IAM {params:?}: {}",
-                response.body
-            );
+            assert_eq!(response.status, 200, "moto IAM {params:?}: {}", response.body);
             response
         };
         iam(&[("Action", "CreateUser"), ("UserName", user_name)]);
