@@ -180,7 +180,7 @@ fn a_prompt_holder_killed_with_sigkill_leaves_no_stale_lock() {
     let (_, pid) = holder.exp_regex("pid=[0-9]+").unwrap();
     holder.exp_string("Enter MFA code for ").unwrap();
     let pid = pid.trim_start_matches("pid=");
-    assert!(std::process::Command::new("kill").args(["-KILL", pid]).status().unwrap().success());
+    assert!(std::process::Command::new("kill").args(["-KILL", pid]).output().unwrap().status.success());
     holder.exp_eof().unwrap();
 
     let mut next = spawn_script(&env, "\"$ROLEGATE\" credential-process target > out.json; echo \"exit=$?\"");
@@ -246,7 +246,7 @@ fn expiring_role_credentials_are_reassumed_from_the_session_without_a_prompt() {
 fn refresh_mfa_forces_a_new_session() {
     let sts = seed_sts();
     let env = TestEnv::seed(&sts);
-    assert!(env.rolegate(&["credential-process", "target", "--mfa-token", "123456"]).status().unwrap().success());
+    assert!(env.rolegate(&["credential-process", "target", "--mfa-token", "123456"]).output().unwrap().status.success());
     let out =
         env.rolegate(&["credential-process", "target", "--mfa-token", "654321", "--refresh-mfa"]).output().unwrap();
     assert!(out.status.success(), "{}", stderr_of(&out));
@@ -313,7 +313,7 @@ fn a_cache_directory_writable_by_others_is_refused() {
 fn a_corrupt_cache_entry_is_a_miss_with_a_warning() {
     let sts = seed_sts();
     let env = TestEnv::seed(&sts);
-    assert!(env.rolegate(&["credential-process", "target", "--mfa-token", "123456"]).status().unwrap().success());
+    assert!(env.rolegate(&["credential-process", "target", "--mfa-token", "123456"]).output().unwrap().status.success());
     for entry in std::fs::read_dir(env.cache_dir())
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -408,7 +408,7 @@ fn unknown_base_keys_are_explained() {
 fn a_symlink_planted_in_place_of_an_entry_is_not_followed() {
     let sts = seed_sts();
     let env = TestEnv::seed(&sts);
-    assert!(env.rolegate(&["credential-process", "target", "--mfa-token", "123456"]).status().unwrap().success());
+    assert!(env.rolegate(&["credential-process", "target", "--mfa-token", "123456"]).output().unwrap().status.success());
     let decoy = env.path("decoy.json");
     for entry in std::fs::read_dir(env.cache_dir())
         .unwrap()

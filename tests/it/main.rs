@@ -7,3 +7,4 @@ mod common;
 mod sts_standin;
 mod credential_process;
 mod moto_sts;
+mod terraform;

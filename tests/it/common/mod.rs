@@ -4,3 +4,4 @@ pub mod moto;
 pub mod strict_sts;
 pub mod env;
 pub mod pty;
+pub mod terraform;
