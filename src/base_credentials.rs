@@ -163,12 +163,13 @@ fn run_process(
         })?),
     };
     if let Some(exp) = expiration
-        && exp <= ctx.now() {
-            return Err(BaseError::ProcessExpired {
-                profile: profile.into(),
-                expiration: crate::output::credential_process::format_expiration(exp),
-            });
-        }
+        && exp <= ctx.now()
+    {
+        return Err(BaseError::ProcessExpired {
+            profile: profile.into(),
+            expiration: crate::output::credential_process::format_expiration(exp),
+        });
+    }
     Ok(BaseCredentials {
         access_key_id: parsed.access_key_id,
         secret_access_key: Secret::new(parsed.secret_access_key),

@@ -27,9 +27,11 @@ pub enum Command {
     ///
     /// Example profile for Terraform and the AWS CLI:
     ///
-    ///     [profile target-tf]
-    ///     credential_process = rolegate credential-process target
-    ///     region = us-west-2
+    /// ```text
+    /// [profile target-tf]
+    /// credential_process = rolegate credential-process target
+    /// region = us-west-2
+    /// ```
     #[command(name = "credential-process")]
     CredentialProcess(CredentialArgs),
 }

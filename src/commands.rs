@@ -40,11 +40,13 @@ pub fn credentials(ctx: &Context, cli: &Cli, args: &CredentialArgs) -> Result<cr
 
     let cache = Cache::new(cache_dir(ctx, cli)?);
     let exists = cache.check_dir(false)?;
-    if exists && !args.refresh_mfa
-        && let Some(c) = provider::cached(ctx, &plan, &cache) {
-            tracing::debug!("cache hit");
-            return Ok(c);
-        }
+    if exists
+        && !args.refresh_mfa
+        && let Some(c) = provider::cached(ctx, &plan, &cache)
+    {
+        tracing::debug!("cache hit");
+        return Ok(c);
+    }
 
     let mut tty;
     let mut fixed;

@@ -31,6 +31,8 @@ pub mod error;
 pub mod mfa;
 pub mod output;
 pub mod plan;
+#[cfg(test)]
+mod plan_vectors;
 pub mod provider;
 pub mod sts;
 

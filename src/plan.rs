@@ -157,19 +157,27 @@ pub fn plan(profiles: &Profiles, profile: &str, env: &Env, options: &PlanOptions
     // Terraform-facing profile) stands for OTHER: plan OTHER directly, without a second process.
     let mut profile = profile;
     let mut chain = resolve::resolve(profiles, profile)?;
-    for _ in 0..MAX_ALIASES {
+    let mut seen = vec![profile];
+    loop {
         let target = match (&chain.base, chain.hops.is_empty(), &chain.base_mfa_serial) {
             (Base::Process { command, .. }, true, None) => resolve::rolegate_target(command),
             _ => None,
         };
-        match target {
-            Some(t) if profiles.get(&t).is_some() => {
-                tracing::debug!(alias = profile, target = %t, "profile stands for another");
-                profile = profiles.profiles.get_key_value(&t).map(|(k, _)| k.as_str()).unwrap_or(profile);
-                chain = resolve::resolve(profiles, profile)?;
-            }
-            _ => break,
+        let Some(t) = target else { break };
+        let file = profiles.origin(profile).map_or_else(|| profiles.describe_files(), |p| p.display().to_string());
+        if seen.contains(&t.as_str()) {
+            return Err(resolve::ResolveError::SelfRecursion { profile: profile.into(), file, target: t }.into());
         }
+        let Some((name, _)) = profiles.profiles.get_key_value(&t) else {
+            return Err(resolve::ResolveError::ProfileNotFound { profile: t, files: profiles.describe_files() }.into());
+        };
+        if seen.len() > MAX_ALIASES {
+            return Err(resolve::ResolveError::TooDeep { profile: seen[0].into(), file }.into());
+        }
+        tracing::debug!(alias = profile, target = %t, "profile stands for another");
+        profile = name.as_str();
+        seen.push(profile);
+        chain = resolve::resolve(profiles, profile)?;
     }
     let selected = profiles.get(profile).cloned().unwrap_or_default();
     let (strategy, reason) = choose_strategy(&chain, &selected, env)?;

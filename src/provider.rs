@@ -85,9 +85,10 @@ pub fn credentials(
 ) -> Result<Credentials, ProviderError> {
     let not_before = opts.refresh.then_some(ctx.started_at);
     if !opts.refresh
-        && let Some(c) = cached(ctx, plan, cache) {
-            return Ok(c);
-        }
+        && let Some(c) = cached(ctx, plan, cache)
+    {
+        return Ok(c);
+    }
     // A profile with keys and mfa_serial and no role: the MFA session is the result.
     if plan.chain.hops.is_empty() {
         let base = fetch_base(ctx, plan, opts)?;

@@ -6,8 +6,8 @@
 //!   recursively) or from `credential_source`; exactly one of the two;
 //! - after the first profile, a profile with static keys ends the chain even if it also has a
 //!   `role_arn` (a `source_profile` pointing at itself therefore means "my own keys");
-//! - a profile without `role_arn` is a base: `credential_source`, then `credential_process`,
-//!   then static keys.
+//! - a profile without `role_arn` is a base: `credential_source`, then static keys, then
+//!   `credential_process` (botocore's and the Go SDK's order).
 //!
 //! rolegate adds: `mfa_serial` may sit on the role profile (as botocore reads it) or on the
 //! source profile that holds the keys (as aws-vault reads it); a base `credential_process` that
@@ -215,7 +215,9 @@ pub fn resolve(profiles: &Profiles, profile: &str) -> Result<Chain, ResolveError
             (Some(_), Some(_)) => return Err(ResolveError::BothSources { profile: name.clone(), file: file(&name) }),
             (None, None) => return Err(ResolveError::NoSource { profile: name.clone(), file: file(&name) }),
             (None, Some(_)) => break (base_of(&name, props, &file)?, props),
-            (Some(source), None) if *source == name => break (static_keys(&name, props, &file)?, props),
+            (Some(source), None) if *source == name && props.contains_key("aws_access_key_id") => {
+                break (static_keys(&name, props, &file)?, props);
+            }
             (Some(source), None) => name = source.clone(),
         }
     };
@@ -232,21 +234,23 @@ pub fn resolve(profiles: &Profiles, profile: &str) -> Result<Chain, ResolveError
     }
     let mut serials = hops.iter().filter_map(|h| h.mfa_serial.as_ref().map(|s| (h, s)));
     if let Some((_, first)) = serials.next()
-        && let Some((hop, second)) = serials.find(|(_, s)| *s != first) {
-            return Err(ResolveError::TwoMfaDevices {
-                profile: hop.profile.clone(),
-                file: file(&hop.profile),
-                first: first.clone(),
-                second: second.clone(),
-            });
-        }
+        && let Some((hop, second)) = serials.find(|(_, s)| *s != first)
+    {
+        return Err(ResolveError::TwoMfaDevices {
+            profile: hop.profile.clone(),
+            file: file(&hop.profile),
+            first: first.clone(),
+            second: second.clone(),
+        });
+    }
 
     // A base credential_process that calls rolegate for a profile of this chain recurses.
     if let Base::Process { profile: p, command } = &base
         && let Some(target) = rolegate_target(command)
-            && visited.contains(&target) {
-                return Err(ResolveError::SelfRecursion { profile: p.clone(), file: file(p), target });
-            }
+        && visited.contains(&target)
+    {
+        return Err(ResolveError::SelfRecursion { profile: p.clone(), file: file(p), target });
+    }
 
     Ok(Chain { profile: profile.into(), base, hops, base_mfa_serial })
 }
@@ -282,6 +286,10 @@ fn base_of(name: &str, props: &Properties, file: &dyn Fn(&str) -> String) -> Res
             file: file(name),
             what: "IAM Identity Center (sso_*)",
         });
+    }
+    // Static keys before credential_process, as botocore and the Go SDK (Terraform) order them.
+    if props.contains_key("aws_access_key_id") || props.contains_key("aws_secret_access_key") {
+        return static_keys(name, props, file);
     }
     if let Some(command) = props.get("credential_process") {
         return Ok(Base::Process { profile: name.into(), command: command.clone() });
