@@ -1,6 +1,7 @@
 //! The command line, declared with clap derive. No logic lives here: the `///` comments are the
 //! help text, and completions and the man page can be generated from these types.
 
+use std::ffi::OsString;
 use std::path::PathBuf;
 
 use clap::{ArgAction, Args, Parser, Subcommand};
@@ -34,6 +35,14 @@ pub enum Command {
     /// ```
     #[command(name = "credential-process")]
     CredentialProcess(CredentialArgs),
+
+    /// Run COMMAND with credentials for PROFILE in its environment.
+    ///
+    /// The MFA code is asked before COMMAND starts. The child also gets a private copy of your AWS
+    /// config in which every MFA profile calls rolegate, so a profile hard-coded in Terraform
+    /// (`profile = "PROFILE"`) works unchanged. With --server, credentials come from a local
+    /// endpoint that renews them in the background, for runs longer than the role's hour.
+    Exec(ExecArgs),
 }
 
 /// How to get credentials for one profile.
@@ -42,6 +51,39 @@ pub struct CredentialArgs {
     /// The profile with role_arn / mfa_serial [default: $AWS_PROFILE, $AWS_DEFAULT_PROFILE, `default`].
     pub profile: Option<String>,
 
+    #[command(flatten)]
+    pub session: SessionOptions,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct ExecArgs {
+    /// The profile with role_arn / mfa_serial.
+    pub profile: String,
+
+    #[command(flatten)]
+    pub session: SessionOptions,
+
+    /// Serve credentials from a local container-credentials endpoint that renews them, instead of
+    /// fixed keys in the environment (for long runs).
+    #[arg(long)]
+    pub server: bool,
+
+    /// Renew the endpoint's credentials this many seconds before they expire.
+    #[arg(long, hide = true, value_name = "SECONDS", requires = "server")]
+    pub refresh_margin: Option<u64>,
+
+    /// Do not give the child a generated AWS config (hard-coded MFA profiles will then fail in it).
+    #[arg(long)]
+    pub no_generated_config: bool,
+
+    /// The command and its arguments.
+    #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true, value_name = "COMMAND")]
+    pub command: Vec<OsString>,
+}
+
+/// How the MFA session is obtained.
+#[derive(Debug, Args, Clone)]
+pub struct SessionOptions {
     /// The current MFA code, instead of asking on the terminal (visible to other local users in the process list).
     #[arg(long, value_name = "CODE")]
     pub mfa_token: Option<String>,

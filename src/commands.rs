@@ -3,9 +3,9 @@
 use std::time::{Duration, Instant};
 
 use crate::base_credentials;
-use crate::cache::Cache;
 use crate::cache::CacheError;
-use crate::cli::{Cli, CredentialArgs};
+use crate::cache::{Cache, hot_index};
+use crate::cli::{Cli, CredentialArgs, SessionOptions};
 use crate::config::{ConfigPaths, Profiles};
 use crate::context::Context;
 use crate::error::Error;
@@ -20,14 +20,39 @@ const DEADLINE_MARGIN: Duration = Duration::from_secs(25);
 
 /// `rolegate credential-process [PROFILE]`
 pub fn credential_process(ctx: &Context, cli: &Cli, args: &CredentialArgs) -> Result<(), Error> {
-    let credentials = credentials(ctx, cli, args)?;
+    // The hot path: the hot index names the entry without parsing the config.
+    let profile = plan::profile_name(args.profile.as_deref(), &ctx.env);
+    base_credentials::check_recursion(ctx, &profile)?;
+    let cache = Cache::new(cache_dir(ctx, cli)?);
+    let paths = ConfigPaths::locate(ctx)?;
+    let flags = format!("{:?}", args.session.mfa_session_duration);
+    let fingerprint = hot_index::fingerprint(ctx, &paths, &profile, &flags);
+    if !args.session.refresh_mfa
+        && let Some(fp) = &fingerprint
+        && cache.check_dir(false)?
+        && let Some(entry) = cache.lookup_index(fp)
+        && crate::cache::is_fresh(&entry, ctx.now(), None)
+    {
+        tracing::debug!("cache hit (hot index)");
+        return output::write_stdout(&output::credential_process::render(&entry.credentials)).map_err(Error::Stdout);
+    }
+
+    let (credentials, plan) = credentials(ctx, cli, Some(&profile), &args.session)?;
+    if let Some(fp) = &fingerprint {
+        cache.store_index(fp, &plan.result_key);
+    }
     output::write_stdout(&output::credential_process::render(&credentials)).map_err(Error::Stdout)
 }
 
 /// Credentials for a profile, as every channel needs them.
-pub fn credentials(ctx: &Context, cli: &Cli, args: &CredentialArgs) -> Result<crate::credentials::Credentials, Error> {
+pub fn credentials(
+    ctx: &Context,
+    cli: &Cli,
+    profile: Option<&str>,
+    args: &SessionOptions,
+) -> Result<(crate::credentials::Credentials, plan::Plan), Error> {
     let started = Instant::now();
-    let profile = plan::profile_name(args.profile.as_deref(), &ctx.env);
+    let profile = plan::profile_name(profile, &ctx.env);
     base_credentials::check_recursion(ctx, &profile)?;
     let paths = ConfigPaths::locate(ctx)?;
     let profiles = {
@@ -45,7 +70,7 @@ pub fn credentials(ctx: &Context, cli: &Cli, args: &CredentialArgs) -> Result<cr
         && let Some(c) = provider::cached(ctx, &plan, &cache)
     {
         tracing::debug!("cache hit");
-        return Ok(c);
+        return Ok((c, plan));
     }
 
     let mut tty;
@@ -66,11 +91,13 @@ pub fn credentials(ctx: &Context, cli: &Cli, args: &CredentialArgs) -> Result<cr
         refresh: args.refresh_mfa,
         deadline: started + Duration::from_secs(args.prompt_timeout) + DEADLINE_MARGIN,
         prompt_timeout_seconds: args.prompt_timeout,
+        min_remaining_seconds: crate::cache::MIN_REMAINING_SECONDS,
         file_of: &file_of,
     };
-    Ok(provider::credentials(ctx, &plan, &cache, &mut opts)?)
+    let credentials = provider::credentials(ctx, &plan, &cache, &mut opts)?;
+    Ok((credentials, plan))
 }
 
-fn cache_dir(ctx: &Context, cli: &Cli) -> Result<std::path::PathBuf, Error> {
+pub fn cache_dir(ctx: &Context, cli: &Cli) -> Result<std::path::PathBuf, Error> {
     cli.cache_dir.clone().or_else(|| ctx.default_cache_dir()).ok_or_else(|| CacheError::NoDir.into())
 }

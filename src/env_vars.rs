@@ -38,6 +38,22 @@ pub const AWS_SECRET_ACCESS_KEY: &str = "AWS_SECRET_ACCESS_KEY";
 pub const AWS_SESSION_TOKEN: &str = "AWS_SESSION_TOKEN";
 pub const AWS_CREDENTIAL_EXPIRATION: &str = "AWS_CREDENTIAL_EXPIRATION";
 
+// --- Removed from a credentialed child's environment.
+/// Makes old Go SDKs read the config file; meaningless once keys are in the environment.
+pub const AWS_SDK_LOAD_CONFIG: &str = "AWS_SDK_LOAD_CONFIG";
+/// Old name of the session token; never written (it broke Terragrunt), removed when stale.
+pub const AWS_SECURITY_TOKEN: &str = "AWS_SECURITY_TOKEN";
+
+// --- Written for a child of `exec --server`: the container-credentials endpoint.
+/// Full URL of the local endpoint.
+pub const AWS_CONTAINER_CREDENTIALS_FULL_URI: &str = "AWS_CONTAINER_CREDENTIALS_FULL_URI";
+/// The token the endpoint expects in `Authorization`.
+pub const AWS_CONTAINER_AUTHORIZATION_TOKEN: &str = "AWS_CONTAINER_AUTHORIZATION_TOKEN";
+/// A file holding the token; wins over the variable in the SDKs, so it is removed.
+pub const AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE: &str = "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE";
+/// The ECS relative URI; wins over the full URI in the SDKs, so it is removed.
+pub const AWS_CONTAINER_CREDENTIALS_RELATIVE_URI: &str = "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI";
+
 // --- Read: the platform.
 /// Home directory, for `~/.aws` and `~/.cache`.
 pub const HOME: &str = "HOME";
@@ -53,6 +69,10 @@ pub const ROLEGATE_PROMPT_TIMEOUT: &str = "ROLEGATE_PROMPT_TIMEOUT";
 pub const ROLEGATE_LOG: &str = "ROLEGATE_LOG";
 /// The profile whose credentials a rolegate child runs with (written by exec; read to detect nesting).
 pub const ROLEGATE_PROFILE: &str = "ROLEGATE_PROFILE";
+/// The user's own config file, when `AWS_CONFIG_FILE` points a rolegate child at a generated copy.
+pub const ROLEGATE_CONFIG_FILE: &str = "ROLEGATE_CONFIG_FILE";
+/// The user's own credentials file, likewise.
+pub const ROLEGATE_SHARED_CREDENTIALS_FILE: &str = "ROLEGATE_SHARED_CREDENTIALS_FILE";
 /// Profiles on whose behalf rolegate is running a base `credential_process`, comma-separated.
 /// A rolegate started with one of them in this list is recursing into itself and stops.
 pub const ROLEGATE_RESOLVING: &str = "ROLEGATE_RESOLVING";

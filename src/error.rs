@@ -34,6 +34,8 @@ pub enum Error {
     Plan(#[from] PlanError),
     #[error(transparent)]
     Provider(#[from] ProviderError),
+    #[error(transparent)]
+    Exec(#[from] crate::exec::ExecError),
     #[error("cannot write to stdout: {0}")]
     Stdout(#[source] std::io::Error),
 }
@@ -78,6 +80,7 @@ impl Error {
                     _ => EXIT_STS,
                 },
             },
+            Error::Exec(e) => e.exit_code(),
             Error::Stdout(_) => EXIT_LOCAL,
         }
     }
@@ -87,6 +90,7 @@ impl Error {
             Error::Config(e) => e.hint(),
             Error::Plan(e) => e.hint(),
             Error::Provider(e) => e.hint(),
+            Error::Exec(e) => e.hint(),
             Error::Stdout(_) => None,
         }
     }

@@ -28,24 +28,28 @@ pub mod credentials;
 pub mod diag;
 pub mod env_vars;
 pub mod error;
+pub mod exec;
+pub mod generated_config;
 pub mod mfa;
 pub mod output;
 pub mod plan;
 #[cfg(test)]
 mod plan_vectors;
 pub mod provider;
+pub mod server;
 pub mod sts;
 
 use cli::{Cli, Command};
 use context::Context;
 pub use error::Error;
 
-/// Runs a parsed command line.
-pub fn run(cli: Cli) -> Result<(), Error> {
+/// Runs a parsed command line; the exit status on success (a child's, for `exec`).
+pub fn run(cli: Cli) -> Result<u8, Error> {
     let ctx = Context::from_process();
     init_logging(cli.verbose, ctx.env.get(env_vars::ROLEGATE_LOG));
     match &cli.command {
-        Command::CredentialProcess(args) => commands::credential_process(&ctx, &cli, args),
+        Command::CredentialProcess(args) => commands::credential_process(&ctx, &cli, args).map(|()| 0),
+        Command::Exec(args) => exec::exec(&ctx, &cli, args),
     }
 }
 

@@ -5,7 +5,7 @@ use clap::Parser;
 fn main() -> ExitCode {
     let cli = rolegate::cli::Cli::parse();
     match rolegate::run(cli) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => ExitCode::from(code),
         Err(error) => {
             rolegate::report(&error);
             ExitCode::from(error.exit_code())

@@ -56,6 +56,11 @@ pub struct CacheKey {
     pub label: String,
 }
 
+/// The first 16 bytes of SHA-256 of `text`, in hex.
+pub fn short_digest(text: &str) -> String {
+    Sha256::digest(text.as_bytes()).iter().take(16).map(|b| format!("{b:02x}")).collect()
+}
+
 impl CacheKey {
     fn new(kind: &str, material: &str, label: String) -> CacheKey {
         let mut hasher = Sha256::new();

@@ -5,7 +5,7 @@
 //! read result entry ── fresh ──────────────────────────────────────────────> done (the hot path)
 //!   │ stale/missing
 //! lock result key, re-read ── fresh ───────────────────────────────────────> done
-//!   │ (if we waited and it is still missing: the holder failed -> fail too, never a second prompt)
+//!   │ (if we waited and the holder stored nothing new, it failed: fail too, never a second prompt)
 //! base credentials (keys / environment / credential_process)
 //!   ├ Session: lock MFA key, re-read; else prompt + GetSessionToken; store
 //!   │          then AssumeRole each hop silently from it
@@ -66,6 +66,9 @@ pub struct Options<'a> {
     /// Bound on every wait: the lock, the prompt, a base credential_process.
     pub deadline: Instant,
     pub prompt_timeout_seconds: u64,
+    /// A cached result is served only with at least this much validity left (the cache's
+    /// 15-minute floor; the local endpoint renews earlier).
+    pub min_remaining_seconds: i64,
     /// For error messages: the file that defines a profile.
     pub file_of: &'a dyn Fn(&str) -> String,
 }
@@ -84,10 +87,12 @@ pub fn credentials(
     opts: &mut Options<'_>,
 ) -> Result<Credentials, ProviderError> {
     let not_before = opts.refresh.then_some(ctx.started_at);
+    let seen = cache.read(&plan.result_key);
     if !opts.refresh
-        && let Some(c) = cached(ctx, plan, cache)
+        && let Some(entry) = &seen
+        && result_is_fresh(entry, ctx, None, opts)
     {
-        return Ok(c);
+        return Ok(entry.credentials.clone());
     }
     // A profile with keys and mfa_serial and no role: the MFA session is the result.
     if plan.chain.hops.is_empty() {
@@ -95,12 +100,13 @@ pub fn credentials(
         return mfa_session(ctx, plan, cache, &base, opts);
     }
     let lock = cache.lock(&plan.result_key, opts.deadline)?;
-    if let Some(entry) = lock.read().filter(|e| cache::is_fresh(e, ctx.now(), not_before)) {
-        return Ok(entry.credentials);
+    let now_seen = lock.read();
+    if let Some(entry) = now_seen.as_ref().filter(|e| result_is_fresh(e, ctx, not_before, opts)) {
+        return Ok(entry.credentials.clone());
     }
-    if lock.waited && !opts.refresh {
-        // The holder had the same job and left no result: it failed (a prompt that timed out, a
-        // refused code). Asking again here would give the user one prompt per waiting process.
+    if lock.waited && !opts.refresh && issued(&now_seen) == issued(&seen) {
+        // The holder had the same job and stored nothing new: it failed (a prompt that timed
+        // out, a refused code). Asking again here would give one prompt per waiting process.
         return Err(CacheError::OtherFailed { label: plan.result_key.label.clone() }.into());
     }
 
@@ -145,6 +151,15 @@ pub fn credentials(
     Ok(entry.credentials)
 }
 
+fn issued(entry: &Option<Entry>) -> Option<time::OffsetDateTime> {
+    entry.as_ref().map(|e| e.issued_at)
+}
+
+fn result_is_fresh(entry: &Entry, ctx: &Context, not_before: Option<time::OffsetDateTime>, opts: &Options<'_>) -> bool {
+    cache::is_fresh(entry, ctx.now(), not_before)
+        && entry.credentials.seconds_left(ctx.now()) >= opts.min_remaining_seconds
+}
+
 fn fetch_base(ctx: &Context, plan: &Plan, opts: &Options<'_>) -> Result<BaseCredentials, ProviderError> {
     let mut resolving: Vec<&str> = plan.chain.hops.iter().map(|h| h.profile.as_str()).collect();
     resolving.push(plan.chain.base.profile());
@@ -170,14 +185,16 @@ fn mfa_session(
 ) -> Result<Credentials, ProviderError> {
     let key = plan.mfa_session_key.as_ref().expect("Session strategy has an MFA key");
     let not_before = opts.refresh.then_some(ctx.started_at);
-    if let Some(e) = cache.read(key).filter(|e| cache::is_fresh(e, ctx.now(), not_before)) {
-        return Ok(e.credentials);
+    let seen = cache.read(key);
+    if let Some(e) = seen.as_ref().filter(|e| cache::is_fresh(e, ctx.now(), not_before)) {
+        return Ok(e.credentials.clone());
     }
     let lock = cache.lock(key, opts.deadline)?;
-    if let Some(e) = lock.read().filter(|e| cache::is_fresh(e, ctx.now(), not_before)) {
-        return Ok(e.credentials);
+    let now_seen = lock.read();
+    if let Some(e) = now_seen.as_ref().filter(|e| cache::is_fresh(e, ctx.now(), not_before)) {
+        return Ok(e.credentials.clone());
     }
-    if lock.waited && !opts.refresh {
+    if lock.waited && !opts.refresh && issued(&now_seen) == issued(&seen) {
         return Err(CacheError::OtherFailed { label: key.label.clone() }.into());
     }
     let session = get_session_token(ctx, plan, base, opts)?;

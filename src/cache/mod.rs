@@ -14,6 +14,7 @@
 //!   calls make one prompt and one STS call. [`Locked`] is the only way to store.
 
 pub mod entry;
+pub mod hot_index;
 mod lock;
 
 pub use entry::Entry;
@@ -209,7 +210,7 @@ pub fn is_fresh(entry: &Entry, now: OffsetDateTime, not_before: Option<OffsetDat
 
 /// Reads a cache file that must be a regular file, owned by us, mode 0600, not a symlink.
 /// `Ok(None)` when it does not exist.
-fn read_private(path: &Path) -> Result<Option<Vec<u8>>, String> {
+pub(crate) fn read_private(path: &Path) -> Result<Option<Vec<u8>>, String> {
     let file = OpenOptions::new().read(true).custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32).open(path);
     let mut file: File = match file {
         Ok(f) => f,

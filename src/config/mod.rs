@@ -67,9 +67,15 @@ impl ConfigPaths {
             let raw = ctx.env.get(var).unwrap_or(default);
             expand_home(raw, ctx.home.as_deref())
         };
+        // Inside a rolegate child, AWS_CONFIG_FILE names the generated copy; the user's files
+        // are in ROLEGATE_CONFIG_FILE / ROLEGATE_SHARED_CREDENTIALS_FILE.
+        let var = |own: &'static str, sdk: &'static str| if ctx.env.get(own).is_some() { own } else { sdk };
         Ok(ConfigPaths {
-            config: pick(env_vars::AWS_CONFIG_FILE, "~/.aws/config")?,
-            credentials: pick(env_vars::AWS_SHARED_CREDENTIALS_FILE, "~/.aws/credentials")?,
+            config: pick(var(env_vars::ROLEGATE_CONFIG_FILE, env_vars::AWS_CONFIG_FILE), "~/.aws/config")?,
+            credentials: pick(
+                var(env_vars::ROLEGATE_SHARED_CREDENTIALS_FILE, env_vars::AWS_SHARED_CREDENTIALS_FILE),
+                "~/.aws/credentials",
+            )?,
         })
     }
 }
@@ -208,7 +214,7 @@ const KNOWN_KEYS: &[&str] = &[
     resolve::KEY_MFA_SESSION_DURATION,
 ];
 
-fn read_text(path: &Path) -> Result<String, ConfigError> {
+pub fn read_text(path: &Path) -> Result<String, ConfigError> {
     match std::fs::read(path) {
         Ok(bytes) => String::from_utf8(bytes).map_err(|_| ConfigError::NotUtf8 { path: path.to_path_buf() }),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(String::new()),

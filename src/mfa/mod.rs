@@ -44,6 +44,8 @@ pub enum MfaError {
     BadFlagCode { profile: String },
     #[error("profile `{profile}`: the code given with --mfa-token was refused, and there is no other code")]
     FlagCodeUsed { profile: String },
+    #[error("profile `{profile}` needs a new MFA code for {serial}, and a background renewal cannot ask for one")]
+    NotNow { profile: String, serial: String },
     #[error("profile `{profile}`: terminal error: {source}")]
     Io {
         profile: String,
@@ -62,6 +64,7 @@ impl MfaError {
             MfaError::BadFlagCode { .. } => "pass the 6 digits shown by your authenticator, e.g. --mfa-token 123456".into(),
             MfaError::FlagCodeUsed { .. } => "wait for the next code and run again; each code works once".into(),
             MfaError::Io { .. } => return None,
+            MfaError::NotNow { profile, .. } => format!("run `rolegate credential-process {profile}` in a terminal to start a new MFA session; the endpoint picks it up"),
         })
     }
 }
@@ -82,5 +85,14 @@ impl FixedCode {
 impl CodeSource for FixedCode {
     fn code(&mut self, _request: &CodeRequest<'_>) -> Result<MfaCode, MfaError> {
         self.code.take().ok_or_else(|| MfaError::FlagCodeUsed { profile: self.profile.clone() })
+    }
+}
+
+/// The code source of background renewals: never asks.
+pub struct NoPrompt;
+
+impl CodeSource for NoPrompt {
+    fn code(&mut self, request: &CodeRequest<'_>) -> Result<MfaCode, MfaError> {
+        Err(MfaError::NotNow { profile: request.profile.into(), serial: request.serial.into() })
     }
 }

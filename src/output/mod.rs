@@ -2,6 +2,7 @@
 //! this module is its only writer.
 
 pub mod credential_process;
+pub mod env;
 
 use std::io::Write;
 

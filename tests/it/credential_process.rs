@@ -226,7 +226,9 @@ fn expiring_role_credentials_are_reassumed_from_the_session_without_a_prompt() {
     let role_entry = std::fs::read_dir(env.cache_dir())
         .unwrap()
         .map(|e| e.unwrap().path())
-        .find(|p| p.file_name().unwrap().to_str().unwrap().starts_with("role-") && p.extension().unwrap() == "json")
+        .find(|p| {
+            p.file_name().unwrap().to_str().unwrap().starts_with("role-") && p.extension().is_some_and(|e| e == "json")
+        })
         .unwrap();
     let mut entry: serde_json::Value = serde_json::from_slice(&std::fs::read(&role_entry).unwrap()).unwrap();
     let soon = time::OffsetDateTime::now_utc() + time::Duration::minutes(10);
@@ -246,7 +248,9 @@ fn expiring_role_credentials_are_reassumed_from_the_session_without_a_prompt() {
 fn refresh_mfa_forces_a_new_session() {
     let sts = seed_sts();
     let env = TestEnv::seed(&sts);
-    assert!(env.rolegate(&["credential-process", "target", "--mfa-token", "123456"]).output().unwrap().status.success());
+    assert!(
+        env.rolegate(&["credential-process", "target", "--mfa-token", "123456"]).output().unwrap().status.success()
+    );
     let out =
         env.rolegate(&["credential-process", "target", "--mfa-token", "654321", "--refresh-mfa"]).output().unwrap();
     assert!(out.status.success(), "{}", stderr_of(&out));
@@ -313,11 +317,13 @@ fn a_cache_directory_writable_by_others_is_refused() {
 fn a_corrupt_cache_entry_is_a_miss_with_a_warning() {
     let sts = seed_sts();
     let env = TestEnv::seed(&sts);
-    assert!(env.rolegate(&["credential-process", "target", "--mfa-token", "123456"]).output().unwrap().status.success());
+    assert!(
+        env.rolegate(&["credential-process", "target", "--mfa-token", "123456"]).output().unwrap().status.success()
+    );
     for entry in std::fs::read_dir(env.cache_dir())
         .unwrap()
         .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().unwrap() == "json")
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
     {
         std::fs::write(&entry, b"{\"version\":1,\"kind\":\"ro").unwrap();
     }
@@ -408,12 +414,14 @@ fn unknown_base_keys_are_explained() {
 fn a_symlink_planted_in_place_of_an_entry_is_not_followed() {
     let sts = seed_sts();
     let env = TestEnv::seed(&sts);
-    assert!(env.rolegate(&["credential-process", "target", "--mfa-token", "123456"]).output().unwrap().status.success());
+    assert!(
+        env.rolegate(&["credential-process", "target", "--mfa-token", "123456"]).output().unwrap().status.success()
+    );
     let decoy = env.path("decoy.json");
     for entry in std::fs::read_dir(env.cache_dir())
         .unwrap()
         .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().unwrap() == "json")
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
     {
         std::fs::copy(&entry, &decoy).unwrap();
         std::fs::remove_file(&entry).unwrap();
@@ -441,4 +449,23 @@ fn a_cache_directory_owned_by_another_user_is_refused() {
     let err = stderr_of(&out);
     assert!(err.contains("is owned by another user (uid 65534)"), "{err}");
     assert!(err.contains("hint: use a directory of your own with --cache-dir or ROLEGATE_CACHE_DIR"), "{err}");
+}
+
+#[test]
+fn an_edit_to_the_config_is_seen_by_the_next_cached_call() {
+    let sts = seed_sts();
+    sts.add_role(RoleSpec::new("arn:aws:iam::123456789012:role/other").requiring_mfa());
+    let mut env = TestEnv::seed(&sts);
+    let first = env.rolegate(&["credential-process", "target", "--mfa-token", "123456"]).output().unwrap();
+    assert!(first.status.success(), "{}", stderr_of(&first));
+    let hit = env.run_without_terminal(&["credential-process", "target"]);
+    assert_eq!(parse_process_json(&hit.stdout), parse_process_json(&first.stdout));
+    // Point `target` at another role: the cached answer for the old role must not be served.
+    env.write_config(&SEED_CONFIG.replace("role/hc/hc-master", "role/other"));
+    let after = env.run_without_terminal(&["credential-process", "target"]);
+    assert!(after.status.success(), "{}", stderr_of(&after));
+    assert_ne!(parse_process_json(&after.stdout).access_key_id, parse_process_json(&first.stdout).access_key_id);
+    let roles: Vec<_> = sts.calls().into_iter().filter_map(|c| c.role_arn).collect();
+    assert_eq!(roles, ["arn:aws:iam::123456789012:role/hc/hc-master", "arn:aws:iam::123456789012:role/other"]);
+    assert_eq!(sts.count("GetSessionToken"), 1, "the MFA session is shared by both roles");
 }

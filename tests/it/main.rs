@@ -4,7 +4,7 @@
 #![allow(clippy::disallowed_methods)]
 
 mod common;
-mod sts_standin;
 mod credential_process;
 mod moto_sts;
+mod sts_standin;
 mod terraform;

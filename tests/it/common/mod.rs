@@ -1,7 +1,7 @@
 //! Test support: STS emulators, the test environment builder, the pseudo-terminal driver.
 #![allow(dead_code)]
-pub mod moto;
-pub mod strict_sts;
 pub mod env;
+pub mod moto;
 pub mod pty;
+pub mod strict_sts;
 pub mod terraform;

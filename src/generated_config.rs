@@ -1,0 +1,253 @@
+//! The private copy of the user's AWS config that a rolegate child runs with.
+//!
+//! Why: the Go SDK (Terraform) and botocore let a profile named in code (`profile = "target"`)
+//! beat credentials in the environment, so a hard-coded MFA profile fails in an exec'd child
+//! exactly as it fails outside. In the copy, every profile that needs an MFA code becomes
+//!
+//! ```ini
+//! [profile target]
+//! credential_process = /path/to/rolegate credential-process target
+//! region = us-west-2          # kept, or added from the plan
+//! ```
+//!
+//! with the role settings (`role_arn`, `source_profile`, `mfa_serial`, ...) removed, because an
+//! SDK tries those before `credential_process`. Every other byte of the file is kept. Sections of
+//! the same names are removed from the credentials copy (static keys would win over
+//! `credential_process`). The user's files are never written; the copies are 0600 in the cache
+//! directory, rewritten at every exec, so they follow the user's edits. The child gets
+//! `ROLEGATE_CONFIG_FILE` / `ROLEGATE_SHARED_CREDENTIALS_FILE` naming the originals, which is
+//! where the `credential_process` calls (and nested rolegates) read the real profiles.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::os::unix::fs::DirBuilderExt;
+use std::path::{Path, PathBuf};
+
+use crate::cache::CacheError;
+use crate::config::{ConfigPaths, Profiles};
+use crate::context::Env;
+use crate::plan::{self, MfaStrategy, PlanOptions};
+
+/// Keys removed from a rewritten profile.
+const DROPPED: &[&str] = &[
+    "role_arn",
+    "source_profile",
+    "credential_source",
+    "credential_process",
+    "mfa_serial",
+    "external_id",
+    "role_session_name",
+    "duration_seconds",
+    "aws_access_key_id",
+    "aws_secret_access_key",
+    "aws_session_token",
+    "web_identity_token_file",
+    "sso_session",
+    "sso_start_url",
+    "sso_account_id",
+    "sso_role_name",
+    "sso_region",
+];
+
+pub struct Generated {
+    pub config: PathBuf,
+    pub credentials: PathBuf,
+    /// The profiles that now call rolegate.
+    pub rewritten: Vec<String>,
+}
+
+/// The profiles the SDKs cannot serve (they need an MFA code), with the region of each plan.
+pub fn profiles_to_rewrite(profiles: &Profiles, env: &Env) -> BTreeMap<String, String> {
+    profiles
+        .profiles
+        .keys()
+        .filter_map(|name| {
+            let plan = plan::plan(profiles, name, env, &PlanOptions::default()).ok()?;
+            let is_alias = plan.chain.profile != *name;
+            (plan.strategy != MfaStrategy::None && !is_alias).then(|| (name.clone(), plan.region))
+        })
+        .collect()
+}
+
+/// Writes the copies into `dir` (created 0700). `exe` is the rolegate binary the copies call.
+pub fn write(
+    dir: &Path,
+    paths: &ConfigPaths,
+    profiles: &Profiles,
+    env: &Env,
+    exe: &Path,
+) -> Result<Generated, CacheError> {
+    let io = |action, path: &Path, source| CacheError::Io { action, path: path.to_path_buf(), source };
+    let rewrite = profiles_to_rewrite(profiles, env);
+    let config_text = read(&paths.config)?;
+    let credentials_text = read(&paths.credentials)?;
+    let config = rewrite_config(&config_text, &rewrite, exe);
+    let credentials = drop_sections(&credentials_text, &rewrite);
+
+    match std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir) {
+        Ok(()) => {}
+        Err(e) => return Err(io("create", dir, e)),
+    }
+    let tag = crate::plan::short_digest(&format!("{}\n{}", paths.config.display(), paths.credentials.display()));
+    let out = Generated {
+        config: dir.join(format!("config-{tag}")),
+        credentials: dir.join(format!("credentials-{tag}")),
+        rewritten: rewrite.into_keys().collect(),
+    };
+    for (path, text) in [(&out.config, config), (&out.credentials, credentials)] {
+        let mut tmp =
+            tempfile::Builder::new().prefix(".tmp-").tempfile_in(dir).map_err(|e| io("create a file in", dir, e))?;
+        tmp.write_all(text.as_bytes()).map_err(|e| io("write to", dir, e))?;
+        tmp.as_file().sync_all().map_err(|e| io("sync a file in", dir, e))?;
+        tmp.persist(path).map_err(|e| io("rename a file in", dir, e.error))?;
+    }
+    Ok(out)
+}
+
+fn read(path: &Path) -> Result<String, CacheError> {
+    match std::fs::read(path) {
+        Ok(bytes) => Ok(String::from_utf8_lossy(&bytes).into_owned()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(String::new()),
+        Err(source) => Err(CacheError::Io { action: "read", path: path.to_path_buf(), source }),
+    }
+}
+
+/// The profile a config-file section header names, if it is a profile section.
+fn config_section_profile(header: &str) -> Option<String> {
+    let inner = header.trim().strip_prefix('[')?.split(']').next()?.trim();
+    if inner == "default" {
+        return Some("default".into());
+    }
+    let rest = inner.strip_prefix("profile")?;
+    rest.starts_with([' ', '\t']).then(|| rest.trim().to_string())
+}
+
+fn credentials_section_profile(header: &str) -> Option<String> {
+    Some(header.trim().strip_prefix('[')?.split(']').next()?.trim().to_string())
+}
+
+fn is_header(line: &str) -> bool {
+    line.trim_start().starts_with('[') && !line.starts_with([' ', '\t'])
+}
+
+fn key_of(line: &str) -> Option<&str> {
+    if line.starts_with([' ', '\t']) || line.trim_start().starts_with(['#', ';']) {
+        return None;
+    }
+    let (key, _) = line.split_once('=')?;
+    Some(key.trim())
+}
+
+/// `sh`-safe quoting for the credential_process line (run by `sh -c` in the Go and Rust SDKs,
+/// split by `shlex` in botocore: plain single quotes satisfy both).
+fn quote(word: &str) -> String {
+    if !word.is_empty() && word.bytes().all(|b| b.is_ascii_alphanumeric() || b"/._-+:@".contains(&b)) {
+        word.to_string()
+    } else {
+        format!("'{}'", word.replace('\'', "'\\''"))
+    }
+}
+
+/// Rewrites the sections of `rewrite` (profile -> region) and keeps every other line.
+pub fn rewrite_config(text: &str, rewrite: &BTreeMap<String, String>, exe: &Path) -> String {
+    let mut out = String::with_capacity(text.len() + 256);
+    let mut current: Option<&str> = None; // the profile being rewritten
+    let mut has_region = false;
+    let mut dropping_continuation = false;
+    let mut done: Vec<&str> = Vec::new();
+    let exe = quote(&exe.to_string_lossy());
+    let close = |out: &mut String, current: Option<&str>, has_region: bool| {
+        if let Some(p) = current
+            && !has_region
+        {
+            out.push_str(&format!("region = {}\n", rewrite[p]));
+        }
+    };
+    for line in text.split_inclusive('\n') {
+        if is_header(line) {
+            close(&mut out, current, has_region);
+            current = config_section_profile(line).and_then(|p| rewrite.get_key_value(&p).map(|(k, _)| k.as_str()));
+            has_region = false;
+            dropping_continuation = false;
+            out.push_str(line);
+            if !line.ends_with('\n') {
+                out.push('\n');
+            }
+            if let Some(p) = current {
+                out.push_str("# rolegate: this profile's role and MFA settings are served by rolegate\n");
+                if !done.contains(&p) {
+                    out.push_str(&format!("credential_process = {exe} credential-process {}\n", quote(p)));
+                    done.push(p);
+                }
+            }
+            continue;
+        }
+        if current.is_some() {
+            if let Some(key) = key_of(line) {
+                dropping_continuation = DROPPED.contains(&key) || key.starts_with("rolegate_");
+                has_region |= key == "region";
+                if dropping_continuation {
+                    continue;
+                }
+            } else if dropping_continuation && line.starts_with([' ', '\t']) && !line.trim().is_empty() {
+                continue;
+            }
+        }
+        out.push_str(line);
+    }
+    if !out.is_empty() && !out.ends_with('\n') {
+        out.push('\n');
+    }
+    close(&mut out, current, has_region);
+    out
+}
+
+/// Removes the sections named in `rewrite` from a credentials file.
+pub fn drop_sections(text: &str, rewrite: &BTreeMap<String, String>) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut skipping = false;
+    for line in text.split_inclusive('\n') {
+        if is_header(line) {
+            skipping = credentials_section_profile(line).is_some_and(|p| rewrite.contains_key(&p));
+        }
+        if !skipping {
+            out.push_str(line);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn rewrites_only_the_mfa_profiles() {
+        let text = "# my config\n[default]\nregion = eu-west-1\n\n[profile target]  ; prod\nsource_profile = base\nrole_arn = arn:aws:iam::123456789012:role/x\nmfa_serial = arn:aws:iam::123456789012:mfa/u\noutput = json\n[profile base]\nregion = us-west-2\n[services s]\nsts =\n  endpoint_url = http://x\n";
+        let out = rewrite_config(text, &map(&[("target", "us-west-2")]), Path::new("/usr/bin/rolegate"));
+        assert_eq!(
+            out,
+            "# my config\n[default]\nregion = eu-west-1\n\n[profile target]  ; prod\n# rolegate: this profile's role and MFA settings are served by rolegate\ncredential_process = /usr/bin/rolegate credential-process target\noutput = json\nregion = us-west-2\n[profile base]\nregion = us-west-2\n[services s]\nsts =\n  endpoint_url = http://x\n"
+        );
+    }
+
+    #[test]
+    fn drops_continuation_lines_of_dropped_keys_and_keeps_the_region() {
+        let text = "[profile t]\nrole_arn =\n  arn:aws:iam::123456789012:role/x\nregion = ca-central-1";
+        let out = rewrite_config(text, &map(&[("t", "us-east-1")]), Path::new("/opt/my tools/rolegate"));
+        assert_eq!(
+            out,
+            "[profile t]\n# rolegate: this profile's role and MFA settings are served by rolegate\ncredential_process = '/opt/my tools/rolegate' credential-process t\nregion = ca-central-1\n"
+        );
+    }
+
+    #[test]
+    fn drops_credentials_sections_of_rewritten_profiles() {
+        let text = "[base]\naws_access_key_id = A\n[target]\naws_access_key_id = B\n[other]\nx = y\n";
+        assert_eq!(drop_sections(text, &map(&[("target", "r")])), "[base]\naws_access_key_id = A\n[other]\nx = y\n");
+    }
+}
