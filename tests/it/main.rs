@@ -5,6 +5,7 @@
 
 mod common;
 mod credential_process;
+mod exec;
 mod moto_sts;
 mod sts_standin;
 mod terraform;

@@ -1,0 +1,328 @@
+//! `rolegate exec`: the child's environment, the generated config for hard-coded profiles,
+//! nesting, exit statuses, and the local endpoint of `--server` (contract, hardening, renewal,
+//! signals).
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Read};
+use std::os::unix::fs::PermissionsExt;
+use std::process::Stdio;
+
+use crate::common::env::*;
+use crate::common::strict_sts::RoleSpec;
+
+/// `env -0` output as a map.
+fn env_map(stdout: &[u8]) -> BTreeMap<String, String> {
+    stdout
+        .split(|b| *b == 0)
+        .filter_map(|kv| std::str::from_utf8(kv).ok()?.split_once('=').map(|(k, v)| (k.to_string(), v.to_string())))
+        .collect()
+}
+
+#[test]
+fn the_child_gets_the_credential_environment() {
+    let sts = seed_sts();
+    let mut env = TestEnv::seed(&sts);
+    env.set("AWS_PROFILE", "target");
+    env.set("AWS_DEFAULT_PROFILE", "target");
+    env.set("AWS_SECURITY_TOKEN", "stale");
+    env.set("AWS_SDK_LOAD_CONFIG", "1");
+    let out = env.rolegate(&["exec", "target", "--mfa-token", "123456", "--", "env", "-0"]).output().unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let vars = env_map(&out.stdout);
+    assert!(vars["AWS_ACCESS_KEY_ID"].starts_with("ASIA"));
+    assert!(!vars["AWS_SECRET_ACCESS_KEY"].is_empty() && !vars["AWS_SESSION_TOKEN"].is_empty());
+    assert!(vars["AWS_CREDENTIAL_EXPIRATION"].ends_with('Z'));
+    assert_eq!((vars["AWS_REGION"].as_str(), vars["AWS_DEFAULT_REGION"].as_str()), ("us-west-2", "us-west-2"));
+    assert_eq!(vars["ROLEGATE_PROFILE"], "target");
+    for gone in ["AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SECURITY_TOKEN", "AWS_SDK_LOAD_CONFIG"] {
+        assert!(!vars.contains_key(gone), "{gone} must be unset");
+    }
+    // The generated config: private, the MFA profile rewritten, the others untouched.
+    let generated = std::path::Path::new(&vars["AWS_CONFIG_FILE"]);
+    assert!(generated.starts_with(env.cache_dir()), "{}", generated.display());
+    assert_eq!(std::fs::metadata(generated).unwrap().permissions().mode() & 0o777, 0o600);
+    let text = std::fs::read_to_string(generated).unwrap();
+    assert!(text.contains("[profile target]\n# rolegate: this profile's role and MFA settings are served by rolegate\ncredential_process = "), "{text}");
+    assert!(!text.contains("mfa_serial") && !text.contains("role_arn"), "{text}");
+    assert!(text.contains("[profile base]\nregion = us-west-2\n"), "{text}");
+    assert_eq!(vars["ROLEGATE_CONFIG_FILE"], env.home().join(".aws/config").display().to_string());
+    // The user's own files are untouched.
+    assert_eq!(std::fs::read_to_string(env.home().join(".aws/config")).unwrap(), SEED_CONFIG);
+}
+
+#[test]
+fn the_exit_status_is_the_childs() {
+    let sts = seed_sts();
+    let env = TestEnv::seed(&sts);
+    let out = env.rolegate(&["exec", "target", "--mfa-token", "123456", "--", "sh", "-c", "exit 7"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(7), "{}", stderr_of(&out));
+    let missing = env.run_without_terminal(&["exec", "target", "--", "no-such-command-anywhere"]);
+    assert_eq!(missing.status.code(), Some(127), "{}", stderr_of(&missing));
+    assert!(stderr_of(&missing).contains("cannot run `no-such-command-anywhere`"), "{}", stderr_of(&missing));
+}
+
+#[test]
+fn a_nested_exec_reuses_the_session_with_a_notice() {
+    let sts = seed_sts();
+    let env = TestEnv::seed(&sts);
+    let out = env
+        .rolegate(&[
+            "exec",
+            "target",
+            "--mfa-token",
+            "123456",
+            "--",
+            "rolegate",
+            "exec",
+            "target",
+            "--",
+            "sh",
+            "-c",
+            "echo key=$AWS_ACCESS_KEY_ID",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert_eq!(stderr_of(&out), "rolegate: already running with credentials for `target`; re-using them\n");
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("key=ASIA"));
+    assert_eq!(sts.calls().len(), 2);
+}
+
+#[test]
+fn a_profile_hard_coded_in_the_child_gets_rolegates_credentials() {
+    let Some(aws) = which("aws") else {
+        return skip("a_profile_hard_coded_in_the_child_gets_rolegates_credentials", "aws");
+    };
+    let sts = seed_sts();
+    let env = TestEnv::seed(&sts);
+    assert!(
+        env.rolegate(&["credential-process", "target", "--mfa-token", "123456"]).output().unwrap().status.success()
+    );
+    // `--profile target` is the seed's hard-coded MFA profile: outside rolegate the CLI would
+    // prompt; inside, the generated config serves it, with no terminal at all.
+    let out = env.run_without_terminal(&[
+        "exec",
+        "target",
+        "--",
+        aws.as_str(),
+        "sts",
+        "get-caller-identity",
+        "--profile",
+        "target",
+        "--output",
+        "json",
+    ]);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let identity: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(
+        identity["Arn"].as_str().unwrap().starts_with("arn:aws:sts::123456789012:assumed-role/hc-master/"),
+        "{identity}"
+    );
+    assert_eq!(sts.count("GetSessionToken"), 1);
+}
+
+#[test]
+fn short_lived_credentials_renew_through_the_generated_config() {
+    let Some(aws) = which("aws") else {
+        return skip("short_lived_credentials_renew_through_the_generated_config", "aws");
+    };
+    let sts = seed_sts();
+    sts.add_role(RoleSpec::new("arn:aws:iam::123456789012:role/short").requiring_mfa());
+    let mut env = TestEnv::seed(&sts);
+    env.write_config(&format!(
+        "{SEED_CONFIG}\n[profile short]\nsource_profile = base\nrole_arn = arn:aws:iam::123456789012:role/short\nmfa_serial = {MFA_SERIAL}\nduration_seconds = 900\n"
+    ));
+    assert!(env.rolegate(&["credential-process", "short", "--mfa-token", "123456"]).output().unwrap().status.success());
+    // 15-minute credentials are below the floor at once: every SDK call re-runs the
+    // credential_process, and rolegate re-assumes the role from the MFA session, silently.
+    let script = format!(
+        "for i in 1 2 3; do {aws} sts get-caller-identity --profile short --output text --query Arn || exit 1; done"
+    );
+    let out = env.run_without_terminal(&["exec", "short", "--", "sh", "-c", &script]);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 3);
+    assert_eq!(sts.count("GetSessionToken"), 1, "no second MFA session");
+    assert!(sts.count("AssumeRole") >= 4, "renewed: {}", sts.count("AssumeRole"));
+}
+
+/// A child that prints the endpoint's answers: `python3 -c` with urllib, no SDK involved.
+const PROBE: &str = r#"
+import json, os, sys, urllib.request
+uri = os.environ["AWS_CONTAINER_CREDENTIALS_FULL_URI"]
+token = os.environ["AWS_CONTAINER_AUTHORIZATION_TOKEN"]
+host = uri.split("/")[2]
+def get(headers, method="GET", url=uri, data=None):
+    req = urllib.request.Request(url, headers=headers, method=method, data=data)
+    try:
+        with urllib.request.urlopen(req, timeout=5) as r:
+            return r.status, r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+results = {
+    "ok": get({"Authorization": token}),
+    "missing": get({}),
+    "wrong": get({"Authorization": token[:-1] + ("0" if token[-1] != "0" else "1")}),
+    "host": get({"Authorization": token, "Host": "evil.example"}),
+    "post": get({"Authorization": token}, method="POST", data=b""),
+    "huge": get({"Authorization": token}, method="GET", data=b"x" * (1 << 20)),
+    "path": get({"Authorization": token}, url=uri.replace("/credentials", "/other")),
+}
+results["keys_in_env"] = [k for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN") if k in os.environ]
+results["token_len"] = len(token)
+print(json.dumps(results))
+"#;
+
+#[test]
+fn the_local_endpoint_serves_the_contract_and_refuses_the_rest() {
+    let sts = seed_sts();
+    let env = TestEnv::seed(&sts);
+    let out = env
+        .rolegate(&["exec", "--server", "target", "--mfa-token", "123456", "--", "python3", "-c", PROBE])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(r["ok"][0], 200);
+    let creds: serde_json::Value = serde_json::from_str(r["ok"][1].as_str().unwrap()).unwrap();
+    assert!(creds["AccessKeyId"].as_str().unwrap().starts_with("ASIA"));
+    assert!(creds["Token"].as_str().is_some() && creds["SecretAccessKey"].as_str().is_some());
+    assert!(creds["Expiration"].as_str().unwrap().ends_with('Z'));
+    assert_eq!(creds["AccountId"], ACCOUNT);
+    let secret = creds["SecretAccessKey"].as_str().unwrap();
+    for (case, status) in [("missing", 401), ("wrong", 403), ("host", 403), ("post", 405), ("huge", 413), ("path", 404)]
+    {
+        assert_eq!(r[case][0], status, "{case}: {}", r[case]);
+        assert!(!r[case][1].as_str().unwrap().contains(secret), "{case} leaked");
+    }
+    assert_eq!(r["keys_in_env"], serde_json::json!([]), "fixed keys would beat the endpoint");
+    assert_eq!(r["token_len"], 64);
+}
+
+#[test]
+fn the_endpoint_renews_credentials_without_a_prompt() {
+    let sts = seed_sts();
+    sts.add_role(RoleSpec::new("arn:aws:iam::123456789012:role/short").requiring_mfa());
+    let mut env = TestEnv::seed(&sts);
+    env.write_config(&format!(
+        "{SEED_CONFIG}\n[profile short]\nsource_profile = base\nrole_arn = arn:aws:iam::123456789012:role/short\nmfa_serial = {MFA_SERIAL}\nduration_seconds = 900\n"
+    ));
+    // Renew 897 s before expiry: 900-second credentials are renewed every ~3 s.
+    let probe = r#"
+import json, os, time, urllib.request
+seen = []
+deadline = time.time() + 60
+while len(set(seen)) < 3 and time.time() < deadline:
+    req = urllib.request.Request(os.environ["AWS_CONTAINER_CREDENTIALS_FULL_URI"], headers={"Authorization": os.environ["AWS_CONTAINER_AUTHORIZATION_TOKEN"]})
+    with urllib.request.urlopen(req, timeout=5) as r:
+        seen.append(json.loads(r.read())["AccessKeyId"])
+    time.sleep(0.2)
+print(len(set(seen)))
+"#;
+    let out = env
+        .rolegate(&[
+            "exec",
+            "--server",
+            "--refresh-margin",
+            "897",
+            "short",
+            "--mfa-token",
+            "123456",
+            "--",
+            "python3",
+            "-c",
+            probe,
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "3", "three distinct credentials served");
+    assert_eq!(sts.count("GetSessionToken"), 1);
+}
+
+#[test]
+fn the_aws_cli_reads_the_endpoint() {
+    let Some(aws) = which("aws") else { return skip("the_aws_cli_reads_the_endpoint", "aws") };
+    let sts = seed_sts();
+    let env = TestEnv::seed(&sts);
+    let out = env
+        .rolegate(&[
+            "exec",
+            "--server",
+            "target",
+            "--mfa-token",
+            "123456",
+            "--",
+            aws.as_str(),
+            "sts",
+            "get-caller-identity",
+            "--output",
+            "text",
+            "--query",
+            "Arn",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("arn:aws:sts::123456789012:assumed-role/hc-master/"));
+}
+
+/// Starts `exec --server` with a child that traps signals, waits for it to be ready, sends
+/// `signal` to rolegate, and returns rolegate's exit code and the child's report.
+fn signal_rolegate(signal: &str) -> (Option<i32>, String) {
+    let sts = seed_sts();
+    let env = TestEnv::seed(&sts);
+    let child = "trap 'echo got-INT; exit 130' INT; trap 'echo got-TERM; exit 143' TERM; trap 'echo got-HUP; exit 129' HUP; echo ready; while :; do sleep 0.05; done";
+    let mut proc = env
+        .rolegate(&["exec", "--server", "target", "--mfa-token", "123456", "--", "sh", "-c", child])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(proc.stdout.take().unwrap());
+    let mut line = String::new();
+    stdout.read_line(&mut line).unwrap();
+    assert_eq!(line, "ready\n");
+    assert!(
+        std::process::Command::new("kill")
+            .args([&format!("-{signal}"), &proc.id().to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let mut rest = String::new();
+    stdout.read_to_string(&mut rest).unwrap();
+    let status = proc.wait().unwrap();
+    (status.code(), rest)
+}
+
+#[test]
+fn sigterm_and_sigint_reach_the_child_and_its_status_comes_back() {
+    assert_eq!(signal_rolegate("TERM"), (Some(143), "got-TERM\n".to_string()));
+    assert_eq!(signal_rolegate("INT"), (Some(130), "got-INT\n".to_string()));
+    assert_eq!(signal_rolegate("HUP"), (Some(129), "got-HUP\n".to_string()));
+}
+
+#[test]
+fn a_child_killed_by_a_signal_gives_128_plus_the_signal() {
+    let sts = seed_sts();
+    let env = TestEnv::seed(&sts);
+    let out = env
+        .rolegate(&["exec", "--server", "target", "--mfa-token", "123456", "--", "sh", "-c", "kill -KILL $$"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(137), "{}", stderr_of(&out));
+}
+
+fn which(program: &str) -> Option<String> {
+    std::env::var("PATH")
+        .ok()?
+        .split(':')
+        .map(|d| std::path::Path::new(d).join(program))
+        .find(|p| p.is_file())
+        .map(|p| p.display().to_string())
+}
+
+#[allow(clippy::print_stderr)]
+fn skip(test: &str, tool: &str) {
+    eprintln!("SKIP: {test} ({tool} not found on PATH)");
+}
