@@ -1,0 +1,336 @@
+#!/usr/bin/env bash
+# Benchmark of rolegate's hot path: `rolegate credential-process PROFILE` served from the cache.
+#
+# It builds release, makes a throw-away HOME with an MFA role profile, warms the cache once
+# against a local moto_server (STS mock on 127.0.0.1), stops moto, and then times, in one
+# hyperfine run:
+#   - /bin/true                     the cost of starting a process at all;
+#   - the floor (examples/floor.rs) read + parse + check + print of the same JSON, nothing else;
+#   - rolegate credential-process   the cached call, with the STS endpoint pointing at the dead port.
+# It also measures the peak RSS of one call, and prints a summary (see docs/PERFORMANCE.md).
+#
+# Usage: bench/cached.sh [--update-doc] [--runs N] [--warmup N] [--out DIR] [--no-build]
+#
+# Needs: cargo, python3, hyperfine, GNU time, moto_server. hyperfine and GNU time are installed
+# with apt-get when missing and running as root; moto_server with pip, in a virtualenv under
+# ${XDG_CACHE_HOME:-~/.cache}/rolegate-bench/.
+set -euo pipefail
+
+usage() {
+    sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "${BASH_SOURCE[0]}"
+}
+
+update_doc=0
+runs=1000
+warmup=50
+out=""
+build=1
+while (($#)); do
+    case "$1" in
+        --update-doc) update_doc=1 ;;
+        --runs) runs="${2:?--runs needs a number}"; shift ;;
+        --warmup) warmup="${2:?--warmup needs a number}"; shift ;;
+        --out) out="${2:?--out needs a directory}"; shift ;;
+        --no-build) build=0 ;;
+        -h | --help) usage; exit 0 ;;
+        *) echo "cached.sh: unknown argument: $1 (see --help)" >&2; exit 2 ;;
+    esac
+    shift
+done
+[[ "$runs" =~ ^[1-9][0-9]*$ ]] || { echo "cached.sh: --runs must be a positive integer" >&2; exit 2; }
+[[ "$warmup" =~ ^[0-9]+$ ]] || { echo "cached.sh: --warmup must be an integer" >&2; exit 2; }
+
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$repo"
+
+say() { printf '==> %s\n' "$*" >&2; }
+die() { printf 'cached.sh: %s\n' "$*" >&2; exit 1; }
+have() { command -v "$1" >/dev/null 2>&1; }
+
+apt_updated=0
+apt_install() {
+    if [[ "$(id -u)" != 0 ]] || ! have apt-get; then
+        die "missing $*: install it (Debian/Ubuntu: sudo apt-get install $*) and run again"
+    fi
+    say "installing $* with apt-get"
+    if ((!apt_updated)); then
+        apt-get update -qq >&2
+        apt_updated=1
+    fi
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >&2
+}
+
+# --- Tools -----------------------------------------------------------------------------------
+have cargo || die "cargo is not on PATH"
+have python3 || apt_install python3
+have hyperfine || apt_install hyperfine
+hyperfine_bin="$(command -v hyperfine)"
+[[ -x /usr/bin/time ]] || apt_install time
+/usr/bin/time -f %M -o /dev/null /bin/true 2>/dev/null || die "/usr/bin/time is not GNU time (needs -f %M)"
+
+if have moto_server; then
+    moto_bin="$(command -v moto_server)"
+else
+    venv="${XDG_CACHE_HOME:-$HOME/.cache}/rolegate-bench/moto-venv"
+    if [[ ! -x "$venv/bin/moto_server" ]]; then
+        say "installing moto[server] with pip into $venv"
+        rm -rf "$venv"
+        if ! python3 -m venv "$venv" >&2; then
+            rm -rf "$venv"
+            apt_install python3-venv
+            python3 -m venv "$venv" >&2
+        fi
+        "$venv/bin/python" -m pip install -q 'moto[server]' >&2
+    fi
+    moto_bin="$venv/bin/moto_server"
+fi
+
+# --- Build -----------------------------------------------------------------------------------
+if ((build)); then
+    say "cargo build --release --examples --bins"
+    cargo build --release --examples --bins >&2
+fi
+target_dir="$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')"
+rolegate="$target_dir/release/rolegate"
+floor="$target_dir/release/examples/floor"
+[[ -x "$rolegate" && -x "$floor" ]] || die "no release build in $target_dir/release (run without --no-build)"
+out="${out:-$target_dir/bench/cached}"
+mkdir -p "$out"
+out="$(cd "$out" && pwd)"
+
+# --- A throw-away HOME, and cleanup of everything this script starts -------------------------
+work="$(mktemp -d "${TMPDIR:-/tmp}/rolegate-bench.XXXXXX")"
+moto_pgid=""
+stop_moto() {
+    if [[ -n "$moto_pgid" ]]; then
+        kill -TERM -- "-$moto_pgid" 2>/dev/null || true
+        for _ in $(seq 50); do
+            kill -0 -- "-$moto_pgid" 2>/dev/null || break
+            sleep 0.1
+        done
+        kill -KILL -- "-$moto_pgid" 2>/dev/null || true
+        wait "$moto_pgid" 2>/dev/null || true
+        moto_pgid=""
+    fi
+}
+cleanup() {
+    stop_moto
+    rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+home="$work/home"
+mkdir -p "$home/.aws"
+chmod 700 "$home"
+cat >"$home/.aws/config" <<'EOF'
+[profile base]
+region = us-west-2
+
+[profile target]
+source_profile = base
+role_arn = arn:aws:iam::123456789012:role/hc-master
+mfa_serial = arn:aws:iam::123456789012:mfa/username
+external_id = something
+EOF
+cat >"$home/.aws/credentials" <<'EOF'
+[base]
+aws_access_key_id = AKIAIOSFODNN7EXAMPLE
+aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY
+EOF
+chmod 600 "$home/.aws/config" "$home/.aws/credentials"
+
+port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+endpoint="http://127.0.0.1:$port"
+
+# The measured commands (and hyperfine itself) run with this environment only: no AWS_PROFILE,
+# AWS_ACCESS_KEY_ID, proxy or XDG variables from the caller. The STS endpoint stays set because
+# it is part of the cache key; after the warm-up nothing listens on it.
+clean_env=(env -i
+    "HOME=$home"
+    "PATH=/usr/bin:/bin"
+    "LANG=C.UTF-8"
+    "AWS_EC2_METADATA_DISABLED=true"
+    "AWS_ENDPOINT_URL=$endpoint")
+
+# --- Warm the cache against moto on 127.0.0.1 ------------------------------------------------
+say "starting moto_server on 127.0.0.1:$port"
+# setsid: moto runs in a process group of its own, which stop_moto ends as a whole.
+# INITIAL_NO_AUTH_ACTION_COUNT unset: moto checks no signatures.
+(cd "$work" && exec env -u INITIAL_NO_AUTH_ACTION_COUNT -u AWS_PROFILE HOME="$work" \
+    setsid "$moto_bin" -H 127.0.0.1 -p "$port" >"$work/moto.log" 2>&1) &
+moto_pgid=$!
+python3 - "$port" "$moto_pgid" <<'EOF' || { cat "$work/moto.log" >&2; die "moto_server did not start"; }
+import os, socket, sys, time
+port, pid = int(sys.argv[1]), int(sys.argv[2])
+deadline = time.monotonic() + 60
+while time.monotonic() < deadline:
+    try:
+        os.kill(pid, 0)
+    except OSError:
+        sys.exit(1)
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        sys.exit(0)
+    except OSError:
+        time.sleep(0.1)
+sys.exit(1)
+EOF
+
+say "warming the cache: rolegate credential-process target --mfa-token 123456"
+"${clean_env[@]}" "$rolegate" credential-process target --mfa-token 123456 >"$work/creds.json" \
+    || { cat "$work/moto.log" >&2; die "the warm-up call failed"; }
+stop_moto
+say "moto_server stopped: from here on a call that needs the network fails"
+
+# The floor's input is rolegate's own output.
+bytes=$(wc -c <"$work/creds.json")
+((bytes >= 300)) || die "unexpected warm-up output ($bytes bytes)"
+
+# Both programs must print exactly the warm-up output, with nothing listening.
+"${clean_env[@]}" "$rolegate" credential-process target >"$work/cached.json" \
+    || die "the cached call failed (was it not served from the cache?)"
+cmp -s "$work/creds.json" "$work/cached.json" || die "the cached call printed other credentials"
+"${clean_env[@]}" "$floor" "$work/creds.json" >"$work/floor.json" || die "the floor failed"
+cmp -s "$work/creds.json" "$work/floor.json" || die "the floor printed something else"
+if have strace; then
+    "${clean_env[@]}" "$(command -v strace)" -f -qq -e trace=socket,connect -o "$work/net.trace" \
+        "$rolegate" credential-process target >/dev/null
+    if grep -Eq 'AF_INET|AF_INET6' "$work/net.trace"; then
+        cat "$work/net.trace" >&2
+        die "the cached call opened a network socket"
+    fi
+    say "strace: the cached call opens no network socket"
+fi
+
+# --- Time -------------------------------------------------------------------------------------
+q() { printf '%q' "$1"; }
+say "hyperfine: $warmup warm-up runs, $runs runs per command"
+loadavg_before="$(cut -d' ' -f1-3 /proc/loadavg)"
+"${clean_env[@]}" "$hyperfine_bin" -N --style basic --warmup "$warmup" --runs "$runs" \
+    --export-json "$out/hyperfine.json" --export-markdown "$out/hyperfine.md" \
+    -n 'true' '/bin/true' \
+    -n 'floor' "$(q "$floor") $(q "$work/creds.json")" \
+    -n 'rolegate (cached)' "$(q "$rolegate") credential-process target" >&2
+loadavg_after="$(cut -d' ' -f1-3 /proc/loadavg)"
+
+# --- Peak RSS: the largest of 5 calls, in KiB --------------------------------------------------
+peak_rss() {
+    local max=0 kib
+    for _ in 1 2 3 4 5; do
+        "${clean_env[@]}" /usr/bin/time -f %M -o "$work/rss" "$@" >/dev/null
+        kib=$(tail -n 1 "$work/rss")
+        if ((kib > max)); then max=$kib; fi
+    done
+    echo "$max"
+}
+rss_true=$(peak_rss /bin/true)
+rss_floor=$(peak_rss "$floor" "$work/creds.json")
+rss_rolegate=$(peak_rss "$rolegate" credential-process target)
+
+# --- Summary -----------------------------------------------------------------------------------
+cpu="$(grep -m1 '^model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//' || true)"
+machine="$(uname -srm), ${cpu:-unknown CPU}, $(nproc) CPUs"
+rustc_version="$(rustc -V)"
+hyperfine_version="$("$hyperfine_bin" --version)"
+date_utc="$(date -u '+%Y-%m-%d %H:%M UTC')"
+
+BENCH_OUT="$out" BENCH_RUNS="$runs" BENCH_WARMUP="$warmup" BENCH_MACHINE="$machine" \
+BENCH_RUSTC="$rustc_version" BENCH_HYPERFINE="$hyperfine_version" BENCH_DATE="$date_utc" \
+BENCH_LOAD="$loadavg_before / $loadavg_after" \
+BENCH_RSS_TRUE="$rss_true" BENCH_RSS_FLOOR="$rss_floor" BENCH_RSS_ROLEGATE="$rss_rolegate" \
+    python3 - <<'EOF'
+import json, os
+e = os.environ
+out = e["BENCH_OUT"]
+results = {r["command"]: r for r in json.load(open(f"{out}/hyperfine.json"))["results"]}
+t, f, r = results["true"], results["floor"], results["rolegate (cached)"]
+rss = {"true": int(e["BENCH_RSS_TRUE"]), "floor": int(e["BENCH_RSS_FLOOR"]),
+       "rolegate (cached)": int(e["BENCH_RSS_ROLEGATE"])}
+
+
+def ms(seconds):
+    return seconds * 1000
+
+
+def verdict(ok):
+    return "met" if ok else "MISSED"
+
+
+ratio = r["median"] / f["median"]
+ratio_min = r["min"] / f["min"]
+above_r, above_f = r["median"] - t["median"], f["median"] - t["median"]
+net = f"{above_r / above_f:.2f}x" if above_f > 0 else "n/a"
+time_ok = ratio <= 1.4
+rss_ok = rss["rolegate (cached)"] <= 4096
+runs = f"{e['BENCH_RUNS']} runs per command after {e['BENCH_WARMUP']} warm-up runs"
+
+text = [
+    "",
+    "rolegate: cached credential-process benchmark",
+    f"  {runs} (hyperfine -N)",
+    f"  {'command':<20}{'median':>11}{'mean':>11}{'stddev':>11}{'min':>11}{'peak RSS':>13}",
+]
+for name, x in results.items():
+    text.append(
+        f"  {name:<20}{ms(x['median']):>9.3f}ms{ms(x['mean']):>9.3f}ms{ms(x['stddev']):>9.3f}ms"
+        f"{ms(x['min']):>9.3f}ms{rss[name]:>9} KiB"
+    )
+text += [
+    f"  ratio rolegate/floor (medians): {ratio:.2f}x (target <= 1.4x: {verdict(time_ok)})",
+    f"  ratio of the minimums (less sensitive to a busy machine): {ratio_min:.2f}x",
+    f"  above /bin/true: rolegate {ms(above_r):.3f} ms, floor {ms(above_f):.3f} ms ({net})",
+    f"  peak RSS of rolegate: {rss['rolegate (cached)']} KiB (target <= 4096 KiB: {verdict(rss_ok)})",
+    f"  machine: {e['BENCH_MACHINE']}",
+    f"  {e['BENCH_RUSTC']}; {e['BENCH_HYPERFINE']}",
+    f"  load average before / after: {e['BENCH_LOAD']}",
+    f"  date: {e['BENCH_DATE']}",
+    f"  raw results: {out}/hyperfine.json",
+]
+print("\n".join(text))
+
+md = [
+    f"Measured on {e['BENCH_DATE']} with `bench/cached.sh` ({runs}).",
+    "",
+    f"- Machine: `{e['BENCH_MACHINE']}`",
+    f"- Toolchain: `{e['BENCH_RUSTC']}`, `{e['BENCH_HYPERFINE']}`",
+    f"- Load average before / after the timing: {e['BENCH_LOAD']}",
+    "",
+    "| Command | Median | Mean ± σ | Min | Peak RSS |",
+    "| --- | ---: | ---: | ---: | ---: |",
+]
+for name, x in results.items():
+    md.append(
+        f"| `{name}` | {ms(x['median']):.3f} ms | {ms(x['mean']):.3f} ± {ms(x['stddev']):.3f} ms "
+        f"| {ms(x['min']):.3f} ms | {rss[name]} KiB |"
+    )
+md += [
+    "",
+    f"- Cached median / floor median: **{ratio:.2f}x** (target ≤ 1.4x: **{verdict(time_ok)}**).",
+    f"- Ratio of the minimums, less sensitive to other load on the machine: {ratio_min:.2f}x.",
+    f"- Above the cost of starting a process (`/bin/true`): rolegate {ms(above_r):.3f} ms, "
+    f"floor {ms(above_f):.3f} ms ({net}).",
+    f"- Peak RSS of one cached call: **{rss['rolegate (cached)']} KiB** "
+    f"(target ≤ 4096 KiB: **{verdict(rss_ok)}**).",
+]
+with open(f"{out}/results.md", "w") as fh:
+    fh.write("\n".join(md) + "\n")
+EOF
+
+if ((update_doc)); then
+    doc="$repo/docs/PERFORMANCE.md"
+    [[ -f "$doc" ]] || die "$doc does not exist"
+    if ! grep -q '^<!-- results:begin -->$' "$doc" || ! grep -q '^<!-- results:end -->$' "$doc"; then
+        die "$doc has no <!-- results:begin --> / <!-- results:end --> markers"
+    fi
+    python3 - "$doc" "$out/results.md" <<'EOF'
+import sys
+doc, results = sys.argv[1], sys.argv[2]
+text = open(doc).read()
+head, rest = text.split("<!-- results:begin -->\n", 1)
+_, tail = rest.split("<!-- results:end -->\n", 1)
+block = open(results).read()
+open(doc, "w").write(f"{head}<!-- results:begin -->\n{block}<!-- results:end -->\n{tail}")
+EOF
+    say "updated the results section of docs/PERFORMANCE.md"
+fi
