@@ -43,6 +43,9 @@ pub enum Command {
     /// (`profile = "PROFILE"`) works unchanged. With --server, credentials come from a local
     /// endpoint that renews them in the background, for runs longer than the role's hour.
     Exec(ExecArgs),
+
+    /// Manage argv[0] shims: `terraform`, `aws`, ... that run the real program through `rolegate exec`.
+    Shim(ShimArgs),
 }
 
 /// How to get credentials for one profile.
@@ -79,6 +82,32 @@ pub struct ExecArgs {
     /// The command and its arguments.
     #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true, value_name = "COMMAND")]
     pub command: Vec<OsString>,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct ShimArgs {
+    /// The shim directory [default: $XDG_DATA_HOME/rolegate/shims or ~/.local/share/rolegate/shims].
+    #[arg(long, global = true, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+
+    #[command(subcommand)]
+    pub action: ShimAction,
+}
+
+#[derive(Debug, Subcommand, Clone)]
+pub enum ShimAction {
+    /// Link COMMANDs to rolegate in the shim directory, and print the PATH line to add.
+    Install {
+        #[arg(required = true, value_name = "COMMAND")]
+        commands: Vec<String>,
+    },
+    /// List the shims.
+    List,
+    /// Remove shims.
+    Remove {
+        #[arg(required = true, value_name = "COMMAND")]
+        commands: Vec<String>,
+    },
 }
 
 /// How the MFA session is obtained.

@@ -36,6 +36,8 @@ pub enum Error {
     Provider(#[from] ProviderError),
     #[error(transparent)]
     Exec(#[from] crate::exec::ExecError),
+    #[error(transparent)]
+    Shim(#[from] crate::shim::ShimError),
     #[error("cannot write to stdout: {0}")]
     Stdout(#[source] std::io::Error),
 }
@@ -81,6 +83,9 @@ impl Error {
                 },
             },
             Error::Exec(e) => e.exit_code(),
+            Error::Shim(crate::shim::ShimError::Io { .. }) => EXIT_LOCAL,
+            Error::Shim(crate::shim::ShimError::NoRealProgram { .. }) => 127,
+            Error::Shim(_) => EXIT_CONFIG,
             Error::Stdout(_) => EXIT_LOCAL,
         }
     }
@@ -91,6 +96,7 @@ impl Error {
             Error::Plan(e) => e.hint(),
             Error::Provider(e) => e.hint(),
             Error::Exec(e) => e.hint(),
+            Error::Shim(e) => e.hint(),
             Error::Stdout(_) => None,
         }
     }

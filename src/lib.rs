@@ -37,6 +37,7 @@ pub mod plan;
 mod plan_vectors;
 pub mod provider;
 pub mod server;
+pub mod shim;
 pub mod sts;
 
 use cli::{Cli, Command};
@@ -50,6 +51,7 @@ pub fn run(cli: Cli) -> Result<u8, Error> {
     match &cli.command {
         Command::CredentialProcess(args) => commands::credential_process(&ctx, &cli, args).map(|()| 0),
         Command::Exec(args) => exec::exec(&ctx, &cli, args),
+        Command::Shim(args) => shim::manage(&ctx, args),
     }
 }
 

@@ -3,8 +3,12 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
-    let cli = rolegate::cli::Cli::parse();
-    match rolegate::run(cli) {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let result = match args.first().and_then(rolegate::shim::invoked_as) {
+        Some(name) => rolegate::shim::run_shim(&name, &args[1..]),
+        None => rolegate::run(rolegate::cli::Cli::parse_from(args)),
+    };
+    match result {
         Ok(code) => ExitCode::from(code),
         Err(error) => {
             rolegate::report(&error);

@@ -3,6 +3,7 @@
 
 pub mod credential_process;
 pub mod env;
+pub mod export;
 
 use std::io::Write;
 

@@ -6,6 +6,8 @@
 mod common;
 mod credential_process;
 mod exec;
+mod export_shells;
 mod moto_sts;
+mod shim;
 mod sts_standin;
 mod terraform;
