@@ -44,6 +44,9 @@ pub enum Command {
     /// endpoint that renews them in the background, for runs longer than the role's hour.
     Exec(ExecArgs),
 
+    /// Print shell commands that set credentials for PROFILE: `eval "$(rolegate export PROFILE)"`.
+    Export(ExportArgs),
+
     /// Manage argv[0] shims: `terraform`, `aws`, ... that run the real program through `rolegate exec`.
     Shim(ShimArgs),
 }
@@ -108,6 +111,23 @@ pub enum ShimAction {
         #[arg(required = true, value_name = "COMMAND")]
         commands: Vec<String>,
     },
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct ExportArgs {
+    /// The profile with role_arn / mfa_serial [default: $AWS_PROFILE, $AWS_DEFAULT_PROFILE, `default`].
+    pub profile: Option<String>,
+
+    #[command(flatten)]
+    pub session: SessionOptions,
+
+    /// Output syntax.
+    #[arg(long, value_enum, default_value_t = crate::output::export::Format::Sh)]
+    pub format: crate::output::export::Format,
+
+    /// Print even when stdout is a terminal (the secrets then stay in your scrollback).
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// How the MFA session is obtained.

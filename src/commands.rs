@@ -101,3 +101,17 @@ pub fn credentials(
 pub fn cache_dir(ctx: &Context, cli: &Cli) -> Result<std::path::PathBuf, Error> {
     cli.cache_dir.clone().or_else(|| ctx.default_cache_dir()).ok_or_else(|| CacheError::NoDir.into())
 }
+
+/// `rolegate export [PROFILE]`
+pub fn export(ctx: &Context, cli: &Cli, args: &crate::cli::ExportArgs) -> Result<(), Error> {
+    use std::io::IsTerminal;
+    if !args.force && std::io::stdout().is_terminal() {
+        return Err(Error::ExportToTerminal { profile: plan::profile_name(args.profile.as_deref(), &ctx.env) });
+    }
+    let (credentials, plan) = credentials(ctx, cli, args.profile.as_deref(), &args.session)?;
+    let changes = output::env::child_env(&credentials, Some(&plan.region), &plan.chain.profile);
+    let mut text = output::export::render(args.format, &changes);
+    let result = output::write_stdout(&text).map_err(Error::Stdout);
+    zeroize::Zeroize::zeroize(&mut text);
+    result
+}

@@ -38,6 +38,8 @@ pub enum Error {
     Exec(#[from] crate::exec::ExecError),
     #[error(transparent)]
     Shim(#[from] crate::shim::ShimError),
+    #[error("`rolegate export {profile}` would print secret keys on the terminal")]
+    ExportToTerminal { profile: String },
     #[error("cannot write to stdout: {0}")]
     Stdout(#[source] std::io::Error),
 }
@@ -86,6 +88,7 @@ impl Error {
             Error::Shim(crate::shim::ShimError::Io { .. }) => EXIT_LOCAL,
             Error::Shim(crate::shim::ShimError::NoRealProgram { .. }) => 127,
             Error::Shim(_) => EXIT_CONFIG,
+            Error::ExportToTerminal { .. } => EXIT_USAGE,
             Error::Stdout(_) => EXIT_LOCAL,
         }
     }
@@ -97,6 +100,9 @@ impl Error {
             Error::Provider(e) => e.hint(),
             Error::Exec(e) => e.hint(),
             Error::Shim(e) => e.hint(),
+            Error::ExportToTerminal { profile } => Some(format!(
+                "run `eval \"$(rolegate export {profile})\"` to set them in this shell, or add --force to print them"
+            )),
             Error::Stdout(_) => None,
         }
     }

@@ -51,6 +51,7 @@ pub fn run(cli: Cli) -> Result<u8, Error> {
     match &cli.command {
         Command::CredentialProcess(args) => commands::credential_process(&ctx, &cli, args).map(|()| 0),
         Command::Exec(args) => exec::exec(&ctx, &cli, args),
+        Command::Export(args) => commands::export(&ctx, &cli, args).map(|()| 0),
         Command::Shim(args) => shim::manage(&ctx, args),
     }
 }

@@ -434,10 +434,9 @@ fn a_symlink_planted_in_place_of_an_entry_is_not_followed() {
 }
 
 #[test]
-#[allow(clippy::print_stderr)] // the visible SKIP line
 fn a_cache_directory_owned_by_another_user_is_refused() {
     if rustix::process::geteuid().as_raw() != 0 {
-        eprintln!("SKIP: a_cache_directory_owned_by_another_user_is_refused (needs root to chown)");
+        crate::common::skip::skip("a_cache_directory_owned_by_another_user_is_refused", "root", "needs root to chown");
         return;
     }
     let sts = seed_sts();

@@ -322,7 +322,34 @@ fn which(program: &str) -> Option<String> {
         .map(|p| p.display().to_string())
 }
 
-#[allow(clippy::print_stderr)]
 fn skip(test: &str, tool: &str) {
-    eprintln!("SKIP: {test} ({tool} not found on PATH)");
+    crate::common::skip::skip(test, tool, &format!("{tool} not found on PATH"));
+}
+
+#[test]
+fn export_prints_what_a_shell_evals_and_refuses_a_terminal() {
+    let sts = seed_sts();
+    let mut env = TestEnv::seed(&sts);
+    env.set("AWS_PROFILE", "stale");
+    let code = env.rolegate(&["credential-process", "target", "--mfa-token", "123456"]).output().unwrap();
+    let creds = parse_process_json(&code.stdout);
+    let script = "eval \"$(rolegate export target)\" && printf '%s|%s|%s|%s' \"$AWS_ACCESS_KEY_ID\" \"$AWS_SESSION_TOKEN\" \"$ROLEGATE_PROFILE\" \"${AWS_PROFILE-unset}\"";
+    let out = env.command("setsid", &["-w", "bash", "-c", script]).output().unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        format!("{}|{}|target|unset", creds.access_key_id, creds.session_token)
+    );
+    let json = env.run_without_terminal(&["export", "--format", "json", "target"]);
+    let vars: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(vars["AWS_SECRET_ACCESS_KEY"], creds.secret_access_key);
+
+    let mut p = crate::common::pty::spawn_script(&env, "\"$ROLEGATE\" export target; echo \"exit=$?\"");
+    let rest = p.exp_eof().unwrap();
+    assert!(
+        rest.contains("rolegate: error: `rolegate export target` would print secret keys on the terminal"),
+        "{rest}"
+    );
+    assert!(rest.contains("exit=2"), "{rest}");
+    assert!(!rest.contains(&creds.secret_access_key), "{rest}");
 }

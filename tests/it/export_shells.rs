@@ -7,7 +7,6 @@
 //! Debian's archive).
 
 use std::collections::HashMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -24,16 +23,26 @@ struct Shell {
     /// Arguments before the command string.
     args: &'static [&'static str],
     ways: &'static [&'static str],
+    /// `LC_ALL` values to run each way under.
+    locales: &'static [&'static str],
 }
+
+/// A UTF-8 locale, as users have, and the C locale, where the shells see bytes.
+const BOTH_LOCALES: &[&str] = &["C.UTF-8", "C"];
 
 const SH_WAYS: &[&str] = &[
     r#"eval "$(cat "$ROLEGATE_EXPORT_SCRIPT")" && exec env -0 >"$ROLEGATE_EXPORT_DUMP""#,
     r#". "$ROLEGATE_EXPORT_SCRIPT" && exec env -0 >"$ROLEGATE_EXPORT_DUMP""#,
 ];
 
-const BASH: Shell =
-    Shell { program: "bash", format: Format::Sh, args: &["--norc", "--noprofile", "-c"], ways: SH_WAYS };
-const DASH: Shell = Shell { program: "dash", format: Format::Sh, args: &["-c"], ways: SH_WAYS };
+const BASH: Shell = Shell {
+    program: "bash",
+    format: Format::Sh,
+    args: &["--norc", "--noprofile", "-c"],
+    ways: SH_WAYS,
+    locales: BOTH_LOCALES,
+};
+const DASH: Shell = Shell { program: "dash", format: Format::Sh, args: &["-c"], ways: SH_WAYS, locales: BOTH_LOCALES };
 const ZSH: Shell = Shell {
     program: "zsh",
     format: Format::Sh,
@@ -41,9 +50,11 @@ const ZSH: Shell = Shell {
     ways: &[
         r#"eval "$(cat "$ROLEGATE_EXPORT_SCRIPT")" && exec env -0 >"$ROLEGATE_EXPORT_DUMP""#,
         r#". "$ROLEGATE_EXPORT_SCRIPT" && exec env -0 >"$ROLEGATE_EXPORT_DUMP""#,
-        // `''` means a quote inside single quotes under RC_QUOTES: the text must not contain it.
+        // Under RC_QUOTES `''` inside single quotes is a quote: no closing quote may be followed
+        // by another.
         r#"setopt RC_QUOTES; eval "$(cat "$ROLEGATE_EXPORT_SCRIPT")" && exec env -0 >"$ROLEGATE_EXPORT_DUMP""#,
     ],
+    locales: BOTH_LOCALES,
 };
 const FISH: Shell = Shell {
     program: "fish",
@@ -56,6 +67,7 @@ const FISH: Shell = Shell {
         // From a user's wrapper function: the variables must outlive it.
         "function load; cat $ROLEGATE_EXPORT_SCRIPT | source; end; load; and env -0 >$ROLEGATE_EXPORT_DUMP",
     ],
+    locales: BOTH_LOCALES,
 };
 const PWSH: Shell = Shell {
     program: "pwsh",
@@ -68,6 +80,9 @@ const PWSH: Shell = Shell {
         "& cat $Env:ROLEGATE_EXPORT_SCRIPT | Invoke-Expression; & sh -c 'exec env -0 >$ROLEGATE_EXPORT_DUMP'",
         "Get-Content -Raw $Env:ROLEGATE_EXPORT_SCRIPT | Invoke-Expression; & sh -c 'exec env -0 >$ROLEGATE_EXPORT_DUMP'",
     ],
+    // PowerShell decodes a native command's output with an encoding .NET picks from the
+    // locale: run it as its users do, under UTF-8.
+    locales: &["C.UTF-8"],
 };
 
 #[test]
@@ -104,7 +119,7 @@ fn round_trip(shell: &Shell) {
     for (case, changes) in &cases {
         let text = render(shell.format, changes);
         for way in shell.ways {
-            for locale in ["C.UTF-8", "C"] {
+            for locale in shell.locales {
                 let env = run(&program, shell, way, locale, &text);
                 let context = format!("{} [{way}] LC_ALL={locale}, {case}", shell.program);
                 check(&env, changes, &context);
@@ -276,8 +291,11 @@ fn run(program: &Path, shell: &Shell, way: &str, locale: &str, text: &str) -> Ha
     if let Some(path) = std::env::var_os("PATH") {
         command.env("PATH", path);
     }
-    if let Some(tmp) = std::env::var_os("TMPDIR") {
-        command.env("TMPDIR", tmp);
+    // TMPDIR, and DOTNET_ROOT and the like: a `pwsh` installed as a dotnet tool needs them.
+    for (name, value) in std::env::vars_os() {
+        if name == "TMPDIR" || name.to_str().is_some_and(|n| n.starts_with("DOTNET_")) {
+            command.env(name, value);
+        }
     }
     command
         .env("HOME", dir.path())
@@ -349,5 +367,9 @@ fn which(program: &str) -> Option<PathBuf> {
 /// Written to the stderr handle, not with `eprintln!`: the test harness captures `eprintln!`
 /// and shows it only for a failing test.
 fn skip(program: &str) {
-    let _ = writeln!(std::io::stderr(), "SKIP: export round-trip through {program} ({program} not installed)");
+    crate::common::skip::skip(
+        &format!("export round-trip through {program}"),
+        program,
+        &format!("{program} not installed"),
+    );
 }

@@ -404,9 +404,8 @@ fn on_path(program: &str) -> bool {
     std::env::var_os("PATH").is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(program).is_file()))
 }
 
-#[allow(clippy::print_stderr)]
-fn skip(test: &str, reason: &str) {
-    eprintln!("SKIP: {test}: {reason}");
+fn skip(test: &str, tool: &str, reason: &str) {
+    crate::common::skip::skip(test, tool, reason);
 }
 
 /// A command with no AWS settings from the outside world, and any non-loopback HTTP(S)
@@ -472,7 +471,7 @@ fn json_creds(value: &serde_json::Value) -> StsCredentials {
 #[test]
 fn aws_cli_requests_are_accepted() {
     if !on_path("aws") {
-        return skip("aws_cli_requests_are_accepted", "`aws` is not on PATH");
+        return skip("aws_cli_requests_are_accepted", "aws", "`aws` is not on PATH");
     }
     let sts = standin();
     let home = tempfile::tempdir().unwrap();
@@ -533,11 +532,11 @@ const TERRAFORM_PROVIDER_MIRROR: &str = "/opt/tf-plugins";
 fn terraform_go_sdk_requests_are_accepted() {
     let test = "terraform_go_sdk_requests_are_accepted";
     if !on_path("terraform") {
-        return skip(test, "`terraform` is not on PATH");
+        return skip(test, "terraform", "`terraform` is not on PATH");
     }
     let mirror = Path::new(TERRAFORM_PROVIDER_MIRROR);
     if !mirror.join("registry.terraform.io/hashicorp/aws").is_dir() {
-        return skip(test, "no local mirror of hashicorp/aws at /opt/tf-plugins (no downloads in tests)");
+        return skip(test, "tf-plugins", "no local mirror of hashicorp/aws at /opt/tf-plugins (no downloads in tests)");
     }
     let sts = standin();
     let session = assert_ok(&session_token(&sts, &alice(), Some("500001")));

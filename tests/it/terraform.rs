@@ -8,6 +8,7 @@ use std::time::Instant;
 use crate::common::env::*;
 use crate::common::moto::Moto;
 use crate::common::pty::count;
+use crate::common::skip::skip;
 use crate::common::terraform::*;
 
 const TEST: &str = "terraform_with_an_s3_backend_and_remote_states_prompts_once";
@@ -18,22 +19,22 @@ const TERRAFORM_TIMEOUT_MS: u64 = 300_000;
 #[allow(clippy::print_stderr)]
 fn terraform_with_an_s3_backend_and_remote_states_prompts_once() {
     let Some(terraform) = find_on_path("terraform") else {
-        eprintln!("SKIP: {TEST} (terraform not found on PATH)");
+        skip(TEST, "terraform", "terraform not found on PATH");
         return;
     };
     match terraform_version(&terraform) {
         Ok(v) if v >= (1, 6, 0) => {}
         Ok(v) => {
-            eprintln!("SKIP: {TEST} (terraform {v:?} at {} is older than 1.6)", terraform.display());
+            skip(TEST, "terraform", &format!("terraform {v:?} at {} is older than 1.6", terraform.display()));
             return;
         }
         Err(e) => {
-            eprintln!("SKIP: {TEST} (terraform at {} does not run: {e})", terraform.display());
+            skip(TEST, "terraform", &format!("terraform at {} does not run: {e}", terraform.display()));
             return;
         }
     }
     if find_on_path("aws").is_none() {
-        eprintln!("SKIP: {TEST} (aws CLI not found on PATH)");
+        skip(TEST, "aws", "aws CLI not found on PATH");
         return;
     }
     let Some(moto) = Moto::start_or_skip(TEST) else { return };

@@ -3,5 +3,6 @@
 pub mod env;
 pub mod moto;
 pub mod pty;
+pub mod skip;
 pub mod strict_sts;
 pub mod terraform;

@@ -88,7 +88,7 @@ impl Moto {
         match Self::start() {
             Ok(moto) => Some(moto),
             Err(reason) => {
-                eprintln!("SKIP: {test}: {reason}");
+                super::skip::skip(test, "moto", &reason);
                 None
             }
         }
