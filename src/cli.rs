@@ -47,6 +47,16 @@ pub enum Command {
     /// Print shell commands that set credentials for PROFILE: `eval "$(rolegate export PROFILE)"`.
     Export(ExportArgs),
 
+    /// Add the Terraform-facing profile (`credential_process = rolegate ...`) to ~/.aws/config.
+    ///
+    /// Every other byte of the file is kept; a backup is written first; running it again changes
+    /// nothing. Then it says what will happen when the profile is used.
+    Setup(SetupArgs),
+
+    /// Explain a profile hop by hop and find what is wrong in the configuration (and in a
+    /// Terraform directory with --terraform), with the fix for each finding.
+    Doctor(DoctorArgs),
+
     /// Manage argv[0] shims: `terraform`, `aws`, ... that run the real program through `rolegate exec`.
     Shim(ShimArgs),
 }
@@ -128,6 +138,35 @@ pub struct ExportArgs {
     /// Print even when stdout is a terminal (the secrets then stay in your scrollback).
     #[arg(long)]
     pub force: bool,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct SetupArgs {
+    /// The profile with role_arn / mfa_serial to serve.
+    pub profile: String,
+
+    /// Name of the new profile [default: PROFILE-tf].
+    #[arg(long = "as", value_name = "NAME")]
+    pub name: Option<String>,
+
+    /// Show the change as a diff and write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct DoctorArgs {
+    /// The profile to explain [default: every profile that needs MFA].
+    pub profile: Option<String>,
+
+    /// Also check the `provider "aws"`, `backend "s3"` and `terraform_remote_state` blocks of the
+    /// .tf files in DIR.
+    #[arg(long, value_name = "DIR")]
+    pub terraform: Option<PathBuf>,
+
+    /// Machine-readable output (the shape is documented in docs/DOCTOR.md).
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// How the MFA session is obtained.

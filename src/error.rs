@@ -38,6 +38,10 @@ pub enum Error {
     Exec(#[from] crate::exec::ExecError),
     #[error(transparent)]
     Shim(#[from] crate::shim::ShimError),
+    #[error(transparent)]
+    Setup(#[from] crate::setup::SetupError),
+    #[error(transparent)]
+    Doctor(#[from] crate::doctor::DoctorError),
     #[error("`rolegate export {profile}` would print secret keys on the terminal")]
     ExportToTerminal { profile: String },
     #[error("cannot write to stdout: {0}")]
@@ -89,6 +93,8 @@ impl Error {
             Error::Shim(crate::shim::ShimError::NoRealProgram { .. }) => 127,
             Error::Shim(_) => EXIT_CONFIG,
             Error::ExportToTerminal { .. } => EXIT_USAGE,
+            Error::Setup(e) => e.exit_code(),
+            Error::Doctor(e) => e.exit_code(),
             Error::Stdout(_) => EXIT_LOCAL,
         }
     }
@@ -100,6 +106,8 @@ impl Error {
             Error::Provider(e) => e.hint(),
             Error::Exec(e) => e.hint(),
             Error::Shim(e) => e.hint(),
+            Error::Setup(e) => e.hint(),
+            Error::Doctor(e) => e.hint(),
             Error::ExportToTerminal { profile } => Some(format!(
                 "run `eval \"$(rolegate export {profile})\"` to set them in this shell, or add --force to print them"
             )),

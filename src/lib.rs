@@ -26,6 +26,7 @@ pub mod config;
 pub mod context;
 pub mod credentials;
 pub mod diag;
+pub mod doctor;
 pub mod env_vars;
 pub mod error;
 pub mod exec;
@@ -37,6 +38,7 @@ pub mod plan;
 mod plan_vectors;
 pub mod provider;
 pub mod server;
+pub mod setup;
 pub mod shim;
 pub mod sts;
 
@@ -53,6 +55,8 @@ pub fn run(cli: Cli) -> Result<u8, Error> {
         Command::Exec(args) => exec::exec(&ctx, &cli, args),
         Command::Export(args) => commands::export(&ctx, &cli, args).map(|()| 0),
         Command::Shim(args) => shim::manage(&ctx, args),
+        Command::Setup(args) => setup::run(&ctx, &cli, args),
+        Command::Doctor(args) => doctor::run(&ctx, &cli, args),
     }
 }
 
