@@ -176,6 +176,14 @@ pub struct SessionOptions {
     #[arg(long, value_name = "CODE")]
     pub mfa_token: Option<String>,
 
+    /// A command that prints the MFA code (e.g. a password manager's TOTP command) [profile key: rolegate_mfa_process].
+    #[arg(long, env = "ROLEGATE_MFA_PROCESS", value_name = "COMMAND", conflicts_with = "mfa_token")]
+    pub mfa_process: Option<String>,
+
+    /// Take the code from a YubiKey: `ykman oath accounts code --single NAME` [profile key: rolegate_ykman_account].
+    #[arg(long, env = "ROLEGATE_YKMAN_ACCOUNT", value_name = "NAME", conflicts_with_all = ["mfa_token", "mfa_process"])]
+    pub ykman_account: Option<String>,
+
     /// Ignore cached sessions and ask for a new MFA code (for policies that check aws:MultiFactorAuthAge).
     #[arg(long)]
     pub refresh_mfa: bool,

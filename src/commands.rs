@@ -6,11 +6,11 @@ use crate::base_credentials;
 use crate::cache::CacheError;
 use crate::cache::{Cache, hot_index};
 use crate::cli::{Cli, CredentialArgs, SessionOptions};
+use crate::config::resolve::{KEY_MFA_PROCESS, KEY_YKMAN_ACCOUNT};
 use crate::config::{ConfigPaths, Profiles};
 use crate::context::Context;
 use crate::error::Error;
-use crate::mfa::tty::TtyPrompt;
-use crate::mfa::{CodeSource, FixedCode};
+use crate::mfa;
 use crate::output;
 use crate::plan::{self, PlanOptions};
 use crate::provider;
@@ -73,21 +73,18 @@ pub fn credentials(
         return Ok((c, plan));
     }
 
-    let mut tty;
-    let mut fixed;
-    let code_source: &mut dyn CodeSource = match &args.mfa_token {
-        Some(raw) => {
-            fixed = FixedCode::new(raw, &profile)?;
-            &mut fixed
-        }
-        None => {
-            tty = TtyPrompt::new();
-            &mut tty
-        }
+    let sources = mfa::Sources {
+        flag_code: args.mfa_token.clone(),
+        process: args.mfa_process.clone().or_else(|| plan.setting(&profiles, KEY_MFA_PROCESS).map(str::to_string)),
+        ykman_account: args
+            .ykman_account
+            .clone()
+            .or_else(|| plan.setting(&profiles, KEY_YKMAN_ACCOUNT).map(str::to_string)),
     };
+    let mut code_source = mfa::select(&sources, &ctx.env, &plan.chain.profile)?;
     let file_of = |p: &str| profiles.origin(p).map_or_else(|| profiles.describe_files(), |f| f.display().to_string());
     let mut opts = provider::Options {
-        code_source,
+        code_source: code_source.as_mut(),
         refresh: args.refresh_mfa,
         deadline: started + Duration::from_secs(args.prompt_timeout) + DEADLINE_MARGIN,
         prompt_timeout_seconds: args.prompt_timeout,

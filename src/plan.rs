@@ -306,6 +306,13 @@ fn choose_strategy(
     }
 }
 
+impl Plan {
+    /// A setting from the requested profile, else from the chain's profiles in order.
+    pub fn setting<'a>(&self, profiles: &'a Profiles, key: &str) -> Option<&'a str> {
+        setting(&self.chain, profiles, key)
+    }
+}
+
 /// A setting from the requested profile, else from the chain's profiles in order.
 fn setting<'a>(chain: &Chain, profiles: &'a Profiles, key: &str) -> Option<&'a str> {
     std::iter::once(chain.profile.as_str())

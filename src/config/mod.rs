@@ -212,6 +212,8 @@ const KNOWN_KEYS: &[&str] = &[
     "ca_bundle",
     resolve::KEY_MFA_STRATEGY,
     resolve::KEY_MFA_SESSION_DURATION,
+    resolve::KEY_MFA_PROCESS,
+    resolve::KEY_YKMAN_ACCOUNT,
 ];
 
 pub fn read_text(path: &Path) -> Result<String, ConfigError> {

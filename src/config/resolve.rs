@@ -23,6 +23,11 @@ pub const KEY_MFA_STRATEGY: &str = "rolegate_mfa_strategy";
 /// Profile key: seconds an MFA session lasts (GetSessionToken `DurationSeconds`).
 pub const KEY_MFA_SESSION_DURATION: &str = "rolegate_mfa_session_duration";
 
+/// Profile key: a command that prints the MFA code.
+pub const KEY_MFA_PROCESS: &str = "rolegate_mfa_process";
+/// Profile key: the YubiKey OATH account that gives the code (`ykman`).
+pub const KEY_YKMAN_ACCOUNT: &str = "rolegate_ykman_account";
+
 /// Longest chain followed before giving up (the SDKs have no limit; a real chain has 2 or 3).
 pub const MAX_CHAIN: usize = 32;
 

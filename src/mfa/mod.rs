@@ -1,10 +1,18 @@
-//! Where MFA codes come from: the terminal device, or a code given on the command line.
+//! Where MFA codes come from, in this order (the first that is configured is used, and no
+//! other is tried when it fails):
+//! 1. `--mfa-token CODE`;
+//! 2. a program: `--mfa-process CMD`, `ROLEGATE_MFA_PROCESS`, or `rolegate_mfa_process` in the profile;
+//! 3. a YubiKey: `--ykman-account NAME`, `ROLEGATE_YKMAN_ACCOUNT`, or `rolegate_ykman_account`;
+//! 4. the terminal prompt when there is a terminal;
+//! 5. a GUI dialog (zenity, kdialog, osascript) when there is none.
 //!
 //! Invariants: the prompt is written to and read from the controlling terminal (`/dev/tty`),
 //! never stdout (Terraform parses it), stdin (the caller's) or stderr (the AWS CLI captures
 //! it). Every wait is bounded by a deadline well under Terraform's 60 s kill. Without a
 //! terminal the error comes at once and names the non-interactive options.
 
+pub mod gui;
+pub mod process;
 pub mod tty;
 
 use std::time::Instant;
@@ -34,6 +42,12 @@ pub trait CodeSource {
 pub enum MfaError {
     #[error("profile `{profile}` needs an MFA code for {serial}, and there is no terminal to ask on")]
     NoTerminal { profile: String, serial: String },
+    #[error("profile `{profile}` needs an MFA code for {serial}, and nothing can give one: {tried}")]
+    NoSource { profile: String, serial: String, tried: String },
+    #[error("profile `{profile}`: {what} (`{command}`) gave no MFA code: {why}")]
+    ProcessFailed { profile: String, what: &'static str, command: String, why: String },
+    #[error("profile `{profile}`: {what} (`{command}`) did not print a code within {seconds} s")]
+    ProcessTimeout { profile: String, what: &'static str, command: String, seconds: u64 },
     #[error("profile `{profile}`: no MFA code for {serial} was entered within {seconds} s")]
     Timeout { profile: String, serial: String, seconds: u64 },
     #[error("profile `{profile}`: no valid 6-digit MFA code for {serial} after {tries} tries")]
@@ -57,7 +71,8 @@ pub enum MfaError {
 impl MfaError {
     pub fn hint(&self) -> Option<String> {
         Some(match self {
-            MfaError::NoTerminal { .. } => "run `rolegate credential-process PROFILE` once in a terminal to start the day's MFA session (every later call uses it), or pass the code with --mfa-token CODE".into(),
+            MfaError::NoTerminal { .. } | MfaError::NoSource { .. } => "run `rolegate credential-process PROFILE` once in a terminal to start the day's MFA session (every later call uses it); or pass --mfa-token CODE; or set `rolegate_mfa_process = COMMAND` (a command that prints the code) or `rolegate_ykman_account = NAME` (a YubiKey OATH account) in the profile".into(),
+            MfaError::ProcessFailed { what, .. } | MfaError::ProcessTimeout { what, .. } => format!("run the {what} command by hand: it must print the 6-digit code on stdout"),
             MfaError::Timeout { .. } => "run again and type the code within the time, or raise it with --prompt-timeout / ROLEGATE_PROMPT_TIMEOUT (Terraform stops waiting after 60 s)".into(),
             MfaError::TooManyTypos { .. } => "a code is the 6 digits shown by your authenticator app or device".into(),
             MfaError::Closed { .. } => return None,
@@ -94,5 +109,54 @@ pub struct NoPrompt;
 impl CodeSource for NoPrompt {
     fn code(&mut self, request: &CodeRequest<'_>) -> Result<MfaCode, MfaError> {
         Err(MfaError::NotNow { profile: request.profile.into(), serial: request.serial.into() })
+    }
+}
+
+/// Where codes may come from for one call (flags, environment and profile keys, already merged
+/// in that order of precedence by the caller).
+#[derive(Debug, Default, Clone)]
+pub struct Sources {
+    pub flag_code: Option<String>,
+    pub process: Option<String>,
+    pub ykman_account: Option<String>,
+}
+
+/// The code source for `sources`, in the documented order.
+pub fn select(sources: &Sources, env: &crate::context::Env, profile: &str) -> Result<Box<dyn CodeSource>, MfaError> {
+    if let Some(raw) = &sources.flag_code {
+        return Ok(Box::new(FixedCode::new(raw, profile)?));
+    }
+    if let Some(line) = &sources.process {
+        return Ok(Box::new(process::ProcessCode::from_line(line)));
+    }
+    if let Some(account) = &sources.ykman_account {
+        return Ok(Box::new(process::ProcessCode::ykman(account)));
+    }
+    Ok(Box::new(Interactive { tty: tty::TtyPrompt::new(), gui: gui::GuiPrompt::detect(env), use_gui: false }))
+}
+
+/// The terminal when there is one, else a GUI dialog, else an error listing what was tried.
+struct Interactive {
+    tty: tty::TtyPrompt,
+    gui: Option<gui::GuiPrompt>,
+    use_gui: bool,
+}
+
+impl CodeSource for Interactive {
+    fn code(&mut self, request: &CodeRequest<'_>) -> Result<MfaCode, MfaError> {
+        if !self.use_gui {
+            match self.tty.code(request) {
+                Err(MfaError::NoTerminal { .. }) => self.use_gui = true,
+                other => return other,
+            }
+        }
+        match &mut self.gui {
+            Some(gui) => gui.code(request),
+            None => Err(MfaError::NoSource {
+                profile: request.profile.into(),
+                serial: request.serial.into(),
+                tried: "no --mfa-token, no rolegate_mfa_process, no rolegate_ykman_account, no terminal, no GUI dialog (zenity or kdialog with a DISPLAY)".into(),
+            }),
+        }
     }
 }

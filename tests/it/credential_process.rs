@@ -145,8 +145,10 @@ fn without_a_terminal_it_fails_at_once_naming_the_options() {
     assert!(out.stdout.is_empty());
     assert_eq!(
         stderr_of(&out),
-        "rolegate: error: profile `target` needs an MFA code for arn:aws:iam::123456789012:mfa/username, and there is no terminal to ask on\n\
-         rolegate: hint: run `rolegate credential-process PROFILE` once in a terminal to start the day's MFA session (every later call uses it), or pass the code with --mfa-token CODE\n"
+        "rolegate: error: profile `target` needs an MFA code for arn:aws:iam::123456789012:mfa/username, and nothing can give one: \
+         no --mfa-token, no rolegate_mfa_process, no rolegate_ykman_account, no terminal, no GUI dialog (zenity or kdialog with a DISPLAY)\n\
+         rolegate: hint: run `rolegate credential-process PROFILE` once in a terminal to start the day's MFA session (every later call uses it); \
+         or pass --mfa-token CODE; or set `rolegate_mfa_process = COMMAND` (a command that prints the code) or `rolegate_ykman_account = NAME` (a YubiKey OATH account) in the profile\n"
     );
 }
 

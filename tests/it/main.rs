@@ -7,6 +7,7 @@ mod common;
 mod credential_process;
 mod exec;
 mod export_shells;
+mod mfa_sources;
 mod moto_sts;
 mod shim;
 mod sts_standin;
