@@ -57,6 +57,12 @@ pub enum Command {
     /// Terraform directory with --terraform), with the fix for each finding.
     Doctor(DoctorArgs),
 
+    /// Show the profiles that need MFA and the cached sessions (never a secret).
+    List,
+
+    /// Forget cached sessions: those of PROFILE (its role credentials and its MFA session), or all.
+    Clear(ClearArgs),
+
     /// Manage argv[0] shims: `terraform`, `aws`, ... that run the real program through `rolegate exec`.
     Shim(ShimArgs),
 }
@@ -167,6 +173,17 @@ pub struct DoctorArgs {
     /// Machine-readable output (the shape is documented in docs/DOCTOR.md).
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct ClearArgs {
+    /// The profile whose sessions to forget.
+    #[arg(required_unless_present = "all", conflicts_with = "all")]
+    pub profile: Option<String>,
+
+    /// Forget every cached session, the hot index and the generated configs.
+    #[arg(long)]
+    pub all: bool,
 }
 
 /// How the MFA session is obtained.

@@ -112,3 +112,59 @@ pub fn export(ctx: &Context, cli: &Cli, args: &crate::cli::ExportArgs) -> Result
     zeroize::Zeroize::zeroize(&mut text);
     result
 }
+
+/// `rolegate list`
+pub fn list(ctx: &Context, cli: &Cli) -> Result<(), Error> {
+    let paths = ConfigPaths::locate(ctx)?;
+    let profiles = Profiles::load(&paths)?;
+    let mut rows = Vec::new();
+    for name in profiles.profiles.keys() {
+        if let Ok(plan) = plan::plan(&profiles, name, &ctx.env, &PlanOptions::default())
+            && plan.strategy != plan::MfaStrategy::None
+            && plan.chain.profile == *name
+        {
+            rows.push(output::list::ProfileRow {
+                profile: name.clone(),
+                target: plan.chain.hops.last().map_or_else(|| "MFA session".to_string(), |h| h.role_arn.clone()),
+                chain: plan.chain.describe(),
+                strategy: format!("{:?}", plan.strategy).to_lowercase(),
+                serial: plan.chain.mfa_serial().unwrap_or_default().to_string(),
+            });
+        }
+    }
+    let cache = Cache::new(cache_dir(ctx, cli)?);
+    let entries: Vec<_> = if cache.check_dir(false)? { cache.entries() } else { Vec::new() };
+    let text = output::list::render(&paths.config, &rows, cache.dir(), &entries, ctx.now());
+    output::write_stdout(&text).map_err(Error::Stdout)
+}
+
+/// `rolegate clear PROFILE | --all`
+pub fn clear(ctx: &Context, cli: &Cli, args: &crate::cli::ClearArgs) -> Result<(), Error> {
+    let cache = Cache::new(cache_dir(ctx, cli)?);
+    if !cache.check_dir(false)? {
+        return output::write_stdout("nothing cached\n").map_err(Error::Stdout);
+    }
+    // Each removal waits for a refresh in progress on that key, then removes what it stored.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut removed = 0;
+    match &args.profile {
+        Some(profile) => {
+            let paths = ConfigPaths::locate(ctx)?;
+            let profiles = Profiles::load(&paths)?;
+            let plan = plan::plan(&profiles, profile, &ctx.env, &PlanOptions::default())?;
+            for key in std::iter::once(&plan.result_key).chain(plan.mfa_session_key.as_ref()) {
+                removed += usize::from(cache.remove_entry(&key.digest, deadline)?);
+            }
+        }
+        None => {
+            for (path, _) in cache.entries() {
+                if let Some(digest) = path.file_stem().and_then(|s| s.to_str()) {
+                    removed += usize::from(cache.remove_entry(digest, deadline)?);
+                }
+            }
+            cache.remove_derived()?;
+        }
+    }
+    output::write_stdout(&format!("removed {removed} cached session{}\n", if removed == 1 { "" } else { "s" }))
+        .map_err(Error::Stdout)
+}

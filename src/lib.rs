@@ -55,6 +55,8 @@ pub fn run(cli: Cli) -> Result<u8, Error> {
         Command::Exec(args) => exec::exec(&ctx, &cli, args),
         Command::Export(args) => commands::export(&ctx, &cli, args).map(|()| 0),
         Command::Shim(args) => shim::manage(&ctx, args),
+        Command::List => commands::list(&ctx, &cli).map(|()| 0),
+        Command::Clear(args) => commands::clear(&ctx, &cli, args).map(|()| 0),
         Command::Setup(args) => setup::run(&ctx, &cli, args),
         Command::Doctor(args) => doctor::run(&ctx, &cli, args),
     }

@@ -212,7 +212,7 @@ fn new_mfa_session(
 ) -> Result<Credentials, ProviderError> {
     let key = plan.mfa_session_key.as_ref().expect("Session strategy has an MFA key");
     let lock = cache.lock(key, opts.deadline)?;
-    lock.remove()?;
+    let _ = lock.remove()?;
     let session = get_session_token(ctx, plan, base, opts)?;
     store(&lock, key, plan, "mfa-session", ctx, &session)?;
     Ok(session)

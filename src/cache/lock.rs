@@ -68,12 +68,12 @@ impl<'a> Locked<'a> {
         result
     }
 
-    /// Removes the entry (under the lock).
-    pub fn remove(&self) -> Result<(), CacheError> {
+    /// Removes the entry (under the lock); `false` if there was none.
+    pub fn remove(&self) -> Result<bool, CacheError> {
         let path = self.cache.path(&self.key, "json");
         match std::fs::remove_file(&path) {
-            Ok(()) => Ok(()),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
             Err(source) => Err(CacheError::Io { action: "remove", path, source }),
         }
     }

@@ -195,6 +195,32 @@ impl Cache {
     }
 }
 
+impl Cache {
+    /// Removes the entry of `digest` under its lock; `false` if there was none.
+    pub fn remove_entry(&self, digest: &str, deadline: Instant) -> Result<bool, CacheError> {
+        let key = CacheKey { digest: digest.to_string(), label: digest.to_string() };
+        self.lock(&key, deadline)?.remove()
+    }
+
+    /// Removes the hot index and the generated configs (derived data, rebuilt on demand).
+    pub fn remove_derived(&self) -> Result<(), CacheError> {
+        let io = |path: PathBuf, source| CacheError::Io { action: "remove", path, source };
+        if let Ok(dir) = fs::read_dir(&self.dir) {
+            for path in dir.filter_map(Result::ok).map(|e| e.path()) {
+                let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+                if name.starts_with("index-") {
+                    fs::remove_file(&path).map_err(|e| io(path.clone(), e))?;
+                }
+            }
+        }
+        let generated = self.dir.join("generated");
+        match fs::remove_dir_all(&generated) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(io(generated, e)),
+            _ => Ok(()),
+        }
+    }
+}
+
 /// Whether an entry may be served at `now`.
 pub fn is_fresh(entry: &Entry, now: OffsetDateTime, not_before: Option<OffsetDateTime>) -> bool {
     if entry.credentials.seconds_left(now) < MIN_REMAINING_SECONDS {

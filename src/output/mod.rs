@@ -4,6 +4,7 @@
 pub mod credential_process;
 pub mod env;
 pub mod export;
+pub mod list;
 
 use std::io::Write;
 

@@ -94,21 +94,24 @@ pub fn seed_bucket(env: &TestEnv, moto_url: &str) {
     aws(&["s3", "cp", "--recursive", source.to_str().expect("utf-8 path"), &target]);
 }
 
-/// The settings the s3 backend and every `terraform_remote_state` share: credentials only from
-/// the `target-tf` profile (its `credential_process` is rolegate), S3 on moto, STS on the
-/// strict stand-in. Credentials are validated (GetCallerIdentity), not skipped.
-fn s3_settings(moto_url: &str, sts_url: &str, indent: &str) -> String {
+/// The settings the s3 backend and every `terraform_remote_state` share: S3 on moto, STS on the
+/// strict stand-in, credentials validated (GetCallerIdentity), not skipped. With `Some(p)`,
+/// credentials only from profile `p` (for [`root_module`]: `target-tf`, whose
+/// `credential_process` is rolegate); with `None`, no `profile` line at all (credentials then come
+/// from the environment: fixed keys, the container endpoint, `AWS_PROFILE`).
+fn s3_settings_with_profile(moto_url: &str, sts_url: &str, indent: &str, profile: Option<&str>) -> String {
     [
-        format!("bucket                     = \"{BUCKET}\""),
-        "region                     = \"us-west-2\"".to_owned(),
-        "profile                    = \"target-tf\"".to_owned(),
-        "use_path_style             = true".to_owned(),
-        "skip_region_validation     = true".to_owned(),
-        "skip_requesting_account_id = true".to_owned(),
-        "skip_metadata_api_check    = true".to_owned(),
-        format!("endpoints = {{\n{indent}  s3  = \"{moto_url}\"\n{indent}  sts = \"{sts_url}\"\n{indent}}}"),
+        Some(format!("bucket                     = \"{BUCKET}\"")),
+        Some("region                     = \"us-west-2\"".to_owned()),
+        profile.map(|p| format!("profile                    = \"{p}\"")),
+        Some("use_path_style             = true".to_owned()),
+        Some("skip_region_validation     = true".to_owned()),
+        Some("skip_requesting_account_id = true".to_owned()),
+        Some("skip_metadata_api_check    = true".to_owned()),
+        Some(format!("endpoints = {{\n{indent}  s3  = \"{moto_url}\"\n{indent}  sts = \"{sts_url}\"\n{indent}}}")),
     ]
     .iter()
+    .flatten()
     .map(|line| format!("{indent}{line}\n"))
     .collect()
 }
@@ -117,14 +120,20 @@ fn s3_settings(moto_url: &str, sts_url: &str, indent: &str) -> String {
 /// `terraform_data` resource combining them (so `apply` writes state), and outputs. Built-ins
 /// only: no provider to download.
 pub fn root_module(moto_url: &str, sts_url: &str) -> String {
+    root_module_with_profile(moto_url, sts_url, Some("target-tf"))
+}
+
+/// [`root_module`] whose backend and remote states say `profile = "PROFILE"`, or (with `None`)
+/// name no profile at all.
+pub fn root_module_with_profile(moto_url: &str, sts_url: &str, profile: Option<&str>) -> String {
     let mut tf = format!(
         "terraform {{\n  backend \"s3\" {{\n    key                        = \"main/terraform.tfstate\"\n{}  }}\n}}\n",
-        s3_settings(moto_url, sts_url, "    ")
+        s3_settings_with_profile(moto_url, sts_url, "    ", profile)
     );
     for (name, key, _) in REMOTE_STATES {
         tf.push_str(&format!(
             "\ndata \"terraform_remote_state\" \"{name}\" {{\n  backend = \"s3\"\n  config = {{\n    key                        = \"{key}\"\n{}  }}\n}}\n",
-            s3_settings(moto_url, sts_url, "    ")
+            s3_settings_with_profile(moto_url, sts_url, "    ", profile)
         ));
         tf.push_str(&format!(
             "\noutput \"{name}\" {{\n  value = data.terraform_remote_state.{name}.outputs.name\n}}\n"
