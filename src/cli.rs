@@ -57,6 +57,18 @@ pub enum Command {
     /// Terraform directory with --terraform), with the fix for each finding.
     Doctor(DoctorArgs),
 
+    /// Open the AWS console signed in as PROFILE's role (or print the sign-in URL).
+    Login(LoginArgs),
+
+    /// Print shell completions for SHELL.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+
+    /// Print the man page (roff).
+    Man,
+
     /// Show the profiles that need MFA and the cached sessions (never a secret).
     List,
 
@@ -184,6 +196,19 @@ pub struct ClearArgs {
     /// Forget every cached session, the hot index and the generated configs.
     #[arg(long)]
     pub all: bool,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct LoginArgs {
+    /// The profile [default: $AWS_PROFILE, $AWS_DEFAULT_PROFILE, `default`].
+    pub profile: Option<String>,
+
+    #[command(flatten)]
+    pub session: SessionOptions,
+
+    /// Print the URL instead of opening the browser.
+    #[arg(long)]
+    pub print: bool,
 }
 
 /// How the MFA session is obtained.

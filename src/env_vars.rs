@@ -73,6 +73,8 @@ pub const ROLEGATE_PROFILE: &str = "ROLEGATE_PROFILE";
 pub const ROLEGATE_CONFIG_FILE: &str = "ROLEGATE_CONFIG_FILE";
 /// The user's own credentials file, likewise.
 pub const ROLEGATE_SHARED_CREDENTIALS_FILE: &str = "ROLEGATE_SHARED_CREDENTIALS_FILE";
+/// The federation endpoint of `login` (default: the partition's `https://signin...`).
+pub const ROLEGATE_FEDERATION_URL: &str = "ROLEGATE_FEDERATION_URL";
 /// Profiles on whose behalf rolegate is running a base `credential_process`, comma-separated.
 /// A rolegate started with one of them in this list is recursing into itself and stops.
 pub const ROLEGATE_RESOLVING: &str = "ROLEGATE_RESOLVING";

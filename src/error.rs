@@ -39,6 +39,8 @@ pub enum Error {
     #[error(transparent)]
     Shim(#[from] crate::shim::ShimError),
     #[error(transparent)]
+    Login(#[from] crate::login::LoginError),
+    #[error(transparent)]
     Setup(#[from] crate::setup::SetupError),
     #[error(transparent)]
     Doctor(#[from] crate::doctor::DoctorError),
@@ -94,6 +96,8 @@ impl Error {
             Error::Shim(_) => EXIT_CONFIG,
             Error::ExportToTerminal { .. } => EXIT_USAGE,
             Error::Setup(e) => e.exit_code(),
+            Error::Login(crate::login::LoginError::Federation { .. }) => EXIT_AUTH,
+            Error::Login(_) => EXIT_STS,
             Error::Doctor(e) => e.exit_code(),
             Error::Stdout(_) => EXIT_LOCAL,
         }
@@ -107,6 +111,7 @@ impl Error {
             Error::Exec(e) => e.hint(),
             Error::Shim(e) => e.hint(),
             Error::Setup(e) => e.hint(),
+            Error::Login(e) => e.hint(),
             Error::Doctor(e) => e.hint(),
             Error::ExportToTerminal { profile } => Some(format!(
                 "run `eval \"$(rolegate export {profile})\"` to set them in this shell, or add --force to print them"

@@ -31,6 +31,7 @@ pub mod env_vars;
 pub mod error;
 pub mod exec;
 pub mod generated_config;
+pub mod login;
 pub mod mfa;
 pub mod output;
 pub mod plan;
@@ -55,6 +56,9 @@ pub fn run(cli: Cli) -> Result<u8, Error> {
         Command::Exec(args) => exec::exec(&ctx, &cli, args),
         Command::Export(args) => commands::export(&ctx, &cli, args).map(|()| 0),
         Command::Shim(args) => shim::manage(&ctx, args),
+        Command::Login(args) => login::login(&ctx, &cli, args),
+        Command::Completions { shell } => commands::completions(*shell).map(|()| 0),
+        Command::Man => commands::man().map(|()| 0),
         Command::List => commands::list(&ctx, &cli).map(|()| 0),
         Command::Clear(args) => commands::clear(&ctx, &cli, args).map(|()| 0),
         Command::Setup(args) => setup::run(&ctx, &cli, args),

@@ -27,20 +27,7 @@ pub struct StsClient {
 
 impl StsClient {
     pub fn new(ctx: &Context, endpoint: Endpoint) -> Result<StsClient, StsError> {
-        use ureq::tls::{RootCerts, TlsConfig};
-        let roots = match ctx.env.get(env_vars::AWS_CA_BUNDLE) {
-            // Like the AWS CLI, AWS_CA_BUNDLE replaces the default trust store.
-            Some(path) => RootCerts::new_with_certs(&load_pem_bundle(path)?),
-            None => RootCerts::PlatformVerifier,
-        };
-        let config = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_global(Some(REQUEST_TIMEOUT))
-            .max_redirects(0)
-            .user_agent(concat!("rolegate/", env!("CARGO_PKG_VERSION")))
-            .tls_config(TlsConfig::builder().root_certs(roots).build())
-            .build();
-        Ok(StsClient { agent: config.into(), endpoint, clock: ctx.clock })
+        Ok(StsClient { agent: agent(ctx)?, endpoint, clock: ctx.clock })
     }
 
     pub fn endpoint(&self) -> &Endpoint {
@@ -62,6 +49,27 @@ impl StsClient {
         ];
         // Carries a code: exactly one attempt.
         self.call("GetSessionToken", caller, &params, 1)
+    }
+
+    /// `GetFederationToken` for a console session of an IAM user (no MFA code involved).
+    pub fn get_federation_token(
+        &self,
+        caller: &BaseCredentials,
+        name: &str,
+        duration_seconds: u32,
+    ) -> Result<Credentials, StsError> {
+        let duration = duration_seconds.to_string();
+        // Without a policy the federated session could do nothing; with this one it can do what
+        // the user can (the effective permissions are the intersection).
+        let policy = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#;
+        let params = [
+            ("Action", "GetFederationToken"),
+            ("Version", "2011-06-15"),
+            ("Name", name),
+            ("DurationSeconds", duration.as_str()),
+            ("Policy", policy),
+        ];
+        self.call("GetFederationToken", caller, &params, MAX_ATTEMPTS)
     }
 
     pub fn assume_role(&self, caller: &BaseCredentials, req: &AssumeRole<'_>) -> Result<Credentials, StsError> {
@@ -172,6 +180,25 @@ impl StsClient {
         text.zeroize();
         result
     }
+}
+
+/// The HTTP agent of every AWS call: rustls with the system trust store (or `AWS_CA_BUNDLE`),
+/// bounded, no redirects, proxies from the environment.
+pub fn agent(ctx: &Context) -> Result<ureq::Agent, StsError> {
+    use ureq::tls::{RootCerts, TlsConfig};
+    let roots = match ctx.env.get(env_vars::AWS_CA_BUNDLE) {
+        // Like the AWS CLI, AWS_CA_BUNDLE replaces the default trust store.
+        Some(path) => RootCerts::new_with_certs(&load_pem_bundle(path)?),
+        None => RootCerts::PlatformVerifier,
+    };
+    let config = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(REQUEST_TIMEOUT))
+        .max_redirects(0)
+        .user_agent(concat!("rolegate/", env!("CARGO_PKG_VERSION")))
+        .tls_config(TlsConfig::builder().root_certs(roots).build())
+        .build();
+    Ok(config.into())
 }
 
 fn host_of(url: &str) -> String {

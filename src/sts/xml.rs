@@ -13,7 +13,7 @@ use crate::credentials::{Credentials, Secret};
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
 struct Response {
-    #[serde(alias = "GetSessionTokenResult", alias = "AssumeRoleResult")]
+    #[serde(alias = "GetSessionTokenResult", alias = "AssumeRoleResult", alias = "GetFederationTokenResult")]
     result: Option<CredsResult>,
 }
 
@@ -21,6 +21,7 @@ struct Response {
 #[serde(rename_all = "PascalCase")]
 struct CredsResult {
     credentials: Option<XmlCredentials>,
+    #[serde(alias = "FederatedUser")]
     assumed_role_user: Option<AssumedRoleUser>,
 }
 

@@ -8,6 +8,7 @@ mod credential_process;
 mod exec;
 mod export_shells;
 mod list_clear;
+mod login;
 mod mfa_sources;
 mod moto_sts;
 mod shim;

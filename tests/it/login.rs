@@ -1,0 +1,123 @@
+//! `rolegate login`: the federation requests and the console URL, against a local fake
+//! federation endpoint; completions and the man page.
+
+use std::sync::{Arc, Mutex};
+
+use crate::common::env::*;
+use crate::common::moto::Moto;
+
+/// A fake AWS federation endpoint: answers getSigninToken with a fixed token and records the
+/// sessions it was given.
+struct FakeFederation {
+    url: String,
+    sessions: Arc<Mutex<Vec<serde_json::Value>>>,
+}
+
+impl FakeFederation {
+    fn start() -> FakeFederation {
+        let server = tiny_http::Server::http("127.0.0.1:0").unwrap();
+        let url = format!("http://127.0.0.1:{}", server.server_addr().to_ip().unwrap().port());
+        let sessions = Arc::new(Mutex::new(Vec::new()));
+        let recorded = sessions.clone();
+        std::thread::spawn(move || {
+            for request in server.incoming_requests() {
+                let query = request.url().split_once('?').map(|(_, q)| q.to_string()).unwrap_or_default();
+                let params: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes()).into_owned().collect();
+                let get = |k: &str| params.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+                let ok =
+                    request.url().starts_with("/federation?") && get("Action").as_deref() == Some("getSigninToken");
+                let response = match get("Session").and_then(|s| serde_json::from_str::<serde_json::Value>(&s).ok()) {
+                    Some(session) if ok => {
+                        recorded.lock().unwrap().push(session);
+                        tiny_http::Response::from_string("{\"SigninToken\":\"TOKEN/with+chars\"}").with_status_code(200)
+                    }
+                    _ => tiny_http::Response::from_string("bad request").with_status_code(400),
+                };
+                let _ = request.respond(response);
+            }
+        });
+        FakeFederation { url, sessions }
+    }
+}
+
+#[test]
+fn login_exchanges_the_role_credentials_for_a_console_url() {
+    let sts = seed_sts();
+    let federation = FakeFederation::start();
+    let mut env = TestEnv::seed(&sts);
+    env.set("ROLEGATE_FEDERATION_URL", &federation.url);
+    let creds = parse_process_json(
+        &env.rolegate(&["credential-process", "target", "--mfa-token", "123456"]).output().unwrap().stdout,
+    );
+    let out = env.run_without_terminal(&["login", "target", "--print"]);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        format!(
+            "{}/federation?Action=login&Issuer=rolegate&Destination=https%3A%2F%2Fconsole.aws.amazon.com%2F%3Fregion%3Dus-west-2&SigninToken=TOKEN%2Fwith%2Bchars\n",
+            federation.url
+        )
+    );
+    let sessions = federation.sessions.lock().unwrap();
+    assert_eq!(sessions.len(), 1);
+    assert_eq!(sessions[0]["sessionId"], creds.access_key_id);
+    assert_eq!(sessions[0]["sessionKey"], creds.secret_access_key);
+    assert_eq!(sessions[0]["sessionToken"], creds.session_token);
+    assert!(!stderr_of(&out).contains(&creds.secret_access_key));
+}
+
+#[test]
+fn login_for_an_iam_user_mints_a_federation_session() {
+    let Some(moto) = Moto::start_or_skip("login_for_an_iam_user_mints_a_federation_session") else { return };
+    let federation = FakeFederation::start();
+    let mut env = TestEnv::new();
+    env.write_config(&format!("[profile user]\nregion = eu-west-1\nmfa_serial = {MFA_SERIAL}\n"));
+    env.write_credentials(&format!(
+        "[user]\naws_access_key_id = {BASE_KEY_ID}\naws_secret_access_key = {BASE_SECRET}\n"
+    ));
+    env.set("AWS_ENDPOINT_URL", &moto.url());
+    env.set("ROLEGATE_FEDERATION_URL", &federation.url);
+    let out = env.rolegate(&["login", "user", "--print", "--mfa-token", "123456"]).output().unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert!(
+        stderr_of(&out).contains("a federation session of your IAM user: it does not carry the MFA context"),
+        "{}",
+        stderr_of(&out)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout)
+            .contains("Destination=https%3A%2F%2Fconsole.aws.amazon.com%2F%3Fregion%3Deu-west-1")
+    );
+    let sessions = federation.sessions.lock().unwrap();
+    assert_eq!(sessions.len(), 1);
+    assert_ne!(sessions[0]["sessionId"], BASE_KEY_ID, "never the long-term key");
+}
+
+#[test]
+fn a_refusing_federation_endpoint_is_explained() {
+    let sts = seed_sts();
+    let mut env = TestEnv::seed(&sts);
+    env.set("ROLEGATE_FEDERATION_URL", &format!("{}/not-federation", sts.url()));
+    let out = env.rolegate(&["login", "target", "--print", "--mfa-token", "123456"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(5), "{}", stderr_of(&out));
+    assert!(stderr_of(&out).contains("refused the sign-in (HTTP"), "{}", stderr_of(&out));
+}
+
+#[test]
+fn completions_and_man_page_are_generated_from_the_cli() {
+    let env = TestEnv::new();
+    for shell in ["bash", "zsh", "fish", "powershell", "elvish"] {
+        let out = env.rolegate(&["completions", shell]).output().unwrap();
+        assert!(out.status.success(), "{shell}: {}", stderr_of(&out));
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains("credential-process") && text.contains("exec"), "{shell}");
+    }
+    let bash = env.rolegate(&["completions", "bash"]).output().unwrap();
+    std::fs::write(env.path("rolegate.bash"), &bash.stdout).unwrap();
+    let loaded = env.command("bash", &["-c", "source ./rolegate.bash && complete -p rolegate"]).output().unwrap();
+    assert!(String::from_utf8_lossy(&loaded.stdout).contains("rolegate"), "{}", stderr_of(&loaded));
+    let man = env.rolegate(&["man"]).output().unwrap();
+    let page = String::from_utf8_lossy(&man.stdout);
+    assert!(page.starts_with(".ie \\n(.g .ds Aq") || page.contains(".TH rolegate"), "{page:.200}");
+    assert!(page.contains("credential\\-process"), "{page:.400}");
+}
