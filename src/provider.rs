@@ -147,7 +147,7 @@ pub fn credentials(
         issued_at: ctx.now(),
         credentials: result,
     };
-    lock.store(&entry)?;
+    keep_going(lock.store(&entry));
     Ok(entry.credentials)
 }
 
@@ -234,7 +234,19 @@ fn store(
         issued_at: ctx.now(),
         credentials: credentials.clone(),
     };
-    Ok(lock.store(&entry)?)
+    keep_going(lock.store(&entry));
+    Ok(())
+}
+
+/// A failure to cache credentials already obtained must not lose them (the MFA code that got
+/// them is spent): warn, and hand them out anyway.
+fn keep_going(stored: Result<(), CacheError>) {
+    if let Err(e) = stored {
+        crate::diag::warn(&format!(
+            "{}; the credentials are used but not cached, so the next call will ask again",
+            crate::error::chain_message(&e)
+        ));
+    }
 }
 
 fn get_session_token(
