@@ -82,7 +82,10 @@ pub fn exec(ctx: &Context, cli: &Cli, args: &ExecArgs) -> Result<u8, Error> {
         tracing::debug!(profiles = ?generated.rewritten, config = %generated.config.display(), "generated config");
         let set = [
             (env_vars::AWS_CONFIG_FILE, generated.config.display().to_string()),
-            (env_vars::AWS_SHARED_CREDENTIALS_FILE, generated.credentials.display().to_string()),
+            (
+                env_vars::AWS_SHARED_CREDENTIALS_FILE,
+                generated.credentials.as_ref().unwrap_or(&paths.credentials).display().to_string(),
+            ),
             (env_vars::ROLEGATE_CONFIG_FILE, paths.config.display().to_string()),
             (env_vars::ROLEGATE_SHARED_CREDENTIALS_FILE, paths.credentials.display().to_string()),
         ];

@@ -11,9 +11,9 @@
 //! ```
 //!
 //! with the role settings (`role_arn`, `source_profile`, `mfa_serial`, ...) removed, because an
-//! SDK tries those before `credential_process`. Every other byte of the file is kept. Sections of
-//! the same names are removed from the credentials copy (static keys would win over
-//! `credential_process`). The user's files are never written; the copies are 0600 in the cache
+//! SDK tries those before `credential_process`. Every other byte of the file is kept. Only when a
+//! rewritten profile also has a section in the credentials file (its static keys would win over
+//! `credential_process`) is a credentials copy made, without those sections. The user's files are never written; the copies are 0600 in the cache
 //! directory, rewritten at every exec, so they follow the user's edits. The child gets
 //! `ROLEGATE_CONFIG_FILE` / `ROLEGATE_SHARED_CREDENTIALS_FILE` naming the originals, which is
 //! where the `credential_process` calls (and nested rolegates) read the real profiles.
@@ -51,7 +51,10 @@ const DROPPED: &[&str] = &[
 
 pub struct Generated {
     pub config: PathBuf,
-    pub credentials: PathBuf,
+    /// A credentials copy, only when a rewritten profile had a section in the credentials file
+    /// (its static keys would win over `credential_process`). Otherwise the child reads the
+    /// user's own file: a copy would duplicate long-term secrets for nothing.
+    pub credentials: Option<PathBuf>,
     /// The profiles that now call rolegate.
     pub rewritten: Vec<String>,
 }
@@ -83,18 +86,27 @@ pub fn write(
     let credentials_text = read(&paths.credentials)?;
     let config = rewrite_config(&config_text, &rewrite, exe);
     let credentials = drop_sections(&credentials_text, &rewrite);
+    let needs_credentials_copy = credentials != credentials_text;
 
     match std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir) {
         Ok(()) => {}
         Err(e) => return Err(io("create", dir, e)),
     }
     let tag = crate::plan::short_digest(&format!("{}\n{}", paths.config.display(), paths.credentials.display()));
+    let credentials_path = dir.join(format!("credentials-{tag}"));
     let out = Generated {
         config: dir.join(format!("config-{tag}")),
-        credentials: dir.join(format!("credentials-{tag}")),
+        credentials: needs_credentials_copy.then(|| credentials_path.clone()),
         rewritten: rewrite.into_keys().collect(),
     };
-    for (path, text) in [(&out.config, config), (&out.credentials, credentials)] {
+    if !needs_credentials_copy {
+        let _ = std::fs::remove_file(&credentials_path); // a copy an earlier version of the files needed
+    }
+    let mut files = vec![(&out.config, config)];
+    if let Some(path) = &out.credentials {
+        files.push((path, credentials));
+    }
+    for (path, text) in files {
         let mut tmp =
             tempfile::Builder::new().prefix(".tmp-").tempfile_in(dir).map_err(|e| io("create a file in", dir, e))?;
         tmp.write_all(text.as_bytes()).map_err(|e| io("write to", dir, e))?;

@@ -7,6 +7,7 @@ mod common;
 mod credential_process;
 mod exec;
 mod export_shells;
+mod leaks;
 mod list_clear;
 mod login;
 mod mfa_sources;
