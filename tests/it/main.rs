@@ -12,6 +12,7 @@ mod list_clear;
 mod login;
 mod mfa_sources;
 mod moto_sts;
+mod setup;
 mod shim;
 mod sts_standin;
 mod terraform;
