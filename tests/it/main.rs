@@ -5,6 +5,7 @@
 
 mod common;
 mod credential_process;
+mod doctor;
 mod exec;
 mod export_shells;
 mod leaks;

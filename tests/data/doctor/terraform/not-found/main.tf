@@ -1,0 +1,4 @@
+provider "aws" {
+  region  = "us-west-2"
+  profile = "targte"
+}

@@ -1,0 +1,1215 @@
+//! `rolegate doctor`: one test per finding on the fixture configs and Terraform directories of
+//! `tests/data/doctor/` (the seed's own files among them), the `--json` document checked against
+//! the shape documented in docs/DOCTOR.md, the exit codes, and no secret in any output.
+
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::common::env::*;
+
+/// Terraform's error for the seed's setup, which the MFA-profile finding quotes.
+const SEED_ERROR: &str = "assume role with MFA enabled, but AssumeRoleTokenProvider session option not set";
+
+fn data(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/doctor").join(rel)
+}
+
+fn read(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
+}
+
+/// A HOME with `configs/CASE.config` and its credentials (`CASE.credentials`, else the shared one).
+fn env_for(case: &str) -> TestEnv {
+    let mut env = TestEnv::new();
+    env.write_config(&read(&data(&format!("configs/{case}.config"))));
+    let own = data(&format!("configs/{case}.credentials"));
+    env.write_credentials(&read(&if own.exists() { own } else { data_credentials() }));
+    env
+}
+
+fn data_credentials() -> PathBuf {
+    data("configs/credentials")
+}
+
+fn tf(case: &str) -> String {
+    data(&format!("terraform/{case}")).display().to_string()
+}
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+/// `rolegate doctor ARGS`; the temporary HOME reads `$HOME` and the fixture directory `$DATA`.
+fn doctor(env: &TestEnv, args: &[&str]) -> Run {
+    let mut all = vec!["doctor"];
+    all.extend_from_slice(args);
+    let out = env.rolegate(&all).output().expect("run rolegate doctor");
+    let norm = |bytes: &[u8]| {
+        String::from_utf8(bytes.to_vec())
+            .expect("utf-8 output")
+            .replace(&env.home().display().to_string(), "$HOME")
+            .replace(&data("").display().to_string().trim_end_matches('/').to_string(), "$DATA")
+    };
+    Run { code: out.status.code().expect("exit code"), stdout: norm(&out.stdout), stderr: norm(&out.stderr) }
+}
+
+/// `rolegate doctor --json ARGS`, checked against the documented shape.
+fn doctor_json(env: &TestEnv, args: &[&str]) -> (i32, Value) {
+    let mut all = vec!["--json"];
+    all.extend_from_slice(args);
+    let run = doctor(env, &all);
+    let json: Value = serde_json::from_str(&run.stdout)
+        .unwrap_or_else(|e| panic!("doctor --json is not JSON ({e}): {}\nstderr: {}", run.stdout, run.stderr));
+    check_shape(&json);
+    assert_eq!(json["summary"]["exit_code"], run.code, "summary.exit_code is the exit status");
+    (run.code, json)
+}
+
+fn findings<'a>(json: &'a Value, id: &str) -> Vec<&'a Value> {
+    json["findings"].as_array().unwrap().iter().filter(|f| f["id"] == id).collect()
+}
+
+fn ids(json: &Value) -> Vec<String> {
+    json["findings"].as_array().unwrap().iter().map(|f| f["id"].as_str().unwrap().to_string()).collect()
+}
+
+/// The finding `id` at `at` (`FILE:LINE`, or `FILE`, or none), pinned field by field.
+fn expect(json: &Value, id: &str, severity: &str, profile: Option<&str>, at: Option<&str>, message: &str, fix: &str) {
+    let place = |f: &Value| match (f["file"].as_str(), f["line"].as_u64()) {
+        (Some(file), Some(line)) => Some(format!("{file}:{line}")),
+        (Some(file), None) => Some(file.to_string()),
+        _ => None,
+    };
+    let all = findings(json, id);
+    let f = all
+        .iter()
+        .find(|f| place(f).as_deref() == at)
+        .unwrap_or_else(|| panic!("no finding {id} at {at:?} in {:#}", json["findings"]));
+    assert_eq!(f["severity"], severity, "{f:#}");
+    assert_eq!(f["profile"].as_str(), profile, "{f:#}");
+    assert_eq!(f["message"], message, "{f:#}");
+    assert_eq!(f["fix"], fix, "{f:#}");
+}
+
+fn profile<'a>(json: &'a Value, name: &str) -> &'a Value {
+    json["profiles"].as_array().unwrap().iter().find(|p| p["name"] == name).unwrap_or_else(|| {
+        panic!("profile {name} not explained: {:#}", json["profiles"]);
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// The documented shape (docs/DOCTOR.md), as a small schema.
+
+#[derive(Clone, Debug)]
+enum T {
+    Str,
+    Int,
+    Bool,
+    OneOf(&'static [&'static str]),
+    Opt(Box<T>),
+    Arr(Box<T>),
+    Obj(Vec<(&'static str, T)>),
+}
+
+fn opt(t: T) -> T {
+    T::Opt(Box::new(t))
+}
+
+fn arr(t: T) -> T {
+    T::Arr(Box::new(t))
+}
+
+fn obj(fields: &[(&'static str, T)]) -> T {
+    T::Obj(fields.to_vec())
+}
+
+fn place_fields() -> Vec<(&'static str, T)> {
+    vec![("file", opt(T::Str)), ("line", opt(T::Int))]
+}
+
+fn with_place(fields: &[(&'static str, T)]) -> T {
+    let mut all = fields.to_vec();
+    all.extend(place_fields());
+    T::Obj(all)
+}
+
+fn schema() -> T {
+    let cache_entry = obj(&[("key", T::Str), ("present", T::Bool), ("expires", opt(T::Str)), ("fresh", T::Bool)]);
+    let setting = with_place(&[("key", T::Str), ("value", opt(T::Str))]);
+    let hop = with_place(&[
+        ("profile", T::Str),
+        ("kind", T::OneOf(&["static-keys", "environment", "credential-process", "role"])),
+        ("access_key_id", opt(T::Str)),
+        ("temporary", opt(T::Bool)),
+        ("command", opt(T::Str)),
+        ("role_arn", opt(T::Str)),
+        ("external_id", opt(T::Str)),
+        ("role_session_name", opt(T::Str)),
+        ("duration_seconds", opt(T::Int)),
+        ("mfa_serial", opt(T::Str)),
+        ("settings", arr(setting)),
+    ]);
+    let profile = with_place(&[
+        ("name", T::Str),
+        ("stands_for", opt(T::Str)),
+        ("ok", T::Bool),
+        ("error", opt(T::Str)),
+        ("chain", arr(hop)),
+        (
+            "mfa",
+            opt(with_place(&[
+                ("serial", T::Str),
+                ("profile", T::Str),
+                ("hop", opt(T::Int)),
+                ("call", T::OneOf(&["GetSessionToken", "AssumeRole"])),
+            ])),
+        ),
+        (
+            "strategy",
+            opt(obj(&[
+                ("name", T::OneOf(&["none", "session", "direct"])),
+                ("reason", T::OneOf(&["no-mfa", "default", "configured", "long-role", "later-hop", "temporary-base"])),
+                ("explanation", T::Str),
+                ("mfa_session_seconds", opt(T::Int)),
+                ("roles", arr(obj(&[("profile", T::Str), ("seconds", T::Int)]))),
+            ])),
+        ),
+        (
+            "region",
+            opt(with_place(&[
+                ("value", T::Str),
+                ("source", T::OneOf(&["AWS_REGION", "AWS_DEFAULT_REGION", "profile", "default"])),
+                ("profile", opt(T::Str)),
+            ])),
+        ),
+        (
+            "sts_endpoint",
+            opt(with_place(&[
+                ("url", T::Str),
+                ("signing_region", T::Str),
+                (
+                    "source",
+                    T::OneOf(&["AWS_ENDPOINT_URL_STS", "AWS_ENDPOINT_URL", "services", "endpoint_url", "default"]),
+                ),
+                ("clock_skew_seconds", opt(T::Int)),
+            ])),
+        ),
+        ("cache", opt(obj(&[("mfa_session", opt(cache_entry.clone())), ("role", opt(cache_entry))]))),
+    ]);
+    let finding = with_place(&[
+        ("severity", T::OneOf(&["error", "warning", "info"])),
+        ("id", T::Str),
+        ("profile", opt(T::Str)),
+        ("message", T::Str),
+        ("fix", opt(T::Str)),
+    ]);
+    obj(&[
+        ("version", T::Int),
+        ("config_file", T::Str),
+        ("credentials_file", T::Str),
+        (
+            "cache",
+            obj(&[
+                ("dir", T::Str),
+                ("exists", T::Bool),
+                ("mode", opt(T::Str)),
+                ("owner_uid", opt(T::Int)),
+                ("private", T::Bool),
+            ]),
+        ),
+        ("profiles", arr(profile)),
+        (
+            "terraform",
+            opt(obj(&[
+                ("dir", T::Str),
+                ("files", arr(T::Str)),
+                (
+                    "blocks",
+                    arr(obj(&[
+                        ("kind", T::OneOf(&["provider", "backend", "remote_state"])),
+                        ("name", T::Str),
+                        ("file", T::Str),
+                        ("line", opt(T::Int)),
+                        ("profile", opt(T::Str)),
+                    ])),
+                ),
+            ])),
+        ),
+        ("findings", arr(finding)),
+        ("summary", obj(&[("errors", T::Int), ("warnings", T::Int), ("infos", T::Int), ("exit_code", T::Int)])),
+    ])
+}
+
+fn check_value(v: &Value, t: &T, path: &str) {
+    match t {
+        T::Str => assert!(v.is_string(), "{path}: expected a string, got {v}"),
+        T::Int => assert!(v.is_u64() || v.is_i64(), "{path}: expected an integer, got {v}"),
+        T::Bool => assert!(v.is_boolean(), "{path}: expected a bool, got {v}"),
+        T::OneOf(values) => {
+            assert!(v.as_str().is_some_and(|s| values.contains(&s)), "{path}: expected one of {values:?}, got {v}")
+        }
+        T::Opt(inner) => {
+            if !v.is_null() {
+                check_value(v, inner, path);
+            }
+        }
+        T::Arr(inner) => {
+            let items = v.as_array().unwrap_or_else(|| panic!("{path}: expected an array, got {v}"));
+            for (i, item) in items.iter().enumerate() {
+                check_value(item, inner, &format!("{path}[{i}]"));
+            }
+        }
+        T::Obj(fields) => {
+            let map = v.as_object().unwrap_or_else(|| panic!("{path}: expected an object, got {v}"));
+            for (name, ft) in fields {
+                let field = map.get(*name).unwrap_or_else(|| panic!("{path}.{name}: documented field missing"));
+                check_value(field, ft, &format!("{path}.{name}"));
+            }
+            for key in map.keys() {
+                assert!(fields.iter().any(|(n, _)| n == key), "{path}.{key}: field not documented in docs/DOCTOR.md");
+            }
+        }
+    }
+}
+
+fn doc() -> String {
+    read(&Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/DOCTOR.md"))
+}
+
+/// The ids of the "Finding ids" table of docs/DOCTOR.md.
+fn documented_ids() -> Vec<String> {
+    let doc = doc();
+    let table = doc.split("## Finding ids").nth(1).expect("a Finding ids section");
+    table
+        .lines()
+        .filter_map(|l| l.strip_prefix("| `"))
+        .filter_map(|l| l.split('`').next())
+        .map(str::to_string)
+        .collect()
+}
+
+fn field_names(t: &T, out: &mut Vec<&'static str>) {
+    match t {
+        T::Opt(i) | T::Arr(i) => field_names(i, out),
+        T::Obj(fields) => {
+            for (n, ft) in fields {
+                out.push(n);
+                field_names(ft, out);
+            }
+        }
+        _ => {}
+    }
+}
+
+fn check_shape(json: &Value) {
+    check_value(json, &schema(), "$");
+    assert_eq!(json["version"], 1);
+    let documented = documented_ids();
+    for f in json["findings"].as_array().unwrap() {
+        let id = f["id"].as_str().unwrap();
+        assert!(documented.iter().any(|d| d == id), "finding id {id} is not in docs/DOCTOR.md");
+    }
+    let counts = |s: &str| json["findings"].as_array().unwrap().iter().filter(|f| f["severity"] == s).count();
+    assert_eq!(json["summary"]["errors"], counts("error"));
+    assert_eq!(json["summary"]["warnings"], counts("warning"));
+    assert_eq!(json["summary"]["infos"], counts("info"));
+    assert_eq!(json["summary"]["exit_code"], u8::from(counts("error") > 0));
+}
+
+#[test]
+fn the_documented_shape_names_every_field_and_finding_id() {
+    let doc = doc();
+    let mut names = Vec::new();
+    field_names(&schema(), &mut names);
+    for name in names {
+        assert!(doc.contains(&format!("`{name}`")), "docs/DOCTOR.md does not document field `{name}`");
+    }
+    let ids = documented_ids();
+    assert!(ids.len() > 40, "{ids:?}");
+    for id in ["source-profile-loop", "mfa-serial-not-mfa", "terraform-mfa-profile", "clock-skew"] {
+        assert!(ids.iter().any(|i| i == id), "{id}");
+    }
+    // Every id the source can emit is documented: the quoted `lower-case-with-dashes` words of
+    // src/doctor (outside unit tests), less the documented enum values that look the same.
+    const NOT_IDS: &[&str] =
+        &["static-keys", "credential-process", "no-mfa", "long-role", "later-hop", "temporary-base", "long-term"];
+    let src_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/doctor");
+    let mut seen = 0;
+    for entry in std::fs::read_dir(&src_dir).unwrap() {
+        let text = read(&entry.unwrap().path());
+        let code = text.split("#[cfg(test)]").next().unwrap_or_default();
+        let pieces: Vec<&str> = code.split('"').collect();
+        for piece in pieces.iter().skip(1) {
+            let is_word = piece.contains('-')
+                && !piece.starts_with('-')
+                && piece.chars().all(|c| c.is_ascii_lowercase() || c == '-');
+            if is_word && !NOT_IDS.contains(piece) {
+                seen += 1;
+                assert!(
+                    ids.iter().any(|i| i == piece),
+                    "`{piece}` appears in src/doctor but not among docs/DOCTOR.md's ids"
+                );
+            }
+        }
+    }
+    assert!(seen > 40, "{seen}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// The seed.
+
+#[test]
+fn seed_config_and_provider_block_get_both_fixes() {
+    let env = env_for("seed");
+    let (code, json) = doctor_json(&env, &["--terraform", &tf("seed")]);
+    assert_eq!(code, 1);
+    assert_eq!(ids(&json), ["terraform-mfa-profile", "terraform-credentials-file-is-config"]);
+    expect(
+        &json,
+        "terraform-mfa-profile",
+        "error",
+        Some("GEHC-056"),
+        Some("$DATA/terraform/seed/main.tf:7"),
+        &format!(
+            "provider \"aws\" hard-codes profile = \"GEHC-056\", which needs an MFA code (mfa_serial of profile `GEHC-056`): Terraform cannot ask for it and stops with \"{SEED_ERROR}\""
+        ),
+        "write profile = \"GEHC-056-tf\" after `rolegate setup GEHC-056` (its credential_process calls rolegate), or run Terraform as `rolegate exec GEHC-056 -- terraform plan`: exec's generated config makes the hard-coded profile work unchanged",
+    );
+    expect(
+        &json,
+        "terraform-credentials-file-is-config",
+        "error",
+        None,
+        Some("$DATA/terraform/seed/main.tf:8"),
+        "provider \"aws\": shared_credentials_file points at the AWS config file ($HOME/.aws/config), not the credentials file: the SDK reads `[profile NAME]` there as credentials sections named \"profile NAME\" and never reads the keys in $HOME/.aws/credentials",
+        "remove shared_credentials_file (the SDK reads ~/.aws/credentials by default), or set it to \"~/.aws/credentials\"",
+    );
+    let tf = &json["terraform"];
+    assert_eq!(tf["files"], serde_json::json!(["$DATA/terraform/seed/main.tf"]));
+    assert_eq!(
+        tf["blocks"],
+        serde_json::json!([{"kind": "provider", "name": "aws", "file": "$DATA/terraform/seed/main.tf", "line": 6, "profile": "GEHC-056"}])
+    );
+
+    // The explanation: only the MFA profile (the [default] with a region and the key profile are
+    // fine), hop by hop with files and lines.
+    let names: Vec<&str> = json["profiles"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["GEHC-056"]);
+    let p = profile(&json, "GEHC-056");
+    assert_eq!((p["file"].as_str(), p["line"].as_u64()), (Some("$HOME/.aws/config"), Some(10)));
+    assert_eq!(p["chain"][0]["kind"], "static-keys");
+    assert_eq!(p["chain"][0]["profile"], "GEHC-000");
+    assert_eq!(p["chain"][0]["access_key_id"], "AKIADOCTORFIXTURE001");
+    assert_eq!(p["chain"][0]["temporary"], false);
+    assert_eq!(p["chain"][1]["kind"], "role");
+    assert_eq!(p["chain"][1]["role_arn"], "arn:aws:iam::123456789069:role/hc/hc-master");
+    assert_eq!(p["chain"][1]["external_id"], "123456789069");
+    assert_eq!(
+        p["mfa"],
+        serde_json::json!({"serial": "arn:aws:iam::123456789183:mfa/username", "profile": "GEHC-056",
+            "file": "$HOME/.aws/config", "line": 13, "hop": null, "call": "GetSessionToken"})
+    );
+    assert_eq!(p["strategy"]["name"], "session");
+    assert_eq!(p["strategy"]["reason"], "default");
+    assert_eq!(p["strategy"]["mfa_session_seconds"], 43_200);
+    assert_eq!(p["strategy"]["roles"], serde_json::json!([{"profile": "GEHC-056", "seconds": 3600}]));
+    assert_eq!(
+        p["region"],
+        serde_json::json!({"value": "us-west-2", "source": "profile", "profile": "GEHC-000", "file": "$HOME/.aws/config", "line": 6})
+    );
+    assert_eq!(p["sts_endpoint"]["url"], "https://sts.us-west-2.amazonaws.com");
+    assert_eq!(p["sts_endpoint"]["source"], "default");
+    assert_eq!(p["sts_endpoint"]["clock_skew_seconds"], Value::Null, "public endpoints are never contacted");
+    assert_eq!(p["cache"]["mfa_session"]["present"], false);
+    assert_eq!(p["cache"]["role"]["present"], false);
+    let secret = p["chain"][0]["settings"].as_array().unwrap().iter().find(|s| s["key"] == "aws_secret_access_key");
+    assert_eq!(
+        secret,
+        Some(
+            &serde_json::json!({"key": "aws_secret_access_key", "value": null, "file": "$HOME/.aws/credentials", "line": 7})
+        )
+    );
+}
+
+#[test]
+fn seed_text_explains_the_chain_with_files_and_lines() {
+    let env = env_for("seed");
+    let run = doctor(&env, &["--terraform", &tf("seed")]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let expected = [
+        "profile `GEHC-056` ($HOME/.aws/config:10)\n",
+        "  chain: GEHC-056 -> GEHC-000\n",
+        "  1. base `GEHC-000` ($HOME/.aws/config:5): static keys, aws_access_key_id AKIADOCTORFIXTURE001 (long-term)\n",
+        "       region = us-west-2 ($HOME/.aws/config:6)\n",
+        "       aws_access_key_id = AKIADOCTORFIXTURE001 ($HOME/.aws/credentials:6)\n",
+        "       aws_secret_access_key = (set, not shown) ($HOME/.aws/credentials:7)\n",
+        "  2. role `GEHC-056` ($HOME/.aws/config:10): AssumeRole arn:aws:iam::123456789069:role/hc/hc-master\n",
+        "       source_profile = GEHC-000 ($HOME/.aws/config:11)\n",
+        "       role_arn = arn:aws:iam::123456789069:role/hc/hc-master ($HOME/.aws/config:12)\n",
+        "       mfa_serial = arn:aws:iam::123456789183:mfa/username ($HOME/.aws/config:13)\n",
+        "       external_id = 123456789069 ($HOME/.aws/config:14)\n",
+        "  MFA: arn:aws:iam::123456789183:mfa/username (mfa_serial of `GEHC-056`, $HOME/.aws/config:13): the code goes to GetSessionToken with the keys of `GEHC-000`\n",
+        "  strategy: session (default): one code a day: GetSessionToken with the code gives an MFA session shared by every role with the same keys and device; roles are assumed from it without a prompt, last 1 h at most (role chaining) and are re-assumed silently\n",
+        "  durations: MFA session 43200 s (12 h); role `GEHC-056` 3600 s (1 h)\n",
+        "  region: us-west-2, from profile `GEHC-000` ($HOME/.aws/config:6)\n",
+        "  STS endpoint: https://sts.us-west-2.amazonaws.com (the regional endpoint), signed for us-west-2\n",
+        "  cache: MFA session: none; role credentials: none\n",
+    ]
+    .concat();
+    assert!(run.stdout.contains(&expected), "{}", run.stdout);
+    assert!(run.stdout.contains("\nterraform $DATA/terraform/seed: 1 .tf file\n  provider \"aws\" ($DATA/terraform/seed/main.tf:6): profile GEHC-056\n"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains(&format!(
+            "\nfindings:\nerror[terraform-mfa-profile]: $DATA/terraform/seed/main.tf:7: provider \"aws\" hard-codes profile = \"GEHC-056\", which needs an MFA code (mfa_serial of profile `GEHC-056`): Terraform cannot ask for it and stops with \"{SEED_ERROR}\"\n  fix: write profile = \"GEHC-056-tf\" after `rolegate setup GEHC-056`"
+        )),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("\nerror[terraform-credentials-file-is-config]: $DATA/terraform/seed/main.tf:8: provider \"aws\": shared_credentials_file points at the AWS config file"), "{}", run.stdout);
+    assert!(run.stdout.contains("\n  fix: remove shared_credentials_file (the SDK reads ~/.aws/credentials by default), or set it to \"~/.aws/credentials\"\n"), "{}", run.stdout);
+    assert!(run.stdout.ends_with("\n2 errors, 0 warnings\n"), "{}", run.stdout);
+    assert_eq!(run.stderr, "");
+}
+
+#[test]
+fn a_healthy_setup_has_no_findings_and_exits_0() {
+    let env = env_for("healthy");
+    let (code, json) = doctor_json(&env, &["--terraform", &tf("healthy")]);
+    assert_eq!(code, 0);
+    assert_eq!(json["findings"], serde_json::json!([]), "{:#}", json["findings"]);
+    let names: Vec<&str> = json["profiles"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["target", "target-tf", "via-temporary"]);
+    assert_eq!(profile(&json, "target-tf")["stands_for"], "target");
+    let temp = profile(&json, "via-temporary");
+    assert_eq!(temp["strategy"]["name"], "direct");
+    assert_eq!(temp["strategy"]["reason"], "temporary-base");
+    assert_eq!(temp["mfa"]["hop"], 1);
+    assert_eq!(temp["mfa"]["call"], "AssumeRole");
+    assert_eq!(temp["chain"][0]["temporary"], true);
+    assert_eq!(temp["cache"]["mfa_session"], Value::Null);
+    let kinds: Vec<&str> =
+        json["terraform"]["blocks"].as_array().unwrap().iter().map(|b| b["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["backend", "provider", "remote_state"]);
+
+    let text = doctor(&env, &["--terraform", &tf("healthy")]);
+    assert_eq!(text.code, 0);
+    assert!(text.stdout.ends_with("\nno problems found\n"), "{}", text.stdout);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Profile findings.
+
+#[test]
+fn source_profile_loop() {
+    let env = env_for("loop");
+    let (code, json) = doctor_json(&env, &[]);
+    assert_eq!(code, 1);
+    assert_eq!(ids(&json), ["source-profile-loop"], "one loop, one finding, whichever member meets it");
+    expect(
+        &json,
+        "source-profile-loop",
+        "error",
+        Some("a"),
+        Some("$HOME/.aws/config:7"),
+        "source_profile loop a -> b -> a: no profile in it holds keys, so nothing can start the chain",
+        "point source_profile of `b` at the profile that holds your keys (aws_access_key_id/aws_secret_access_key in $HOME/.aws/credentials), or give one profile of the loop its own keys",
+    );
+    for name in ["a", "b"] {
+        let p = profile(&json, name);
+        assert_eq!(p["ok"], false);
+        assert_eq!(p["error"], json["findings"][0]["message"]);
+        assert_eq!(p["chain"], serde_json::json!([]));
+    }
+}
+
+#[test]
+fn dangling_source_profile_and_sections_the_sdks_ignore() {
+    let env = env_for("dangling");
+    let (code, json) = doctor_json(&env, &[]);
+    assert_eq!(code, 1);
+    expect(
+        &json,
+        "source-profile-missing",
+        "error",
+        Some("GEHC-056"),
+        Some("$HOME/.aws/config:5"),
+        "profile `GEHC-056` names source_profile `GEHC-000`, which is not defined in either file",
+        "write `[profile GEHC-000]` instead of `[GEHC-000]` at $HOME/.aws/config:1: the config file ignores sections without `profile `",
+    );
+    expect(
+        &json,
+        "source-profile-missing",
+        "error",
+        Some("typo"),
+        Some("$HOME/.aws/config:10"),
+        "profile `typo` names source_profile `basse`, which is not defined in either file",
+        "add [profile basse] to $HOME/.aws/config (or [basse] with its keys to $HOME/.aws/credentials), or correct the name in source_profile",
+    );
+    expect(
+        &json,
+        "config-section-without-profile-prefix",
+        "warning",
+        Some("GEHC-000"),
+        Some("$HOME/.aws/config:1"),
+        "section `[GEHC-000]` in the config file is ignored by the SDKs: only `[profile GEHC-000]` (and `[default]`) define profiles there",
+        "write `[profile GEHC-000]`",
+    );
+    expect(
+        &json,
+        "credentials-section-with-profile-prefix",
+        "warning",
+        Some("base2"),
+        Some("$HOME/.aws/credentials:5"),
+        "section `[profile base2]` in the credentials file defines a profile named `profile base2`, not `base2`",
+        "write `[base2]`: the credentials file takes section names without `profile `",
+    );
+    assert_eq!(json["findings"].as_array().unwrap().len(), 4, "{:#}", json["findings"]);
+}
+
+#[test]
+fn mfa_serial_that_is_a_user_arn_or_a_user_name() {
+    let env = env_for("mfa-user");
+    let (code, json) = doctor_json(&env, &[]);
+    assert_eq!(code, 1);
+    let console = "IAM console: Users > your user > Security credentials > Multi-factor authentication";
+    expect(
+        &json,
+        "mfa-serial-not-mfa",
+        "error",
+        Some("user-arn"),
+        Some("$HOME/.aws/config:7"),
+        "mfa_serial `arn:aws:iam::1:user/x` is the ARN of an IAM user, not of its MFA device",
+        &format!(
+            "write the ARN of the user's MFA device, usually `mfa_serial = arn:aws:iam::1:mfa/x` ({console}; or `aws iam list-mfa-devices --user-name x`)"
+        ),
+    );
+    expect(
+        &json,
+        "mfa-serial-not-mfa",
+        "error",
+        Some("user-name"),
+        Some("$HOME/.aws/config:12"),
+        "mfa_serial `jdoe` looks like an IAM user name, not an MFA device ARN",
+        &format!(
+            "write the ARN of the MFA device, usually `mfa_serial = arn:aws:iam::ACCOUNT_ID:mfa/jdoe` with your account id ({console}; or `aws iam list-mfa-devices --user-name jdoe`)"
+        ),
+    );
+    assert_eq!(ids(&json).len(), 2);
+}
+
+#[test]
+fn durations_above_the_role_chaining_cap_and_out_of_range() {
+    let env = env_for("duration");
+    let (code, json) = doctor_json(&env, &[]);
+    assert_eq!(code, 1);
+    expect(
+        &json,
+        "duration-exceeds-role-chaining-cap",
+        "error",
+        Some("session-long"),
+        Some("$HOME/.aws/config:8"),
+        "duration_seconds = 7200 cannot work: `rolegate_mfa_strategy = session` assumes `session-long` from the MFA session (role chaining), and STS refuses more than 3600 s for such a role",
+        "set duration_seconds to 3600 or less in profile `session-long`, or remove `rolegate_mfa_strategy = session` so that rolegate sends the code to AssumeRole directly (a new code each time the role expires)",
+    );
+    expect(
+        &json,
+        "duration-exceeds-role-chaining-cap",
+        "error",
+        Some("chained"),
+        Some("$HOME/.aws/config:20"),
+        "duration_seconds = 7200 cannot work: `chained` is assumed with the credentials of another role (role chaining), and STS refuses more than 3600 s for such a role",
+        "set duration_seconds to 3600 or less in profile `chained` (AWS caps a chained role at 1 h whatever the role allows)",
+    );
+    expect(
+        &json,
+        "duration-out-of-range",
+        "error",
+        Some("too-long"),
+        Some("$HOME/.aws/config:26"),
+        "duration_seconds `50000` is out of range: AssumeRole accepts whole seconds from 900 to 43200",
+        "set duration_seconds between 900 and 3600 in profile `too-long` (up to 43200 if the role's maximum session duration allows it; above 3600 rolegate asks a code each time the role expires)",
+    );
+    assert_eq!(ids(&json).len(), 3, "a long role with the direct strategy is fine: {:#}", json["findings"]);
+    let direct = profile(&json, "direct-long");
+    assert_eq!(direct["strategy"]["name"], "direct");
+    assert_eq!(direct["strategy"]["reason"], "long-role");
+    assert_eq!(direct["strategy"]["mfa_session_seconds"], Value::Null);
+    assert_eq!(direct["strategy"]["roles"], serde_json::json!([{"profile": "direct-long", "seconds": 7200}]));
+}
+
+#[test]
+fn credential_process_profile_with_role_settings() {
+    let env = env_for("credential-process-role");
+    let (code, json) = doctor_json(&env, &[]);
+    assert_eq!(code, 1);
+    assert_eq!(ids(&json), ["credential-process-with-role-settings"]);
+    expect(
+        &json,
+        "credential-process-with-role-settings",
+        "error",
+        Some("target-tf"),
+        Some("$HOME/.aws/config:12"),
+        &format!(
+            "profile `target-tf` has credential_process and also source_profile, role_arn, mfa_serial: the SDKs (Terraform, the AWS CLI) try the role settings first and never run credential_process, so Terraform fails again with \"{SEED_ERROR}\""
+        ),
+        "remove source_profile, role_arn, mfa_serial from profile `target-tf`: `rolegate credential-process target` already follows `target`'s role and MFA settings; keep only credential_process (and region)",
+    );
+}
+
+#[test]
+fn self_recursion_through_a_base_and_a_profile_naming_itself() {
+    let env = env_for("self-recursion");
+    let (code, json) = doctor_json(&env, &[]);
+    assert_eq!(code, 1);
+    assert_eq!(ids(&json), ["self-recursion", "self-recursion"]);
+    expect(
+        &json,
+        "self-recursion",
+        "error",
+        Some("base"),
+        Some("$HOME/.aws/config:8"),
+        "the credential_process of profile `base` runs `rolegate credential-process target`, and `target` gets its credentials from `base`: rolegate would call itself forever",
+        "the start of a chain needs its own credentials: give profile `base` static keys (in $HOME/.aws/credentials) or `credential_source = Environment` instead of a credential_process that calls rolegate for `target`",
+    );
+    expect(
+        &json,
+        "self-recursion",
+        "error",
+        Some("loop-tf"),
+        Some("$HOME/.aws/config:11"),
+        "the credential_process of profile `loop-tf` runs `rolegate credential-process loop-tf`, that is, itself: rolegate would call itself forever",
+        "a profile with `credential_process = rolegate credential-process X` must not be X: put role_arn/source_profile/mfa_serial in profile `loop-tf` and the credential_process line in a new profile such as `loop-tf-tf` (`rolegate setup` writes it)",
+    );
+}
+
+#[test]
+fn missing_region_is_a_warning() {
+    let env = env_for("region-missing");
+    let (code, json) = doctor_json(&env, &[]);
+    assert_eq!(code, 0, "a warning alone exits 0");
+    assert_eq!(ids(&json), ["region-missing"]);
+    expect(
+        &json,
+        "region-missing",
+        "warning",
+        Some("target"),
+        Some("$HOME/.aws/config:4"),
+        "no region for profile `target` (none in its chain, no AWS_REGION): rolegate uses us-east-1, and Terraform's provider and backend need one too",
+        "add `region = us-east-1` (or your region) to profile `target`",
+    );
+    assert_eq!(profile(&json, "target")["region"]["source"], "default");
+
+    let mut env = env;
+    env.set("AWS_REGION", "eu-central-1");
+    let (code, json) = doctor_json(&env, &[]);
+    assert_eq!((code, ids(&json).len()), (0, 0), "{:#}", json["findings"]);
+    assert_eq!(
+        profile(&json, "target")["region"],
+        serde_json::json!({"value": "eu-central-1", "source": "AWS_REGION", "profile": null, "file": null, "line": null})
+    );
+}
+
+#[test]
+fn a_file_the_sdk_parser_rejects() {
+    let env = env_for("parse-error");
+    let (code, json) = doctor_json(&env, &[]);
+    assert_eq!(code, 1);
+    assert_eq!(ids(&json), ["config-parse-error"]);
+    expect(
+        &json,
+        "config-parse-error",
+        "error",
+        None,
+        Some("$HOME/.aws/credentials:3"),
+        "the SDK's parser rejects this file: error parsing on line 3: Expected an '=' sign defining a property",
+        "fix the line named; `aws configure list` shows how the AWS CLI reads the same files",
+    );
+    assert_eq!(json["profiles"], serde_json::json!([]));
+}
+
+#[test]
+fn a_requested_profile_is_explained_alone() {
+    let env = env_for("healthy");
+    let (code, json) = doctor_json(&env, &["target-tf"]);
+    assert_eq!(code, 0);
+    let names: Vec<&str> = json["profiles"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["target-tf"]);
+    let p = profile(&json, "target-tf");
+    assert_eq!(p["stands_for"], "target");
+    assert_eq!((p["file"].as_str(), p["line"].as_u64()), (Some("$HOME/.aws/config"), Some(10)));
+    assert_eq!(p["chain"][1]["profile"], "target");
+
+    let (code, json) = doctor_json(&env, &["base"]);
+    assert_eq!(code, 0);
+    assert_eq!(ids(&json), ["nothing-to-do"]);
+
+    let (code, json) = doctor_json(&env, &["nope"]);
+    assert_eq!(code, 1);
+    expect(
+        &json,
+        "profile-not-found",
+        "error",
+        Some("nope"),
+        None,
+        "profile `nope` is not defined in $HOME/.aws/config or $HOME/.aws/credentials",
+        "`aws configure list-profiles` lists the profiles; the name is case-sensitive",
+    );
+    assert_eq!(profile(&json, "nope")["ok"], false);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The cache directory.
+
+#[test]
+fn cache_dir_writable_by_others() {
+    use std::os::unix::fs::PermissionsExt;
+    let env = env_for("healthy");
+    std::fs::create_dir_all(env.cache_dir()).unwrap();
+    std::fs::set_permissions(env.cache_dir(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    let (code, json) = doctor_json(&env, &[]);
+    assert_eq!(code, 1);
+    assert_eq!(ids(&json), ["cache-dir-writable-by-others"]);
+    expect(
+        &json,
+        "cache-dir-writable-by-others",
+        "error",
+        None,
+        Some("$HOME/.cache/rolegate"),
+        "the cache directory is writable by other users (mode 0777): rolegate refuses to use it, since another user could plant credentials there",
+        "run `chmod 700 $HOME/.cache/rolegate`",
+    );
+    assert_eq!(json["cache"]["mode"], "0777");
+    assert_eq!(json["cache"]["private"], false);
+    assert_eq!(profile(&json, "target")["cache"], Value::Null, "entries of an unsafe directory are not read");
+}
+
+#[test]
+fn cache_dir_owned_by_another_user() {
+    let env = env_for("healthy");
+    std::fs::create_dir_all(env.cache_dir()).unwrap();
+    if let Err(e) = std::os::unix::fs::chown(env.cache_dir(), Some(65_534), Some(65_534)) {
+        crate::common::skip::skip("cache_dir_owned_by_another_user", "root", &format!("cannot chown: {e}"));
+        return;
+    }
+    let (code, json) = doctor_json(&env, &[]);
+    assert_eq!(code, 1);
+    expect(
+        &json,
+        "cache-dir-foreign-owner",
+        "error",
+        None,
+        Some("$HOME/.cache/rolegate"),
+        "the cache directory belongs to another user (uid 65534): rolegate refuses to use it, so every call asks for a new MFA code or fails",
+        "use a directory of your own with --cache-dir or ROLEGATE_CACHE_DIR, or `chown $(id -u) $HOME/.cache/rolegate`",
+    );
+    assert_eq!(json["cache"]["owner_uid"], 65_534);
+}
+
+#[test]
+fn cached_sessions_are_shown_with_their_expiry_and_no_secret() {
+    let sts = seed_sts();
+    let env = TestEnv::seed(&sts);
+    let out = env.rolegate(&["credential-process", "target", "--mfa-token", "123456"]).output().unwrap();
+    let creds = parse_process_json(&out.stdout);
+    let (code, json) = doctor_json(&env, &["target"]);
+    assert_eq!(code, 0, "{:#}", json["findings"]);
+    let p = profile(&json, "target");
+    for entry in ["mfa_session", "role"] {
+        let e = &p["cache"][entry];
+        assert_eq!((e["present"].as_bool(), e["fresh"].as_bool()), (Some(true), Some(true)), "{e:#}");
+        let expires = e["expires"].as_str().unwrap();
+        assert!(expires.ends_with('Z'), "{expires}");
+        assert!(env.cache_dir().join(format!("{}.json", e["key"].as_str().unwrap())).exists(), "{e:#}");
+    }
+    assert_eq!(json["cache"]["mode"], "0700");
+    assert_eq!(json["cache"]["private"], true);
+    // The endpoint is configured (loopback): doctor compares clocks with it.
+    assert_eq!(p["sts_endpoint"]["source"], "AWS_ENDPOINT_URL");
+    let skew = p["sts_endpoint"]["clock_skew_seconds"].as_i64().expect("clock compared");
+    assert!(skew.abs() <= 5, "{skew}");
+
+    let text = doctor(&env, &["-vv", "target"]);
+    assert!(text.stdout.contains("  cache: MFA session: cached, expires "), "{}", text.stdout);
+    let json_text = serde_json::to_string(&json).unwrap();
+    for secret in [creds.secret_access_key.as_str(), creds.session_token.as_str(), BASE_SECRET] {
+        for (what, output) in [("text", &text.stdout), ("stderr", &text.stderr), ("json", &json_text)] {
+            assert!(!output.contains(secret), "doctor's {what} holds a secret ({:.8}...)", secret);
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The clock and the endpoint.
+
+/// A loopback HTTP server whose `Date` header is `offset` away from now; it answers a few
+/// requests within 10 s, then stops.
+fn dated_server(offset: time::Duration) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let mut served = 0;
+        while Instant::now() < deadline && served < 4 {
+            let Ok((mut stream, _)) = listener.accept() else {
+                std::thread::sleep(Duration::from_millis(10));
+                continue;
+            };
+            served += 1;
+            let _ = stream.set_nonblocking(false);
+            let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+            let mut request = Vec::new();
+            let mut buf = [0u8; 1024];
+            while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                match stream.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => request.extend_from_slice(&buf[..n]),
+                }
+            }
+            let date = (time::OffsetDateTime::now_utc() + offset)
+                .format(time::macros::format_description!(
+                    "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
+                ))
+                .unwrap();
+            let _ = write!(
+                stream,
+                "HTTP/1.1 403 Forbidden\r\nDate: {date}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            );
+        }
+    });
+    url
+}
+
+#[test]
+fn clock_skew_against_a_configured_endpoint() {
+    let mut env = env_for("healthy");
+    let url = dated_server(time::Duration::hours(-1));
+    env.set("AWS_ENDPOINT_URL", &url);
+    let (code, json) = doctor_json(&env, &[]);
+    assert_eq!(code, 1);
+    assert_eq!(ids(&json), ["clock-skew"], "one finding per endpoint");
+    expect(
+        &json,
+        "clock-skew",
+        "error",
+        None,
+        None,
+        &format!(
+            "the local clock is about 60 min ahead of the STS endpoint {url} (its Date header): STS refuses requests signed more than 15 minutes off"
+        ),
+        "synchronise the clock (`timedatectl set-ntp true`, or your system's time settings)",
+    );
+    let skew = profile(&json, "target")["sts_endpoint"]["clock_skew_seconds"].as_i64().unwrap();
+    assert!((3595..=3605).contains(&skew), "{skew}");
+
+    let url = dated_server(time::Duration::minutes(5));
+    env.set("AWS_ENDPOINT_URL", &url);
+    let (code, json) = doctor_json(&env, &[]);
+    assert_eq!(code, 0, "a few minutes off is a warning");
+    expect(
+        &json,
+        "clock-skew",
+        "warning",
+        None,
+        None,
+        &format!(
+            "the local clock is about 5 min behind the STS endpoint {url} (its Date header): rolegate judges how long cached credentials last by the local clock"
+        ),
+        "synchronise the clock (`timedatectl set-ntp true`, or your system's time settings)",
+    );
+}
+
+#[test]
+fn an_unreachable_configured_endpoint_is_a_warning() {
+    let mut env = env_for("healthy");
+    let closed = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let url = format!("http://{closed}");
+    env.set("AWS_ENDPOINT_URL_STS", &url);
+    let (code, json) = doctor_json(&env, &[]);
+    assert_eq!(code, 0);
+    assert_eq!(ids(&json), ["sts-endpoint-unreachable"]);
+    let f = findings(&json, "sts-endpoint-unreachable")[0];
+    assert_eq!(f["severity"], "warning");
+    let message = f["message"].as_str().unwrap();
+    assert!(message.starts_with(&format!("the configured STS endpoint {url} does not answer (")), "{message}");
+    assert!(message.ends_with("): rolegate's calls to it will fail too"), "{message}");
+    assert_eq!(
+        f["fix"],
+        "check the endpoint URL (from AWS_ENDPOINT_URL_STS) and that the service behind it is running"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Terraform findings.
+
+#[test]
+fn terraform_backend_and_remote_state_with_the_mfa_profile() {
+    let env = env_for("healthy");
+    let (code, json) = doctor_json(&env, &["--terraform", &tf("backend")]);
+    assert_eq!(code, 1);
+    let fix = "write profile = \"target-tf\" (already in your config: `credential_process = rolegate credential-process target`), or run Terraform as `rolegate exec target -- terraform plan`: exec's generated config makes the hard-coded profile work unchanged";
+    expect(
+        &json,
+        "terraform-mfa-profile",
+        "error",
+        Some("target"),
+        Some("$DATA/terraform/backend/main.tf:6"),
+        &format!(
+            "backend \"s3\" hard-codes profile = \"target\", which needs an MFA code (mfa_serial of profile `target`): Terraform cannot ask for it and stops with \"{SEED_ERROR}\""
+        ),
+        fix,
+    );
+    expect(
+        &json,
+        "terraform-mfa-profile",
+        "error",
+        Some("target"),
+        Some("$DATA/terraform/backend/main.tf:17"),
+        &format!(
+            "data \"terraform_remote_state\" \"network\" hard-codes profile = \"target\", which needs an MFA code (mfa_serial of profile `target`): Terraform cannot ask for it and stops with \"{SEED_ERROR}\""
+        ),
+        fix,
+    );
+    expect(
+        &json,
+        "terraform-credentials-file-is-config",
+        "error",
+        None,
+        Some("$DATA/terraform/backend/main.tf:7"),
+        "backend \"s3\": shared_credentials_files points at the AWS config file ($HOME/.aws/config), not the credentials file: the SDK reads `[profile NAME]` there as credentials sections named \"profile NAME\" and never reads the keys in $HOME/.aws/credentials",
+        "remove shared_credentials_files (the SDK reads ~/.aws/credentials by default), or set it to [\"~/.aws/credentials\"]",
+    );
+    assert_eq!(ids(&json).len(), 3, "the local remote state is not read: {:#}", json["findings"]);
+    let blocks: Vec<(&str, &str)> = json["terraform"]["blocks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| (b["kind"].as_str().unwrap(), b["name"].as_str().unwrap()))
+        .collect();
+    assert_eq!(blocks, [("backend", "s3"), ("remote_state", "network")]);
+}
+
+#[test]
+fn terraform_shared_config_files_bypass_the_generated_config() {
+    let env = env_for("healthy");
+    let (code, json) = doctor_json(&env, &["--terraform", &tf("shared-config")]);
+    assert_eq!(code, 1);
+    assert_eq!(ids(&json), ["terraform-mfa-profile", "terraform-shared-config-files"], "not for the rolegate profile");
+    expect(
+        &json,
+        "terraform-shared-config-files",
+        "warning",
+        None,
+        Some("$DATA/terraform/shared-config/main.tf:4"),
+        "provider \"aws\" sets shared_config_files: `rolegate exec` and the shims hand Terraform a generated config (AWS_CONFIG_FILE) in which MFA profiles call rolegate, and this setting bypasses it",
+        "remove shared_config_files, or write profile = \"target-tf\" (already in your config: `credential_process = rolegate credential-process target`), which works with any config file",
+    );
+    expect(
+        &json,
+        "terraform-mfa-profile",
+        "error",
+        Some("target"),
+        Some("$DATA/terraform/shared-config/main.tf:3"),
+        &format!(
+            "provider \"aws\" hard-codes profile = \"target\", which needs an MFA code (mfa_serial of profile `target`): Terraform cannot ask for it and stops with \"{SEED_ERROR}\""
+        ),
+        "write profile = \"target-tf\" (already in your config: `credential_process = rolegate credential-process target`); `rolegate exec` cannot help while the block sets shared_config_files",
+    );
+}
+
+#[test]
+fn terraform_assume_role_of_a_role_that_needs_mfa() {
+    let env = env_for("healthy");
+    let (code, json) = doctor_json(&env, &["--terraform", &tf("assume-role")]);
+    assert_eq!(code, 1);
+    assert_eq!(ids(&json), ["terraform-assume-role-mfa", "terraform-assume-role-mfa"], "not for a role without MFA");
+    let fix = "replace the assume_role (and the block's profile) with profile = \"target-tf\" (already in your config: `credential_process = rolegate credential-process target`)";
+    expect(
+        &json,
+        "terraform-assume-role-mfa",
+        "error",
+        None,
+        Some("$DATA/terraform/assume-role/main.tf:7"),
+        "backend \"s3\" assumes role arn:aws:iam::123456789012:role/hc-master with assume_role, and that role needs MFA (profile `target` assumes the same role with MFA): Terraform's assume_role cannot send an MFA code",
+        fix,
+    );
+    expect(
+        &json,
+        "terraform-assume-role-mfa",
+        "error",
+        None,
+        Some("$DATA/terraform/assume-role/main.tf:17"),
+        "provider \"aws\" assumes role arn:aws:iam::123456789012:role/hc-master with assume_role, and that role needs MFA (profile `target` assumes the same role with MFA): Terraform's assume_role cannot send an MFA code",
+        fix,
+    );
+    let names: Vec<&str> =
+        json["terraform"]["blocks"].as_array().unwrap().iter().map(|b| b["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["s3", "aws", "aws.readonly"]);
+}
+
+#[test]
+fn terraform_assume_role_from_keys_that_carry_mfa_serial() {
+    let env = env_for("keys-mfa");
+    let (code, json) = doctor_json(&env, &["--terraform", &tf("keys-mfa")]);
+    assert_eq!(code, 1);
+    expect(
+        &json,
+        "terraform-assume-role-mfa",
+        "error",
+        None,
+        Some("$DATA/terraform/keys-mfa/main.tf:5"),
+        "provider \"aws\" assumes role arn:aws:iam::123456789012:role/admin with assume_role, and that role needs MFA (the keys of profile `base` come with mfa_serial arn:aws:iam::123456789012:mfa/username): Terraform's assume_role cannot send an MFA code",
+        "move the role into a profile ([profile NAME] with source_profile = base, role_arn = arn:aws:iam::123456789012:role/admin, mfa_serial = arn:aws:iam::123456789012:mfa/username), then `rolegate setup NAME` and write profile = \"NAME-tf\" instead of assume_role",
+    );
+    expect(
+        &json,
+        "terraform-mfa-ignored",
+        "warning",
+        Some("base"),
+        Some("$DATA/terraform/keys-mfa/main.tf:3"),
+        "provider \"aws\" uses profile = \"base\", whose mfa_serial (on profile `base`, which holds the keys) the SDKs ignore: Terraform calls AWS with the keys alone, without MFA, and policies that require MFA deny it",
+        "run `rolegate setup base` and write profile = \"base-tf\": rolegate asks the code and hands Terraform MFA credentials",
+    );
+}
+
+#[test]
+fn terraform_profile_not_found() {
+    let env = env_for("healthy");
+    let (code, json) = doctor_json(&env, &["--terraform", &tf("not-found")]);
+    assert_eq!(code, 0);
+    assert_eq!(ids(&json), ["terraform-profile-not-found"]);
+    expect(
+        &json,
+        "terraform-profile-not-found",
+        "warning",
+        Some("targte"),
+        Some("$DATA/terraform/not-found/main.tf:3"),
+        "provider \"aws\" names profile = \"targte\", which is not defined in $HOME/.aws/config or $HOME/.aws/credentials",
+        "correct the name, or define the profile (Terraform fails with \"failed to get shared config profile\")",
+    );
+}
+
+#[test]
+fn terraform_values_that_cannot_be_evaluated_are_notes() {
+    let env = env_for("healthy");
+    let (code, json) = doctor_json(&env, &["--terraform", &tf("unknown")]);
+    assert_eq!(code, 0, "notes do not fail");
+    assert_eq!(ids(&json), ["terraform-cannot-evaluate"; 3]);
+    let fix = "check the value it has at run time (`terraform console` shows it), or write it literally";
+    expect(
+        &json,
+        "terraform-cannot-evaluate",
+        "info",
+        None,
+        Some("$DATA/terraform/unknown/main.tf:6"),
+        "provider \"aws\": cannot evaluate profile `var.profile`; only literal values are checked",
+        fix,
+    );
+    expect(
+        &json,
+        "terraform-cannot-evaluate",
+        "info",
+        None,
+        Some("$DATA/terraform/unknown/main.tf:7"),
+        "provider \"aws\": cannot evaluate shared_credentials_files `\"${path.module}/credentials\"`; only literal values are checked",
+        fix,
+    );
+    expect(
+        &json,
+        "terraform-cannot-evaluate",
+        "info",
+        None,
+        Some("$DATA/terraform/unknown/main.tf:12"),
+        "data \"terraform_remote_state\" \"network\": cannot evaluate config `var.state`; only literal values are checked",
+        fix,
+    );
+    let text = doctor(&env, &["--terraform", &tf("unknown")]);
+    assert!(
+        text.stdout.contains("\ninfo[terraform-cannot-evaluate]: $DATA/terraform/unknown/main.tf:6: "),
+        "{}",
+        text.stdout
+    );
+    assert!(text.stdout.ends_with("\n0 errors, 0 warnings, 3 notes\n"), "{}", text.stdout);
+}
+
+#[test]
+fn terraform_file_that_is_not_hcl() {
+    let env = env_for("healthy");
+    let (code, json) = doctor_json(&env, &["--terraform", &tf("broken")]);
+    assert_eq!(code, 0);
+    assert_eq!(ids(&json), ["terraform-parse-error"]);
+    let f = findings(&json, "terraform-parse-error")[0];
+    assert_eq!((f["file"].as_str(), f["line"].as_u64()), (Some("$DATA/terraform/broken/main.tf"), Some(8)));
+    assert!(f["message"].as_str().unwrap().starts_with("not valid HCL, not checked: "), "{f:#}");
+    assert_eq!(f["fix"], "`terraform validate` shows the same error");
+}
+
+#[test]
+fn terraform_dir_without_tf_files_is_a_usage_error() {
+    let env = env_for("healthy");
+    let run = doctor(&env, &["--terraform", &tf("empty")]);
+    assert_eq!(run.code, 2);
+    assert_eq!(run.stdout, "");
+    assert_eq!(
+        run.stderr,
+        "rolegate: error: no *.tf files in $DATA/terraform/empty\nrolegate: hint: point --terraform at the directory that holds the root module's .tf files (subdirectories are not read)\n"
+    );
+    let run = doctor(&env, &["--terraform", &tf("does-not-exist")]);
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr.starts_with("rolegate: error: cannot read the Terraform directory $DATA/terraform/does-not-exist: "),
+        "{}",
+        run.stderr
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Secrets.
+
+/// Every secret value of the fixture credentials file.
+fn fixture_secrets() -> Vec<String> {
+    read(&data_credentials())
+        .lines()
+        .filter_map(|l| l.split_once('='))
+        .filter(|(k, _)| matches!(k.trim(), "aws_secret_access_key" | "aws_session_token"))
+        .map(|(_, v)| v.trim().to_string())
+        .collect()
+}
+
+#[test]
+fn no_output_holds_a_secret() {
+    let secrets = fixture_secrets();
+    assert!(secrets.len() >= 4, "{secrets:?}");
+    for (case, tf_case) in [("seed", "seed"), ("healthy", "healthy"), ("duration", "backend")] {
+        let env = env_for(case);
+        for args in [vec!["-vv"], vec!["-vv", "--json"]] {
+            let mut all = args.clone();
+            let dir = tf(tf_case);
+            all.extend(["--terraform", dir.as_str()]);
+            let run = doctor(&env, &all);
+            assert!(!run.stdout.is_empty());
+            for secret in &secrets {
+                assert!(!run.stdout.contains(secret.as_str()), "{case} {args:?}: stdout holds {secret:.10}...");
+                assert!(!run.stderr.contains(secret.as_str()), "{case} {args:?}: stderr holds {secret:.10}...");
+            }
+        }
+    }
+    // The temporary keys' profile is explained (its access key id shows, its token does not).
+    let run = doctor(&env_for("healthy"), &["via-temporary"]);
+    assert!(
+        run.stdout.contains("aws_access_key_id ASIADOCTORFIXTURE003 (temporary: aws_session_token is set)"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("       aws_session_token = (set, not shown) ($HOME/.aws/credentials:"),
+        "{}",
+        run.stdout
+    );
+}
