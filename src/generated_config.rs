@@ -24,30 +24,10 @@ use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
 use crate::cache::CacheError;
+use crate::config::resolve::PRE_EMPTING_KEYS;
 use crate::config::{ConfigPaths, Profiles};
 use crate::context::Env;
 use crate::plan::{self, MfaStrategy, PlanOptions};
-
-/// Keys removed from a rewritten profile.
-const DROPPED: &[&str] = &[
-    "role_arn",
-    "source_profile",
-    "credential_source",
-    "credential_process",
-    "mfa_serial",
-    "external_id",
-    "role_session_name",
-    "duration_seconds",
-    "aws_access_key_id",
-    "aws_secret_access_key",
-    "aws_session_token",
-    "web_identity_token_file",
-    "sso_session",
-    "sso_start_url",
-    "sso_account_id",
-    "sso_role_name",
-    "sso_region",
-];
 
 pub struct Generated {
     pub config: PathBuf,
@@ -196,7 +176,9 @@ pub fn rewrite_config(text: &str, rewrite: &BTreeMap<String, String>, exe: &Path
         }
         if current.is_some() {
             if let Some(key) = key_of(line) {
-                dropping_continuation = DROPPED.contains(&key) || key.starts_with("rolegate_");
+                // A rewritten profile keeps only what cannot pre-empt its new credential_process.
+                dropping_continuation =
+                    PRE_EMPTING_KEYS.contains(&key) || key == "credential_process" || key.starts_with("rolegate_");
                 has_region |= key == "region";
                 if dropping_continuation {
                     continue;

@@ -42,25 +42,6 @@ use crate::error::{EXIT_CONFIG, EXIT_INTERNAL, EXIT_LOCAL, Error};
 use crate::output;
 use crate::plan::{self, MfaStrategy, Plan, PlanOptions, StrategyReason};
 
-/// Keys that make an SDK try something before `credential_process` (or instead of it).
-const CONFLICTING_KEYS: &[&str] = &[
-    "role_arn",
-    "source_profile",
-    "credential_source",
-    "mfa_serial",
-    "external_id",
-    "role_session_name",
-    "duration_seconds",
-    "aws_access_key_id",
-    "aws_secret_access_key",
-    "aws_session_token",
-    "web_identity_token_file",
-    "sso_session",
-    "sso_start_url",
-    "sso_account_id",
-    "sso_role_name",
-];
-
 #[derive(Debug, thiserror::Error)]
 pub enum SetupError {
     #[error("`{name}` cannot be a profile name: the AWS SDKs ignore a section whose name has {why}")]
@@ -336,7 +317,7 @@ enum Existing {
 
 fn existing_profile(profiles: &Profiles, name: &str, profile: &str) -> Existing {
     let Some(props) = profiles.get(name) else { return Existing::Absent };
-    let conflicting: Vec<&str> = CONFLICTING_KEYS.iter().copied().filter(|k| props.contains_key(*k)).collect();
+    let conflicting: Vec<&str> = resolve::PRE_EMPTING_KEYS.iter().copied().filter(|k| props.contains_key(*k)).collect();
     if !conflicting.is_empty() {
         return Existing::Other {
             why: format!(

@@ -28,6 +28,27 @@ pub const KEY_MFA_PROCESS: &str = "rolegate_mfa_process";
 /// Profile key: the YubiKey OATH account that gives the code (`ykman`).
 pub const KEY_YKMAN_ACCOUNT: &str = "rolegate_ykman_account";
 
+/// Keys that make an SDK get credentials some other way before (or instead of) a profile's
+/// `credential_process`: a profile meant to call rolegate must have none of them.
+pub const PRE_EMPTING_KEYS: &[&str] = &[
+    "role_arn",
+    "source_profile",
+    "credential_source",
+    "mfa_serial",
+    "external_id",
+    "role_session_name",
+    "duration_seconds",
+    "aws_access_key_id",
+    "aws_secret_access_key",
+    "aws_session_token",
+    "web_identity_token_file",
+    "sso_session",
+    "sso_start_url",
+    "sso_account_id",
+    "sso_role_name",
+    "sso_region",
+];
+
 /// Longest chain followed before giving up (the SDKs have no limit; a real chain has 2 or 3).
 pub const MAX_CHAIN: usize = 32;
 
