@@ -8,6 +8,7 @@ mod credential_process;
 mod doctor;
 mod exec;
 mod export_shells;
+mod faults;
 mod leaks;
 mod list_clear;
 mod login;

@@ -1,0 +1,1302 @@
+//! The fault matrix: the real `rolegate` binary against a misbehaving STS (used codes, refused
+//! roles, sessions expired at STS, 5xx, closed ports, TLS failures, bodies that are not XML, a
+//! slow server), a damaged cache (truncated, empty, loose-mode, foreign-owned, full, from another
+//! version), a hostile clock, 64 concurrent cold calls, and a data-driven set of malformed or
+//! hostile configuration files.
+//!
+//! Every case asserts the exit code, the message (with the profile and the file where there is
+//! one), the `hint:` line, and that nothing was lost or left behind: no `.tmp-*` file in the
+//! cache directory, no partial entry, earlier good entries intact.
+//!
+//! ## The hostile configuration files
+//!
+//! `tests/data/hostile/NAME.ini` is a `~/.aws/config`; `NAME.credentials`, if present, is the
+//! `~/.aws/credentials` beside it (else the seed's `[base]` keys are). `NAME.expect` says what
+//! `rolegate credential-process PROFILE --mfa-token 123456` (no terminal, against the strict STS
+//! stand-in with the seed's user, device and role) must do, one `key = value` a line:
+//!
+//! - `profile = NAME`: the profile asked for (default `target`);
+//! - `exit = N`: the exit status (0: the SDKs accept the input, and so must rolegate);
+//! - `stderr = TEXT`: a substring of stderr (repeatable); `{config}` and `{credentials}` stand
+//!   for the two files' paths;
+//! - `absent = TEXT`: a text stderr must not have (repeatable);
+//! - `locate = config|credentials LINE`: a parse error must point at that file and line: some
+//!   stderr line names `line LINE` and that file, and not the other file;
+//! - `bug = TEXT`: a known bug: the main test then checks only what holds of every file (below)
+//!   and the exit status; the `stderr`, `absent` and `locate` lines are checked by the
+//!   `#[ignore]`d test.
+//!
+//! Every case must also finish within 10 s, never panic (exit 101), print nothing on stdout when
+//! it fails, end a failure with a `rolegate: hint:` line, and never show the secret key.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use crate::common::env::*;
+use crate::common::pty::{count, spawn_script};
+use crate::common::skip::skip;
+use crate::common::strict_sts::{RoleSpec, StrictSts, error_xml};
+
+/// Bound on one rolegate run outside a pty: a hang fails the test instead of blocking it.
+const RUN_LIMIT: Duration = Duration::from_secs(40);
+/// The exit statuses of the README.
+const EXIT_CONFIG: i32 = 3;
+const EXIT_AUTH: i32 = 4;
+const EXIT_STS: i32 = 5;
+/// A plain role without conditions, for calls that carry no MFA code.
+const PLAIN_ROLE: &str = "arn:aws:iam::123456789012:role/plain";
+const HINT_BAD_RESPONSE: &str = "rolegate: hint: the endpoint is probably not STS: check AWS_ENDPOINT_URL_STS / AWS_ENDPOINT_URL and the profile's endpoint_url\n";
+const HINT_TRANSPORT: &str = "rolegate: hint: check the network, the proxy variables (HTTPS_PROXY, NO_PROXY) and the endpoint (AWS_ENDPOINT_URL_STS, the profile's region)\n";
+
+// ---------------------------------------------------------------------------------------------
+// Running rolegate
+// ---------------------------------------------------------------------------------------------
+
+/// What a bounded run gives back.
+struct Run {
+    out: Output,
+    took: Duration,
+}
+
+impl Run {
+    fn code(&self) -> Option<i32> {
+        self.out.status.code()
+    }
+
+    fn stderr(&self) -> String {
+        stderr_of(&self.out)
+    }
+
+    fn stdout(&self) -> String {
+        String::from_utf8_lossy(&self.out.stdout).into_owned()
+    }
+
+    /// Succeeded with credential_process JSON and nothing on stderr.
+    fn assert_ok_silent(&self) -> ProcessJson {
+        assert_eq!(self.code(), Some(0), "{}", self.stderr());
+        assert_eq!(self.stderr(), "", "a successful call is silent");
+        parse_process_json(&self.out.stdout)
+    }
+
+    /// Failed with `code`: nothing on stdout, exactly one error, no panic, no secret key.
+    fn assert_failed(&self, code: i32) -> String {
+        let err = self.stderr();
+        assert_eq!(self.code(), Some(code), "{err}");
+        assert!(self.out.stdout.is_empty(), "a failure prints no credentials: {}", self.stdout());
+        assert_eq!(count(&err, "rolegate: error: "), 1, "{err}");
+        assert!(!err.contains("panicked"), "{err}");
+        assert_no_base_secret(&err);
+        err
+    }
+}
+
+/// Runs `cmd` (stdout and stderr captured) and kills it if it outlives `limit`.
+fn run_bounded(mut cmd: Command, limit: Duration) -> Run {
+    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+    let start = Instant::now();
+    let mut child = cmd.spawn().expect("spawn rolegate");
+    let mut stdout = child.stdout.take().expect("stdout");
+    let mut stderr = child.stderr.take().expect("stderr");
+    let out_reader = std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        let _ = stdout.read_to_end(&mut buf);
+        buf
+    });
+    let err_reader = std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        let _ = stderr.read_to_end(&mut buf);
+        buf
+    });
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait for rolegate") {
+            break status;
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("rolegate did not finish within {limit:?} (killed): a hang or far too slow");
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    let took = start.elapsed();
+    let out = Output {
+        status,
+        stdout: out_reader.join().expect("stdout reader"),
+        stderr: err_reader.join().expect("stderr reader"),
+    };
+    Run { out, took }
+}
+
+/// `rolegate ARGS` in a new session: no controlling terminal, so it can never prompt (and never
+/// reaches the terminal `cargo test` runs in).
+fn no_tty(env: &TestEnv, args: &[&str]) -> Run {
+    let mut all = vec!["-w", rolegate_bin().to_str().expect("utf-8 path")];
+    all.extend_from_slice(args);
+    run_bounded(env.command("setsid", &all), RUN_LIMIT)
+}
+
+/// A cold call of the seed's `target` with `code`: an MFA session and a role entry.
+fn cold(env: &TestEnv, code: &str) -> ProcessJson {
+    no_tty(env, &["credential-process", "target", "--mfa-token", code]).assert_ok_silent()
+}
+
+fn assert_no_base_secret(text: &str) {
+    assert!(!text.contains(BASE_SECRET), "the base secret key leaked: {text}");
+}
+
+fn config_path(env: &TestEnv) -> String {
+    env.home().join(".aws/config").display().to_string()
+}
+
+// ---------------------------------------------------------------------------------------------
+// The cache directory
+// ---------------------------------------------------------------------------------------------
+
+/// The `.json` entries, sorted.
+fn entries(env: &TestEnv) -> Vec<PathBuf> {
+    let Ok(dir) = std::fs::read_dir(env.cache_dir()) else { return Vec::new() };
+    let mut out: Vec<PathBuf> =
+        dir.map(|e| e.expect("dir entry").path()).filter(|p| p.extension().is_some_and(|e| e == "json")).collect();
+    out.sort();
+    out
+}
+
+/// The one entry whose name starts with `prefix` (`role-` or `mfa-`).
+fn entry(env: &TestEnv, prefix: &str) -> PathBuf {
+    let found: Vec<PathBuf> = entries(env)
+        .into_iter()
+        .filter(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with(prefix)))
+        .collect();
+    assert_eq!(found.len(), 1, "one {prefix}* entry expected: {found:?}");
+    found.into_iter().next().expect("one entry")
+}
+
+fn read_json(path: &Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(path).expect("read entry")).expect("an entry is JSON")
+}
+
+/// Rewrites an entry in place (its mode and owner stay).
+fn write_json(path: &Path, value: &serde_json::Value) {
+    std::fs::write(path, serde_json::to_vec(value).expect("encode")).expect("write entry");
+}
+
+fn rfc3339(t: OffsetDateTime) -> serde_json::Value {
+    serde_json::Value::String(t.format(&Rfc3339).expect("format"))
+}
+
+fn access_key_of(path: &Path) -> String {
+    read_json(path)["credentials"]["access_key_id"].as_str().expect("access_key_id").to_string()
+}
+
+/// No temporary file left behind, and every entry is whole: version 1, credentials, 0600, ours.
+fn assert_cache_clean(env: &TestEnv) {
+    let Ok(dir) = std::fs::read_dir(env.cache_dir()) else { return };
+    for path in dir.map(|e| e.expect("dir entry").path()) {
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_string();
+        assert!(!name.starts_with(".tmp-"), "a temporary file was left behind: {}", path.display());
+        if path.extension().is_some_and(|e| e == "json") {
+            let meta = std::fs::symlink_metadata(&path).expect("stat entry");
+            assert!(meta.is_file(), "{}", path.display());
+            assert_eq!(meta.mode() & 0o777, 0o600, "{}", path.display());
+            assert_eq!(meta.uid(), rustix::process::geteuid().as_raw(), "{}", path.display());
+            let json = read_json(&path);
+            assert_eq!(json["version"], 1, "{}", path.display());
+            for field in ["access_key_id", "secret_access_key", "session_token", "expiration"] {
+                assert!(json["credentials"][field].is_string(), "{field} in {}", path.display());
+            }
+        }
+    }
+}
+
+/// A seed environment whose config also has `[profile plain]`: a role without MFA, so that
+/// AssumeRole is the first and only call and carries no code.
+fn plain_env(sts: &StrictSts) -> TestEnv {
+    sts.add_role(RoleSpec::new(PLAIN_ROLE));
+    let mut env = TestEnv::seed(sts);
+    env.write_config(&format!("{SEED_CONFIG}\n[profile plain]\nsource_profile = base\nrole_arn = {PLAIN_ROLE}\n"));
+    env
+}
+
+/// The status of every call of `action`, in order.
+fn statuses(sts: &StrictSts, action: &str) -> Vec<u16> {
+    sts.calls().into_iter().filter(|c| c.action == action).map(|c| c.status).collect()
+}
+
+// ---------------------------------------------------------------------------------------------
+// STS faults
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn a_code_already_used_asks_for_the_next_one_on_the_terminal() {
+    let sts = seed_sts();
+    let env = TestEnv::seed(&sts);
+    let first = cold(&env, "123456");
+    let session_before = access_key_of(&entry(&env, "mfa-"));
+    // A new session is forced and the code already spent is typed again (two terminals racing
+    // for one code, or a user typing the code still on the screen): STS refuses it as it refuses
+    // a wrong one, so rolegate must ask for the next code, not fail and not re-send it.
+    let mut p = spawn_script(
+        &env,
+        "\"$ROLEGATE\" credential-process target --refresh-mfa > out.json 2> err.txt; echo \"exit=$?\"",
+    );
+    p.exp_string(&format!("Enter MFA code for {MFA_SERIAL}: ")).unwrap();
+    p.send_line("123456").unwrap();
+    p.exp_string("rolegate: that code was not accepted; wait for the next one.").unwrap();
+    p.exp_string(&format!("Enter MFA code for {MFA_SERIAL}: ")).unwrap();
+    p.send_line("654321").unwrap();
+    let rest = p.exp_eof().unwrap();
+    assert!(rest.contains("exit=0"), "{rest}");
+    let json = parse_process_json(&std::fs::read(env.path("out.json")).unwrap());
+    assert_ne!(json.access_key_id, first.access_key_id);
+    assert_eq!(std::fs::read_to_string(env.path("err.txt")).unwrap(), "");
+
+    let gst: Vec<_> = sts.calls().into_iter().filter(|c| c.action == "GetSessionToken").collect();
+    let sent: Vec<_> = gst.iter().map(|c| (c.token_code.clone().unwrap(), c.status)).collect();
+    assert_eq!(sent, [("123456".into(), 200), ("123456".into(), 403), ("654321".into(), 200)]);
+    assert_eq!(gst[1].error_code.as_deref(), Some("AccessDenied"));
+    assert_eq!(sts.count("AssumeRole"), 2);
+    assert_ne!(access_key_of(&entry(&env, "mfa-")), session_before, "the new session is cached");
+    assert_eq!(access_key_of(&entry(&env, "role-")), json.access_key_id);
+    assert_cache_clean(&env);
+}
+
+#[test]
+fn an_external_id_the_role_refuses_is_access_denied_and_the_mfa_session_is_kept() {
+    let sts = seed_sts();
+    let mut env = TestEnv::seed(&sts);
+    env.write_config(&SEED_CONFIG.replace("external_id = 123456789069", "external_id = not-the-agreed-id"));
+    let run = no_tty(&env, &["credential-process", "target", "--mfa-token", "918273"]);
+    let err = run.assert_failed(EXIT_AUTH);
+    assert_eq!(
+        err,
+        format!(
+            "rolegate: error: profile `target` ({}): AssumeRole: access denied: User: {USER_ARN} is not authorized to perform: sts:AssumeRole on resource: {ROLE_ARN}\n\
+             rolegate: hint: check the role's trust policy (the principal, aws:MultiFactorAuthPresent, the external id) and your user's sts:AssumeRole permission\n",
+            config_path(&env)
+        )
+    );
+    assert!(!err.contains("918273"), "{err}");
+    // The code was spent on a good MFA session: it is cached, so fixing the external id needs no
+    // new code.
+    let session = entry(&env, "mfa-");
+    assert_eq!(entries(&env), std::slice::from_ref(&session), "no role entry for a refused role");
+    assert_cache_clean(&env);
+
+    env.write_config(SEED_CONFIG);
+    no_tty(&env, &["credential-process", "target"]).assert_ok_silent();
+    assert_eq!(sts.count("GetSessionToken"), 1);
+    let ids: Vec<_> = sts.calls().into_iter().filter(|c| c.action == "AssumeRole").map(|c| c.external_id).collect();
+    assert_eq!(ids, [Some("not-the-agreed-id".to_string()), Some(EXTERNAL_ID.to_string())]);
+    assert_cache_clean(&env);
+}
+
+#[test]
+fn an_mfa_session_expired_at_sts_but_not_in_the_cache_asks_for_a_new_code() {
+    let sts = seed_sts();
+    let env = TestEnv::seed(&sts);
+    cold(&env, "123456");
+    let old_session = access_key_of(&entry(&env, "mfa-"));
+    // The role entry is gone, so AssumeRole must use the cached session; STS's clock is past the
+    // session's end while the cache still thinks it has hours left.
+    std::fs::remove_file(entry(&env, "role-")).unwrap();
+    sts.advance(12 * 3600 + 60);
+
+    let mut p = spawn_script(&env, "\"$ROLEGATE\" credential-process target > out.json 2> err.txt; echo \"exit=$?\"");
+    p.exp_string(&format!("Enter MFA code for {MFA_SERIAL}: ")).unwrap();
+    p.send_line("654321").unwrap();
+    let rest = p.exp_eof().unwrap();
+    assert!(rest.contains("exit=0"), "{rest}");
+    assert_eq!(count(&rest, "Enter MFA code"), 0, "one prompt only: {rest}");
+    let json = parse_process_json(&std::fs::read(env.path("out.json")).unwrap());
+    assert_eq!(
+        std::fs::read_to_string(env.path("err.txt")).unwrap(),
+        "rolegate: the cached MFA session is no longer valid; starting a new one\n"
+    );
+
+    assert_eq!(sts.count("GetSessionToken"), 2);
+    let ars: Vec<_> = sts.calls().into_iter().filter(|c| c.action == "AssumeRole").collect();
+    assert_eq!(ars.iter().map(|c| c.status).collect::<Vec<_>>(), [200, 403, 200]);
+    assert_eq!(ars[1].error_code.as_deref(), Some("ExpiredToken"));
+    assert_eq!(ars[1].access_key_id, old_session, "the expired session was tried once");
+    let new_session = access_key_of(&entry(&env, "mfa-"));
+    assert_ne!(new_session, old_session, "the new session replaced the dead one in the cache");
+    assert_eq!(ars[2].access_key_id, new_session);
+    assert_eq!(access_key_of(&entry(&env, "role-")), json.access_key_id);
+    assert_cache_clean(&env);
+}
+
+#[test]
+fn a_5xx_on_assume_role_without_a_code_is_retried() {
+    let sts = seed_sts();
+    let env = TestEnv::seed(&sts);
+    cold(&env, "123456");
+    let session = access_key_of(&entry(&env, "mfa-"));
+
+    // 500 with an STS ErrorResponse, once.
+    std::fs::remove_file(entry(&env, "role-")).unwrap();
+    sts.fail_next(1, 500, error_xml("InternalFailure", "An internal error occurred.", "r-500"));
+    let a = no_tty(&env, &["credential-process", "target"]).assert_ok_silent();
+    // 503 with a load balancer's plain-text body, twice: the third attempt is the last.
+    std::fs::remove_file(entry(&env, "role-")).unwrap();
+    sts.fail_next(2, 503, "Service Unavailable".into());
+    let b = no_tty(&env, &["credential-process", "target"]).assert_ok_silent();
+
+    assert_ne!(a.access_key_id, b.access_key_id);
+    assert_eq!(statuses(&sts, "AssumeRole"), [200, 500, 200, 503, 503, 200]);
+    assert_eq!(sts.count("GetSessionToken"), 1, "no new code for a server error");
+    assert_eq!(access_key_of(&entry(&env, "mfa-")), session);
+    assert_eq!(access_key_of(&entry(&env, "role-")), b.access_key_id);
+    assert_cache_clean(&env);
+}
+
+#[test]
+fn a_5xx_on_assume_role_three_times_fails_with_exit_5() {
+    let sts = seed_sts();
+    let env = plain_env(&sts);
+    sts.fail_next(3, 503, error_xml("ServiceUnavailable", "Service is unavailable.", "r-503"));
+    let run = no_tty(&env, &["credential-process", "plain"]);
+    let err = run.assert_failed(EXIT_STS);
+    assert!(
+        err.starts_with(&format!(
+            "rolegate: error: profile `plain` ({}): AssumeRole: STS error ServiceUnavailable (HTTP 503): Service is unavailable.\n",
+            config_path(&env)
+        )),
+        "{err}"
+    );
+    assert_eq!(statuses(&sts, "AssumeRole"), [503, 503, 503]);
+    assert!(entries(&env).is_empty(), "{:?}", entries(&env));
+    assert_cache_clean(&env);
+}
+
+#[test]
+fn a_5xx_on_get_session_token_with_a_code_is_not_retried() {
+    let sts = seed_sts();
+    let env = TestEnv::seed(&sts);
+    let config = config_path(&env);
+
+    sts.fail_next(1, 500, error_xml("InternalFailure", "An internal error occurred.", "r-500"));
+    let run = no_tty(&env, &["credential-process", "target", "--mfa-token", "918273"]);
+    let err = run.assert_failed(EXIT_STS);
+    assert!(
+        err.starts_with(&format!(
+            "rolegate: error: profile `base` ({config}): GetSessionToken: STS error InternalFailure (HTTP 500): An internal error occurred.\n"
+        )),
+        "{err}"
+    );
+    assert!(!err.contains("918273"), "{err}");
+
+    sts.fail_next(1, 503, "<html><body>503 Service Temporarily Unavailable</body></html>".into());
+    let run = no_tty(&env, &["credential-process", "target", "--mfa-token", "234567"]);
+    let err = run.assert_failed(EXIT_STS);
+    assert!(
+        err.starts_with(&format!(
+            "rolegate: error: profile `base` ({config}): GetSessionToken: STS at {} answered HTTP 503 with a body that is not an STS response: ",
+            sts.url()
+        )),
+        "{err}"
+    );
+    assert!(err.lines().last().is_some_and(|l| l.starts_with("rolegate: hint: ")), "{err}");
+
+    // One attempt per code: a code that may have reached STS is never sent again.
+    let codes: Vec<_> =
+        sts.calls().into_iter().filter(|c| c.action == "GetSessionToken").map(|c| c.token_code.unwrap()).collect();
+    assert_eq!(codes, ["918273", "234567"]);
+    assert_eq!(sts.attempts("AssumeRole"), 0);
+    assert!(entries(&env).is_empty(), "{:?}", entries(&env));
+    assert_cache_clean(&env);
+}
+
+#[test]
+#[ignore = "bug: an STS 5xx error (StsError::Service) ends without a `hint:` line"]
+fn a_5xx_error_ends_with_a_hint() {
+    let sts = seed_sts();
+    let env = TestEnv::seed(&sts);
+    sts.fail_next(1, 500, error_xml("InternalFailure", "An internal error occurred.", "r-500"));
+    let run = no_tty(&env, &["credential-process", "target", "--mfa-token", "123456"]);
+    let err = run.assert_failed(EXIT_STS);
+    let last = err.lines().last().unwrap_or_default();
+    assert!(last.starts_with("rolegate: hint: "), "every error ends with a hint: {err}");
+}
+
+/// `http://127.0.0.1:PORT` on a port nobody listens on.
+fn closed_port_url() -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    drop(listener);
+    format!("http://127.0.0.1:{port}")
+}
+
+#[test]
+fn a_closed_port_is_reported_with_its_url_at_once() {
+    let sts = seed_sts();
+    let mut env = plain_env(&sts);
+    let url = closed_port_url();
+    env.set("AWS_ENDPOINT_URL", &url);
+    let config = config_path(&env);
+
+    // With a code: one attempt.
+    let run = no_tty(&env, &["credential-process", "target", "--mfa-token", "123456"]);
+    let err = run.assert_failed(EXIT_STS);
+    let expected = format!("rolegate: error: profile `base` ({config}): GetSessionToken: cannot reach STS at {url}: ");
+    assert!(err.starts_with(&expected), "{err}");
+    assert!(err.contains("Connection refused"), "{err}");
+    assert!(err.ends_with(HINT_TRANSPORT), "{err}");
+    assert!(run.took < Duration::from_secs(5), "{:?}", run.took);
+
+    // Without a code: retried, still quick, same message.
+    let run = no_tty(&env, &["credential-process", "plain"]);
+    let err = run.assert_failed(EXIT_STS);
+    let expected = format!("rolegate: error: profile `plain` ({config}): AssumeRole: cannot reach STS at {url}: ");
+    assert!(err.starts_with(&expected), "{err}");
+    assert!(err.ends_with(HINT_TRANSPORT), "{err}");
+    assert!(run.took < Duration::from_secs(5), "{:?}", run.took);
+    assert!(entries(&env).is_empty());
+    assert_cache_clean(&env);
+}
+
+/// A loopback TCP listener that answers every connection with plain HTTP, whatever it is sent
+/// (a TLS client hello, here). Stops when dropped.
+struct PlainListener {
+    port: u16,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl PlainListener {
+    fn start() -> PlainListener {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        listener.set_nonblocking(true).expect("nonblocking");
+        let port = listener.local_addr().expect("addr").port();
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = Arc::clone(&stop);
+        let thread = std::thread::spawn(move || {
+            while !flag.load(Ordering::Relaxed) {
+                match listener.accept() {
+                    Ok((mut stream, _)) => {
+                        let _ = stream.set_nonblocking(false);
+                        let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+                        let mut buf = [0u8; 1024];
+                        let _ = stream.read(&mut buf);
+                        let _ = stream
+                            .write_all(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+                    }
+                    Err(_) => std::thread::sleep(Duration::from_millis(10)),
+                }
+            }
+        });
+        PlainListener { port, stop, thread: Some(thread) }
+    }
+}
+
+impl Drop for PlainListener {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+#[test]
+fn tls_to_a_server_that_speaks_plain_http_fails_fast_and_clearly() {
+    let sts = seed_sts();
+    let mut env = plain_env(&sts);
+    let listener = PlainListener::start();
+    let url = format!("https://127.0.0.1:{}", listener.port);
+    env.set("AWS_ENDPOINT_URL", &url);
+    for (profile, args, action) in [
+        ("base", &["credential-process", "target", "--mfa-token", "123456"][..], "GetSessionToken"),
+        ("plain", &["credential-process", "plain"][..], "AssumeRole"),
+    ] {
+        let run = no_tty(&env, args);
+        let err = run.assert_failed(EXIT_STS);
+        let expected = format!(
+            "rolegate: error: profile `{profile}` ({}): {action}: cannot reach STS at {url}: ",
+            config_path(&env)
+        );
+        assert!(err.starts_with(&expected), "{err}");
+        assert!(err.ends_with(HINT_TRANSPORT), "{err}");
+        assert!(run.took < Duration::from_secs(5), "no hang: {:?}", run.took);
+    }
+    assert_eq!(sts.calls().len(), 0);
+    assert!(entries(&env).is_empty());
+    assert_cache_clean(&env);
+}
+
+/// `openssl s_server` with a fresh self-signed certificate for 127.0.0.1, answering each line
+/// reversed (not HTTP, but at once); killed when dropped.
+struct SelfSignedServer {
+    child: std::process::Child,
+    port: u16,
+    cert: PathBuf,
+}
+
+impl SelfSignedServer {
+    fn start(dir: &Path) -> Result<SelfSignedServer, String> {
+        let cert = dir.join("self-signed.pem");
+        let key = dir.join("self-signed.key");
+        let made = Command::new("openssl")
+            .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1"])
+            .args(["-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"])
+            .args([
+                "-addext",
+                "basicConstraints=critical,CA:FALSE",
+                "-addext",
+                "extendedKeyUsage=serverAuth",
+                "-keyout",
+            ])
+            .arg(&key)
+            .arg("-out")
+            .arg(&cert)
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| format!("openssl: {e}"))?;
+        if !made.status.success() {
+            return Err(format!("openssl req failed: {}", String::from_utf8_lossy(&made.stderr)));
+        }
+        let port = TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map_err(|e| e.to_string())?.port();
+        let child = Command::new("openssl")
+            .args(["s_server", "-quiet", "-rev", "-accept", &format!("127.0.0.1:{port}"), "-cert"])
+            .arg(&cert)
+            .arg("-key")
+            .arg(&key)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| format!("openssl s_server: {e}"))?;
+        let server = SelfSignedServer { child, port, cert };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if Instant::now() > deadline {
+                return Err("openssl s_server did not start listening".into());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Ok(server)
+    }
+}
+
+impl Drop for SelfSignedServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn self_signed_or_skip(test: &str, dir: &Path) -> Option<SelfSignedServer> {
+    match SelfSignedServer::start(dir) {
+        Ok(s) => Some(s),
+        Err(why) => {
+            skip(test, "openssl", &why);
+            None
+        }
+    }
+}
+
+#[test]
+fn a_self_signed_certificate_is_refused_clearly() {
+    let test = "a_self_signed_certificate_is_refused_clearly";
+    let sts = seed_sts();
+    let mut env = TestEnv::seed(&sts);
+    let Some(server) = self_signed_or_skip(test, env.dir.path()) else { return };
+    let url = format!("https://127.0.0.1:{}", server.port);
+    env.set("AWS_ENDPOINT_URL", &url);
+    let run = no_tty(&env, &["credential-process", "target", "--mfa-token", "123456"]);
+    let err = run.assert_failed(EXIT_STS);
+    let expected = format!(
+        "rolegate: error: profile `base` ({}): GetSessionToken: cannot reach STS at {url}: ",
+        config_path(&env)
+    );
+    assert!(err.starts_with(&expected), "{err}");
+    assert!(err.to_lowercase().contains("certificate"), "the message says what failed: {err}");
+    assert!(run.took < Duration::from_secs(5), "no hang: {:?}", run.took);
+
+    // Trusting it through AWS_CA_BUNDLE gets past TLS (to a server that does not speak HTTP).
+    env.set("AWS_CA_BUNDLE", server.cert.to_str().unwrap());
+    let run = no_tty(&env, &["credential-process", "target", "--mfa-token", "234567"]);
+    let err = run.assert_failed(EXIT_STS);
+    assert!(err.starts_with(&expected), "{err}");
+    assert!(!err.to_lowercase().contains("certificate"), "AWS_CA_BUNDLE is honoured: {err}");
+    assert!(run.took < Duration::from_secs(5), "no hang: {:?}", run.took);
+    assert!(entries(&env).is_empty());
+    assert_cache_clean(&env);
+}
+
+#[test]
+#[ignore = "bug: a TLS certificate failure's hint does not mention AWS_CA_BUNDLE, the setting that fixes it"]
+fn a_certificate_failure_hints_at_aws_ca_bundle() {
+    let test = "a_certificate_failure_hints_at_aws_ca_bundle";
+    let sts = seed_sts();
+    let mut env = TestEnv::seed(&sts);
+    let Some(server) = self_signed_or_skip(test, env.dir.path()) else { return };
+    env.set("AWS_ENDPOINT_URL", &format!("https://127.0.0.1:{}", server.port));
+    let run = no_tty(&env, &["credential-process", "target", "--mfa-token", "123456"]);
+    let err = run.assert_failed(EXIT_STS);
+    let hint = err.lines().find(|l| l.starts_with("rolegate: hint: ")).unwrap_or_default();
+    assert!(hint.contains("AWS_CA_BUNDLE"), "{err}");
+}
+
+#[test]
+fn a_response_that_is_not_xml_is_an_sts_error_and_is_not_echoed() {
+    let sts = seed_sts();
+    let env = plain_env(&sts);
+    let config = config_path(&env);
+    let marker = "CAPTIVE-PORTAL-7f3a9c";
+
+    // A captive portal's HTML page with HTTP 200, for the call that carries the code.
+    sts.fail_next(
+        1,
+        200,
+        format!("<!DOCTYPE html><html><head><title>Wi-Fi</title></head><body><p>Sign in {marker}</p></body></html>"),
+    );
+    let run = no_tty(&env, &["credential-process", "target", "--mfa-token", "123456"]);
+    let err = run.assert_failed(EXIT_STS);
+    let expected = format!(
+        "rolegate: error: profile `base` ({config}): GetSessionToken: STS at {} answered HTTP 200 with a body that is not an STS response: ",
+        sts.url()
+    );
+    assert!(err.starts_with(&expected), "{err}");
+    assert!(err.ends_with(HINT_BAD_RESPONSE), "{err}");
+    assert!(!err.contains(marker) && !err.contains("Sign in"), "the body is not echoed: {err}");
+
+    // Plain text that is not XML at all, for a call without a code: a 200 is not retried either.
+    sts.fail_next(1, 200, format!("{marker} <<< & not xml at all"));
+    let run = no_tty(&env, &["credential-process", "plain"]);
+    let err = run.assert_failed(EXIT_STS);
+    assert!(
+        err.contains(&format!("profile `plain` ({config}): AssumeRole: STS at {} answered HTTP 200", sts.url())),
+        "{err}"
+    );
+    assert!(err.ends_with(HINT_BAD_RESPONSE), "{err}");
+    assert!(!err.contains(marker) && !err.contains("not xml at all"), "the body is not echoed: {err}");
+
+    assert_eq!(statuses(&sts, "GetSessionToken"), [200]);
+    assert_eq!(statuses(&sts, "AssumeRole"), [200]);
+    assert!(entries(&env).is_empty(), "{:?}", entries(&env));
+    assert_cache_clean(&env);
+}
+
+#[test]
+fn a_slow_answer_is_abandoned_after_the_request_bound_and_retried() {
+    let sts = seed_sts();
+    let env = plain_env(&sts);
+    // The first AssumeRole is held 20 s; rolegate's bound on one request is 10 s. A call without
+    // a code is then retried, and the retry is answered at once.
+    sts.delay_next(1, 20_000);
+    let run = no_tty(&env, &["credential-process", "plain"]);
+    let json = run.assert_ok_silent();
+    assert!(run.took >= Duration::from_secs(9), "the first request was waited for: {:?}", run.took);
+    assert!(run.took < Duration::from_secs(15), "abandoned long before the server answered: {:?}", run.took);
+    assert_eq!(access_key_of(&entry(&env, "role-")), json.access_key_id);
+    assert_cache_clean(&env);
+}
+
+#[test]
+#[ignore = "bug: retries of a call without a code ignore the call's deadline (prompt timeout + 25 s)"]
+fn a_server_that_never_answers_in_time_is_given_up_by_the_deadline() {
+    let sts = seed_sts();
+    let env = plain_env(&sts);
+    // Every attempt is held past the 10 s request bound. With --prompt-timeout 1 the whole call
+    // must be over by its deadline, 1 + 25 s (under Terraform's 60 s kill with the default 30 s:
+    // 30 + 25 = 55 s); three attempts of 10 s plus backoff take longer.
+    sts.delay_next(3, 15_000);
+    let run = no_tty(&env, &["credential-process", "plain", "--prompt-timeout", "1"]);
+    let err = run.assert_failed(EXIT_STS);
+    assert!(err.contains("AssumeRole: cannot reach STS at "), "{err}");
+    assert!(run.took <= Duration::from_secs(27), "took {:?}, past the 26 s deadline", run.took);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Cache faults
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn a_truncated_role_entry_costs_an_assume_role_and_not_a_code() {
+    let sts = seed_sts();
+    let env = TestEnv::seed(&sts);
+    let first = cold(&env, "123456");
+    let role = entry(&env, "role-");
+    let session = entry(&env, "mfa-");
+    let session_bytes = std::fs::read(&session).unwrap();
+    // A write cut short (as by a crash of another tool): half the bytes.
+    let bytes = std::fs::read(&role).unwrap();
+    std::fs::write(&role, &bytes[..bytes.len() / 2]).unwrap();
+
+    let run = no_tty(&env, &["credential-process", "target"]);
+    assert_eq!(run.code(), Some(0), "{}", run.stderr());
+    let json = parse_process_json(&run.out.stdout);
+    let warning = format!(
+        "rolegate: warning: ignoring the unreadable cache entry {} (corrupt or from another version)\n",
+        role.display()
+    );
+    assert!(run.stderr().contains(&warning), "{}", run.stderr());
+    assert_ne!(json.access_key_id, first.access_key_id);
+    assert_eq!((sts.count("GetSessionToken"), sts.count("AssumeRole")), (1, 2));
+    assert_eq!(access_key_of(&role), json.access_key_id, "the entry was rewritten whole");
+    assert_eq!(std::fs::read(&session).unwrap(), session_bytes, "the MFA session is untouched");
+    assert_cache_clean(&env);
+}
+
+#[test]
+#[ignore = "bug: a bad cache entry is warned about 4 times in one call (once per read); the clock warning does not name it"]
+fn a_bad_entry_is_warned_about_once() {
+    // Three ways an entry is bad: corrupt, readable by others, issued in the future.
+    type Damage = fn(&Path);
+    let damages: [(&str, Damage); 3] = [
+        ("corrupt", |p| std::fs::write(p, b"{\"version\":1,").unwrap()),
+        ("mode 644", |p| std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o644)).unwrap()),
+        ("issued tomorrow", |p| {
+            let mut e = read_json(p);
+            e["issued_at"] = rfc3339(OffsetDateTime::now_utc() + time::Duration::days(1));
+            write_json(p, &e);
+        }),
+    ];
+    let mut failures = Vec::new();
+    for (what, damage) in damages {
+        let sts = seed_sts();
+        let env = TestEnv::seed(&sts);
+        cold(&env, "123456");
+        damage(&entry(&env, "role-"));
+        let run = no_tty(&env, &["credential-process", "target"]);
+        assert_eq!(run.code(), Some(0), "{what}: {}", run.stderr());
+        let warnings = count(&run.stderr(), "rolegate: warning: ");
+        if warnings != 1 || !run.stderr().contains(&entry(&env, "role-").display().to_string()) {
+            failures.push(format!("{what}: {warnings} warnings, one naming the entry expected:\n{}", run.stderr()));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn an_empty_mfa_session_entry_is_a_miss_with_a_warning() {
+    let sts = seed_sts();
+    let env = TestEnv::seed(&sts);
+    let first = cold(&env, "123456");
+    let session = entry(&env, "mfa-");
+    std::fs::write(&session, b"").unwrap();
+    std::fs::remove_file(entry(&env, "role-")).unwrap();
+
+    let run = no_tty(&env, &["credential-process", "target", "--mfa-token", "654321"]);
+    assert_eq!(run.code(), Some(0), "{}", run.stderr());
+    let json = parse_process_json(&run.out.stdout);
+    assert_ne!(json.access_key_id, first.access_key_id);
+    let warning = format!(
+        "rolegate: warning: ignoring the unreadable cache entry {} (corrupt or from another version)\n",
+        session.display()
+    );
+    assert!(run.stderr().contains(&warning), "{}", run.stderr());
+    assert_eq!(sts.count("GetSessionToken"), 2);
+    assert!(std::fs::metadata(&session).unwrap().len() > 0, "a whole session was stored again");
+    assert_cache_clean(&env);
+}
+
+#[test]
+fn an_entry_readable_by_others_is_ignored_with_a_warning_naming_the_mode() {
+    let sts = seed_sts();
+    let env = TestEnv::seed(&sts);
+    let first = cold(&env, "123456");
+    let role = entry(&env, "role-");
+    std::fs::set_permissions(&role, std::fs::Permissions::from_mode(0o644)).unwrap();
+
+    let run = no_tty(&env, &["credential-process", "target"]);
+    assert_eq!(run.code(), Some(0), "{}", run.stderr());
+    let json = parse_process_json(&run.out.stdout);
+    let warning = format!("rolegate: warning: ignoring the cache entry {}: its mode is 644, not 600\n", role.display());
+    assert!(run.stderr().contains(&warning), "{}", run.stderr());
+    assert_ne!(json.access_key_id, first.access_key_id, "credentials others could read are not served");
+    assert_eq!((sts.count("GetSessionToken"), sts.count("AssumeRole")), (1, 2));
+    assert_eq!(std::fs::metadata(&role).unwrap().permissions().mode() & 0o777, 0o600);
+    assert_cache_clean(&env);
+}
+
+#[test]
+fn an_entry_owned_by_another_user_is_ignored_with_a_warning() {
+    let test = "an_entry_owned_by_another_user_is_ignored_with_a_warning";
+    if rustix::process::geteuid().as_raw() != 0 {
+        skip(test, "root", "needs root to chown an entry");
+        return;
+    }
+    let sts = seed_sts();
+    let env = TestEnv::seed(&sts);
+    let first = cold(&env, "123456");
+    let role = entry(&env, "role-");
+    std::os::unix::fs::chown(&role, Some(65534), Some(65534)).unwrap();
+
+    let run = no_tty(&env, &["credential-process", "target"]);
+    assert_eq!(run.code(), Some(0), "{}", run.stderr());
+    let json = parse_process_json(&run.out.stdout);
+    let warning = format!("rolegate: warning: ignoring the cache entry {}: owned by another user\n", role.display());
+    assert!(run.stderr().contains(&warning), "{}", run.stderr());
+    assert_ne!(json.access_key_id, first.access_key_id);
+    assert_eq!((sts.count("GetSessionToken"), sts.count("AssumeRole")), (1, 2));
+    assert_cache_clean(&env);
+}
+
+/// A small tmpfs mounted on a directory; unmounted when dropped.
+struct Tmpfs {
+    dir: PathBuf,
+}
+
+impl Tmpfs {
+    fn mount(dir: &Path, size: &str) -> Result<Tmpfs, String> {
+        std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
+        let out = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size},mode=0700"), "tmpfs"])
+            .arg(dir)
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| format!("mount: {e}"))?;
+        if !out.status.success() {
+            return Err(format!("mount -t tmpfs failed: {}", String::from_utf8_lossy(&out.stderr).trim()));
+        }
+        Ok(Tmpfs { dir: dir.to_path_buf() })
+    }
+
+    /// Fills the file system: every later write gets ENOSPC.
+    fn fill(&self) {
+        let mut f = std::fs::File::create(self.dir.join("filler")).expect("create filler");
+        let block = [0u8; 512];
+        while f.write_all(&block).is_ok() {}
+        let _ = f.sync_all();
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.dir).status();
+    }
+}
+
+#[test]
+fn a_full_cache_disk_still_hands_out_the_credentials_and_keeps_the_old_entries() {
+    let test = "a_full_cache_disk_still_hands_out_the_credentials_and_keeps_the_old_entries";
+    let sts = seed_sts();
+    let env = TestEnv::seed(&sts);
+    let tmpfs = match Tmpfs::mount(&env.cache_dir(), "64k") {
+        Ok(t) => t,
+        Err(why) => {
+            skip(test, "tmpfs", &why);
+            return;
+        }
+    };
+    let first = cold(&env, "123456");
+    let role = entry(&env, "role-");
+    let session = entry(&env, "mfa-");
+    // The role has 10 minutes left (below the 15-minute floor): the next call must re-assume it.
+    let mut aged = read_json(&role);
+    aged["credentials"]["expiration"] = rfc3339(OffsetDateTime::now_utc() + time::Duration::minutes(10));
+    write_json(&role, &aged);
+    let role_bytes = std::fs::read(&role).unwrap();
+    let session_bytes = std::fs::read(&session).unwrap();
+    tmpfs.fill();
+
+    // The role call succeeds but cannot be stored.
+    let run = no_tty(&env, &["credential-process", "target"]);
+    assert_eq!(run.code(), Some(0), "the credentials are handed out: {}", run.stderr());
+    let json = parse_process_json(&run.out.stdout);
+    assert_ne!(json.access_key_id, first.access_key_id);
+    let err = run.stderr();
+    assert!(err.contains("No space left on device"), "{err}");
+    assert!(err.contains("the credentials are used but not cached"), "{err}");
+    assert!(!err.contains(&json.secret_access_key) && !err.contains(&json.session_token), "{err}");
+
+    // A new MFA session (the code is spent) that cannot be stored is not lost either.
+    let run = no_tty(&env, &["credential-process", "target", "--refresh-mfa", "--mfa-token", "654321"]);
+    assert_eq!(run.code(), Some(0), "{}", run.stderr());
+    parse_process_json(&run.out.stdout);
+    assert_eq!(count(&run.stderr(), "the credentials are used but not cached"), 2, "{}", run.stderr());
+    assert_eq!((sts.count("GetSessionToken"), sts.count("AssumeRole")), (2, 3));
+
+    // What was there before is intact, and no temporary file is left on the full disk.
+    assert_eq!(std::fs::read(&role).unwrap(), role_bytes);
+    assert_eq!(std::fs::read(&session).unwrap(), session_bytes);
+    assert_cache_clean(&env);
+    drop(tmpfs);
+}
+
+#[test]
+#[ignore = "bug: a cache entry of another version (\"version\": 2) is served as if it were version 1"]
+fn an_entry_of_a_newer_version_is_ignored_with_a_warning_and_kept() {
+    let sts = seed_sts();
+    let env = TestEnv::seed(&sts);
+    cold(&env, "123456");
+    let role = entry(&env, "role-");
+    // A newer rolegate sharing the cache wrote this entry: same shape, plus fields it knows of.
+    let mut v2 = read_json(&role);
+    v2["version"] = 2.into();
+    v2["credentials"]["access_key_id"] = "ASIAWRITTENBYVERSION2".into();
+    v2["credentials"]["source_identity"] = "written-by-v2".into();
+    v2["binding"] = serde_json::json!({"kind": "device-bound", "key": "opaque"});
+    write_json(&role, &v2);
+
+    let run = no_tty(&env, &["credential-process", "target"]);
+    assert_eq!(run.code(), Some(0), "{}", run.stderr());
+    let json = parse_process_json(&run.out.stdout);
+    assert_ne!(json.access_key_id, "ASIAWRITTENBYVERSION2", "an entry of another version is not served");
+    let err = run.stderr();
+    assert!(err.contains("rolegate: warning: ") && err.contains(&role.display().to_string()), "{err}");
+    assert!(err.contains("version 2") || err.contains("another version"), "{err}");
+    assert_eq!(read_json(&role)["version"], 2, "the other version's entry is not deleted");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Concurrency
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn sixty_four_concurrent_cold_calls_prompt_once() {
+    let sts = seed_sts();
+    let env = TestEnv::seed(&sts);
+    let script = "for i in $(seq 1 64); do \"$ROLEGATE\" credential-process target > out.$i.json 2> err.$i.txt & done; wait; echo all-done";
+    let mut p = spawn_script(&env, script);
+    let before = p.exp_string(&format!("Enter MFA code for {MFA_SERIAL}: ")).unwrap();
+    p.send_line("123456").unwrap();
+    let after = p.exp_string("all-done").unwrap();
+    assert_eq!(count(&before, "Enter MFA code") + count(&after, "Enter MFA code"), 0, "one prompt only");
+    let first = parse_process_json(&std::fs::read(env.path("out.1.json")).unwrap());
+    for i in 1..=64 {
+        let err = std::fs::read_to_string(env.path(&format!("err.{i}.txt"))).unwrap();
+        let out = std::fs::read(env.path(&format!("out.{i}.json"))).unwrap();
+        assert_eq!(parse_process_json(&out), first, "call {i} differs; stderr: {err}");
+        assert_eq!(err, "", "call {i}");
+    }
+    assert_eq!((sts.count("GetSessionToken"), sts.count("AssumeRole"), sts.calls().len()), (1, 1, 2));
+    assert_eq!(entries(&env).len(), 2);
+    assert_cache_clean(&env);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Clock
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn an_entry_issued_in_the_future_is_ignored_with_the_clock_warning() {
+    let sts = seed_sts();
+    let env = TestEnv::seed(&sts);
+    let first = cold(&env, "123456");
+    let role = entry(&env, "role-");
+    let mut future = read_json(&role);
+    future["issued_at"] = rfc3339(OffsetDateTime::now_utc() + time::Duration::days(1));
+    write_json(&role, &future);
+
+    let run = no_tty(&env, &["credential-process", "target"]);
+    assert_eq!(run.code(), Some(0), "{}", run.stderr());
+    let json = parse_process_json(&run.out.stdout);
+    assert_ne!(json.access_key_id, first.access_key_id);
+    assert!(
+        run.stderr()
+            .contains("rolegate: warning: ignoring a cache entry issued in the future (was the clock changed?)\n"),
+        "{}",
+        run.stderr()
+    );
+    assert_eq!((sts.count("GetSessionToken"), sts.count("AssumeRole")), (1, 2));
+    let issued = OffsetDateTime::parse(read_json(&role)["issued_at"].as_str().unwrap(), &Rfc3339).unwrap();
+    assert!(issued <= OffsetDateTime::now_utc(), "the entry was replaced with a sane one");
+    assert_cache_clean(&env);
+
+    // Served silently from now on.
+    let again = no_tty(&env, &["credential-process", "target"]).assert_ok_silent();
+    assert_eq!(again, json);
+}
+
+#[test]
+fn entries_that_have_expired_are_never_served() {
+    let sts = seed_sts();
+    let env = TestEnv::seed(&sts);
+    cold(&env, "123456");
+    let now = OffsetDateTime::now_utc();
+    // A clock that jumped forward since (or entries written by a machine whose clock was
+    // behind): both entries ended an hour ago.
+    for path in [entry(&env, "role-"), entry(&env, "mfa-")] {
+        let mut e = read_json(&path);
+        e["issued_at"] = rfc3339(now - time::Duration::hours(13));
+        e["credentials"]["expiration"] = rfc3339(now - time::Duration::hours(1));
+        write_json(&path, &e);
+    }
+    let run = no_tty(&env, &["credential-process", "target"]);
+    let err = run.assert_failed(EXIT_AUTH);
+    assert!(err.starts_with(&format!("rolegate: error: profile `target` needs an MFA code for {MFA_SERIAL}")), "{err}");
+    assert_eq!(sts.calls().len(), 2, "only the cold call reached STS");
+    let exported = no_tty(&env, &["export", "--format", "json", "target"]);
+    assert_eq!(exported.code(), Some(EXIT_AUTH), "{}", exported.stderr());
+    assert!(exported.out.stdout.is_empty());
+}
+
+#[test]
+#[ignore = "bug: role credentials that STS returns already expired by the local clock are printed and cached"]
+fn credentials_already_expired_by_the_local_clock_are_reported_not_served() {
+    let sts = seed_sts();
+    let env = TestEnv::seed(&sts);
+    // The local clock is 2 h ahead of STS (the stand-in signs nothing with its clock, so this is
+    // the one skew it can show): the role's one hour ends, by our clock, an hour ago.
+    sts.advance(-2 * 3600);
+    let run = no_tty(&env, &["credential-process", "target", "--mfa-token", "123456"]);
+    let err = run.stderr();
+    let printed = serde_json::from_slice::<serde_json::Value>(&run.out.stdout).ok();
+    let expiration = printed.as_ref().map(|j| j["Expiration"].to_string());
+    assert_ne!(run.code(), Some(0), "credentials that expired at {expiration:?} must not be handed out");
+    assert!(run.out.stdout.is_empty(), "stdout has credentials that expired at {expiration:?}");
+    assert!(err.contains("clock"), "the message points at the clock: {err}");
+    assert!(err.contains("rolegate: hint: "), "{err}");
+    assert!(!entries(&env).iter().any(|p| p.file_name().unwrap().to_str().unwrap().starts_with("role-")));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Hostile configuration files
+// ---------------------------------------------------------------------------------------------
+
+fn hostile_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/hostile")
+}
+
+/// One `.expect` file.
+#[derive(Debug, Default)]
+struct Expect {
+    profile: String,
+    exit: i32,
+    stderr: Vec<String>,
+    absent: Vec<String>,
+    locate: Option<(String, u32)>,
+    bug: Option<String>,
+}
+
+fn parse_expect(name: &str, text: &str) -> Expect {
+    let mut e = Expect { profile: "target".into(), exit: -1, ..Expect::default() };
+    for line in text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')) {
+        let (key, value) = line.split_once('=').unwrap_or_else(|| panic!("{name}.expect: no `=` in {line:?}"));
+        let value = value.trim().to_string();
+        match key.trim() {
+            "profile" => e.profile = value,
+            "exit" => e.exit = value.parse().unwrap_or_else(|_| panic!("{name}.expect: bad exit {value:?}")),
+            "stderr" => e.stderr.push(value),
+            "absent" => e.absent.push(value),
+            "locate" => {
+                let (file, line) = value.split_once(' ').unwrap_or_else(|| panic!("{name}.expect: locate {value:?}"));
+                e.locate = Some((file.to_string(), line.trim().parse().expect("locate line")));
+            }
+            "bug" => e.bug = Some(value),
+            other => panic!("{name}.expect: unknown key {other:?}"),
+        }
+    }
+    assert!(e.exit >= 0, "{name}.expect has no exit");
+    e
+}
+
+/// Runs one case: `config` and `credentials` bytes, checked against `expect`. `Err` says why it
+/// failed (so that one run reports every failing case).
+fn check_case(
+    name: &str,
+    config: &[u8],
+    credentials: &[u8],
+    expect: &Expect,
+    limit: Duration,
+    specifics: bool,
+) -> Result<(), String> {
+    let sts = seed_sts();
+    let mut env = TestEnv::new();
+    std::fs::write(env.home().join(".aws/config"), config).expect("write config");
+    std::fs::write(env.home().join(".aws/credentials"), credentials).expect("write credentials");
+    env.set("AWS_ENDPOINT_URL", &sts.url());
+    let config_path = env.home().join(".aws/config").display().to_string();
+    let credentials_path = env.home().join(".aws/credentials").display().to_string();
+    let fill = |s: &str| s.replace("{config}", &config_path).replace("{credentials}", &credentials_path);
+
+    let mut all = vec!["-w", rolegate_bin().to_str().expect("utf-8 path")];
+    all.extend_from_slice(&["credential-process", &expect.profile, "--mfa-token", "123456"]);
+    let run = run_bounded(env.command("setsid", &all), limit + Duration::from_secs(2));
+    let err = run.stderr();
+    let mut problems = Vec::new();
+    if run.took > limit {
+        problems.push(format!("took {:?} (limit {limit:?})", run.took));
+    }
+    if run.code() != Some(expect.exit) {
+        problems.push(format!("exit {:?}, expected {}", run.code(), expect.exit));
+    }
+    if run.code() == Some(101) || err.contains("panicked") {
+        problems.push("panicked".into());
+    }
+    for want in expect.stderr.iter().filter(|_| specifics) {
+        if !err.contains(&fill(want)) {
+            problems.push(format!("stderr lacks {:?}", fill(want)));
+        }
+    }
+    for unwanted in expect.absent.iter().filter(|_| specifics) {
+        if err.contains(&fill(unwanted)) {
+            problems.push(format!("stderr has {:?}", fill(unwanted)));
+        }
+    }
+    if let Some((file, line)) = expect.locate.as_ref().filter(|_| specifics) {
+        let (this, other) = match file.as_str() {
+            "config" => (&config_path, &credentials_path),
+            "credentials" => (&credentials_path, &config_path),
+            f => panic!("{name}.expect: locate names {f:?}"),
+        };
+        let at = format!("line {line}");
+        if !err.lines().any(|l| l.contains(&at) && l.contains(this.as_str()) && !l.contains(other.as_str())) {
+            problems.push(format!("no stderr line names {this} and {at} (and not {other})"));
+        }
+    }
+    if err.contains(BASE_SECRET) {
+        problems.push("the base secret key is on stderr".into());
+    }
+    if run.code() == Some(0) {
+        let text = String::from_utf8_lossy(&run.out.stdout);
+        match serde_json::from_str::<ProcessJson>(text.trim()) {
+            Ok(json) if json.version == 1 && json.access_key_id.starts_with("ASIA") => {}
+            _ => problems.push(format!("no credential_process JSON on stdout: {text:?}")),
+        }
+    } else {
+        if !run.out.stdout.is_empty() {
+            problems.push(format!("stdout is not empty: {:?}", run.stdout()));
+        }
+        if count(&err, "rolegate: error: ") != 1 {
+            problems.push("not exactly one `rolegate: error:` line".into());
+        }
+        if !err.lines().last().is_some_and(|l| l.starts_with("rolegate: hint: ")) {
+            problems.push("no `rolegate: hint:` line last".into());
+        }
+    }
+    if let Ok(dir) = std::fs::read_dir(env.cache_dir()) {
+        for p in dir.map(|e| e.expect("dir entry").path()) {
+            if p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with(".tmp-")) {
+                problems.push(format!("left {}", p.display()));
+            }
+        }
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("{name}: {}\n  stderr: {}", problems.join("; "), err.trim_end().replace('\n', "\n          ")))
+    }
+}
+
+/// Every fixture (`bugs`: only those with a `bug =` line, checked in full).
+fn run_hostile_fixtures(bugs: bool) {
+    let dir = hostile_dir();
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .expect("tests/data/hostile")
+        .map(|e| e.expect("dir entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "ini"))
+        .map(|p| p.file_stem().and_then(|s| s.to_str()).expect("utf-8 name").to_string())
+        .collect();
+    names.sort();
+    assert!(names.len() >= 30, "at least 30 hostile files: {}", names.len());
+    let seed_creds = seed_credentials();
+    let mut failures = Vec::new();
+    let mut ran = 0;
+    for name in &names {
+        let expect_path = dir.join(format!("{name}.expect"));
+        let text = std::fs::read_to_string(&expect_path).unwrap_or_else(|e| panic!("{}: {e}", expect_path.display()));
+        let expect = parse_expect(name, &text);
+        if bugs && expect.bug.is_none() {
+            continue;
+        }
+        let config = std::fs::read(dir.join(format!("{name}.ini"))).expect("read .ini");
+        let credentials =
+            std::fs::read(dir.join(format!("{name}.credentials"))).unwrap_or_else(|_| seed_creds.clone().into_bytes());
+        ran += 1;
+        // A known bug's case still runs in the main test for what holds of every file (exit
+        // status, bounded, no panic, a hint); its specific expectations run in the ignored one.
+        let specifics = bugs || expect.bug.is_none();
+        if let Err(why) = check_case(name, &config, &credentials, &expect, Duration::from_secs(10), specifics) {
+            failures.push(why);
+        }
+    }
+    assert!(ran > 0);
+    assert!(failures.is_empty(), "{} of {ran} hostile files failed:\n{}", failures.len(), failures.join("\n"));
+}
+
+#[test]
+fn hostile_config_files_give_clear_errors_or_work() {
+    run_hostile_fixtures(false);
+}
+
+#[test]
+#[ignore = "bug: several config errors lack the file or point at the wrong one, or carry an unrelated hint (see `bug =` in tests/data/hostile/*.expect)"]
+fn hostile_config_files_known_bugs() {
+    run_hostile_fixtures(true);
+}
+
+#[test]
+fn a_config_file_that_is_not_utf8_is_named() {
+    let mut config = SEED_CONFIG.as_bytes().to_vec();
+    // Latin-1 "é" and a lone continuation byte in a comment, as an old editor saves them.
+    config.extend_from_slice(b"\n# r\xe9gion \x80\xff\n");
+    let expect = Expect {
+        profile: "target".into(),
+        exit: EXIT_CONFIG,
+        stderr: vec![
+            "rolegate: error: {config} is not valid UTF-8 text".into(),
+            "rolegate: hint: save the file as UTF-8 text".into(),
+        ],
+        ..Expect::default()
+    };
+    check_case("not-utf8-config", &config, seed_credentials().as_bytes(), &expect, Duration::from_secs(10), true)
+        .unwrap();
+
+    let mut credentials = seed_credentials().into_bytes();
+    credentials.extend_from_slice(b"[other]\naws_access_key_id = \xc3\x28\n");
+    let expect = Expect { stderr: vec!["rolegate: error: {credentials} is not valid UTF-8 text".into()], ..expect };
+    check_case("not-utf8-credentials", SEED_CONFIG.as_bytes(), &credentials, &expect, Duration::from_secs(10), true)
+        .unwrap();
+}
+
+/// The seed's config followed by `filler` lines up to 50 MiB.
+fn fifty_megabytes(filler: impl Fn(usize) -> String) -> Vec<u8> {
+    const SIZE: usize = 50 << 20;
+    let mut out = Vec::with_capacity(SIZE + 4096);
+    out.extend_from_slice(format!("{SEED_CONFIG}\n").as_bytes());
+    let mut i = 0;
+    while out.len() < SIZE {
+        out.extend_from_slice(filler(i).as_bytes());
+        i += 1;
+    }
+    out
+}
+
+#[test]
+fn a_50_mb_config_of_comments_is_read_quickly() {
+    let config = fifty_megabytes(|i| format!("# {i:08} {}\n", "pasted notes ".repeat(7)));
+    let expect = Expect { profile: "target".into(), exit: 0, ..Expect::default() };
+    check_case("50-mb-of-comments", &config, seed_credentials().as_bytes(), &expect, Duration::from_secs(10), true)
+        .unwrap();
+}
+
+#[test]
+#[ignore = "bug: a 50 MB config of many profiles takes minutes in a debug build (16 s and 1 GB in release) with no size bound"]
+fn a_50_mb_config_of_many_profiles_finishes_quickly_with_a_clear_result() {
+    let config = fifty_megabytes(|i| {
+        format!("[profile generated-{i}]\nsource_profile = base\nrole_arn = arn:aws:iam::123456789012:role/r{i}\n\n")
+    });
+    let sts = seed_sts();
+    let mut env = TestEnv::new();
+    std::fs::write(env.home().join(".aws/config"), &config).unwrap();
+    env.write_credentials(&seed_credentials());
+    env.set("AWS_ENDPOINT_URL", &sts.url());
+    let mut all = vec!["-w", rolegate_bin().to_str().unwrap()];
+    all.extend_from_slice(&["credential-process", "target", "--mfa-token", "918273"]);
+    // Killed (and failed) at 12 s: the bound is 10 s.
+    let run = run_bounded(env.command("setsid", &all), Duration::from_secs(12));
+    assert!(run.took < Duration::from_secs(10), "took {:?}", run.took);
+    match run.code() {
+        Some(0) => {
+            parse_process_json(&run.out.stdout);
+        }
+        _ => {
+            let err = run.assert_failed(EXIT_CONFIG);
+            assert!(err.contains(&config_path(&env)), "the error names the file: {err}");
+            assert!(err.contains("rolegate: hint: "), "{err}");
+        }
+    }
+}
