@@ -65,7 +65,9 @@ impl CacheKey {
     fn new(kind: &str, material: &str, label: String) -> CacheKey {
         let mut hasher = Sha256::new();
         hasher.update(kind.as_bytes());
-        hasher.update([0]);
+        // The entry format is part of the key: two versions of rolegate sharing a cache never
+        // overwrite each other's entries.
+        hasher.update(format!("\0v{}\0", crate::cache::entry::ENTRY_VERSION).as_bytes());
         hasher.update(material.as_bytes());
         let digest = hasher.finalize();
         let hex: String = digest.iter().take(16).map(|b| format!("{b:02x}")).collect();
@@ -105,17 +107,17 @@ pub enum PlanError {
         source: EndpointError,
     },
     #[error(
-        "profile `{profile}` has no role_arn and no mfa_serial: its keys can be used directly, rolegate has nothing to add"
+        "profile `{profile}` ({file}) has no role_arn and no mfa_serial: rolegate has nothing to add to its credentials"
     )]
-    NothingToDo { profile: String },
-    #[error("profile `{profile}`: {KEY_MFA_STRATEGY} `{value}` is not valid (expected `session` or `direct`)")]
-    BadStrategy { profile: String, value: String },
+    NothingToDo { profile: String, file: String },
+    #[error("profile `{profile}` ({file}): {KEY_MFA_STRATEGY} `{value}` is not valid (expected `session` or `direct`)")]
+    BadStrategy { profile: String, file: String, value: String },
     #[error(
-        "profile `{profile}`: {KEY_MFA_SESSION_DURATION} `{value}` is not valid (expected whole seconds from 900 to 129600)"
+        "profile `{profile}` ({file}): {KEY_MFA_SESSION_DURATION} `{value}` is not valid (expected whole seconds from 900 to 129600)"
     )]
-    BadSessionDuration { profile: String, value: String },
-    #[error("profile `{profile}`: {KEY_MFA_STRATEGY} = session cannot work here: {why}")]
-    SessionImpossible { profile: String, why: &'static str },
+    BadSessionDuration { profile: String, file: String, value: String },
+    #[error("profile `{profile}` ({file}): {KEY_MFA_STRATEGY} = session cannot work here: {why}")]
+    SessionImpossible { profile: String, file: String, why: &'static str },
 }
 
 impl PlanError {
@@ -125,7 +127,7 @@ impl PlanError {
             PlanError::Endpoint { .. } => {
                 Some("set `region` in the profile, or AWS_REGION; or AWS_ENDPOINT_URL_STS for a custom endpoint".into())
             }
-            PlanError::NothingToDo { profile } => Some(format!(
+            PlanError::NothingToDo { profile, .. } => Some(format!(
                 "use the profile directly (AWS_PROFILE={profile}); rolegate is for profiles with role_arn and/or mfa_serial"
             )),
             PlanError::BadStrategy { .. } => Some(format!(
@@ -185,17 +187,22 @@ pub fn plan(profiles: &Profiles, profile: &str, env: &Env, options: &PlanOptions
         chain = resolve::resolve(profiles, profile)?;
     }
     let selected = profiles.get(profile).cloned().unwrap_or_default();
-    let (strategy, reason) = choose_strategy(&chain, &selected, env)?;
+    let file = profiles.origin(profile).map_or_else(|| profiles.describe_files(), |p| p.display().to_string());
+    let (strategy, reason) = choose_strategy(&chain, &selected, env, &file)?;
     if strategy == MfaStrategy::None && chain.hops.is_empty() {
-        return Err(PlanError::NothingToDo { profile: profile.into() });
+        let file = profiles.origin_of_key(profile, "aws_access_key_id").map_or(file, |p| p.display().to_string());
+        return Err(PlanError::NothingToDo { profile: profile.into(), file });
     }
 
     let mfa_session_seconds = match options.mfa_session_seconds {
         Some(s) => s,
         None => setting(&chain, profiles, KEY_MFA_SESSION_DURATION)
             .map(|v| {
-                resolve::parse_duration(v, 900, 129_600)
-                    .ok_or_else(|| PlanError::BadSessionDuration { profile: profile.into(), value: v.into() })
+                resolve::parse_duration(v, 900, 129_600).ok_or_else(|| PlanError::BadSessionDuration {
+                    profile: profile.into(),
+                    file: file.clone(),
+                    value: v.into(),
+                })
             })
             .transpose()?
             .unwrap_or(DEFAULT_MFA_SESSION_SECONDS),
@@ -254,14 +261,16 @@ fn choose_strategy(
     chain: &Chain,
     selected: &Properties,
     env: &Env,
+    file: &str,
 ) -> Result<(MfaStrategy, StrategyReason), PlanError> {
     let profile = chain.profile.clone();
+    let file = file.to_string();
     let Some(_) = chain.mfa_serial() else { return Ok((MfaStrategy::None, StrategyReason::NoMfa)) };
     let configured = match selected.get(KEY_MFA_STRATEGY).map(String::as_str) {
         None => None,
         Some("session") => Some(MfaStrategy::Session),
         Some("direct") => Some(MfaStrategy::Direct),
-        Some(other) => return Err(PlanError::BadStrategy { profile, value: other.into() }),
+        Some(other) => return Err(PlanError::BadStrategy { profile, file, value: other.into() }),
     };
     let temporary_base = match &chain.base {
         Base::StaticKeys { session_token, .. } => session_token.is_some(),
@@ -286,12 +295,12 @@ fn choose_strategy(
     if chain.hops.is_empty() {
         // Keys + mfa_serial and no role: the MFA session is the result.
         return match forced {
-            Some((_, why)) => Err(PlanError::SessionImpossible { profile, why }),
+            Some((_, why)) => Err(PlanError::SessionImpossible { profile, file, why }),
             None => Ok((MfaStrategy::Session, StrategyReason::Default)),
         };
     }
     match (configured, forced) {
-        (Some(MfaStrategy::Session), Some((_, why))) => Err(PlanError::SessionImpossible { profile, why }),
+        (Some(MfaStrategy::Session), Some((_, why))) => Err(PlanError::SessionImpossible { profile, file, why }),
         (_, Some((reason, _))) => Ok((MfaStrategy::Direct, reason)),
         (Some(s), None) => Ok((s, StrategyReason::Configured)),
         (None, None) => {

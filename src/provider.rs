@@ -146,6 +146,7 @@ pub fn credentials(
         profile: plan.chain.profile.clone(),
         issued_at: ctx.now(),
         credentials: result,
+        path: None,
     };
     keep_going(lock.store(&entry));
     Ok(entry.credentials)
@@ -168,10 +169,8 @@ fn fetch_base(ctx: &Context, plan: &Plan, opts: &Options<'_>) -> Result<BaseCred
 }
 
 fn sts(ctx: &Context, plan: &Plan, opts: &Options<'_>) -> Result<StsClient, ProviderError> {
-    StsClient::new(ctx, plan.endpoint.clone()).map_err(|source| ProviderError::Sts {
-        profile: plan.chain.profile.clone(),
-        file: (opts.file_of)(&plan.chain.profile),
-        source,
+    StsClient::new(ctx, plan.endpoint.clone()).map(|c| c.with_deadline(opts.deadline)).map_err(|source| {
+        ProviderError::Sts { profile: plan.chain.profile.clone(), file: (opts.file_of)(&plan.chain.profile), source }
     })
 }
 
@@ -233,6 +232,7 @@ fn store(
         profile: plan.chain.profile.clone(),
         issued_at: ctx.now(),
         credentials: credentials.clone(),
+        path: None,
     };
     keep_going(lock.store(&entry));
     Ok(())

@@ -250,13 +250,7 @@ fn check_name(name: &str) -> Result<(), SetupError> {
 }
 
 fn parse(config: &str, credentials: &str, paths: &ConfigPaths) -> Result<Profiles, ConfigError> {
-    let mut profiles = Profiles::parse(config, credentials).map_err(|message| ConfigError::Parse {
-        config: paths.config.clone(),
-        credentials: paths.credentials.clone(),
-        message,
-    })?;
-    profiles.paths = Some(paths.clone());
-    Ok(profiles)
+    Profiles::from_texts(config, credentials, paths)
 }
 
 /// `profile NAME`, or `default` for the default profile.

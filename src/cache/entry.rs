@@ -22,4 +22,7 @@ pub struct Entry {
     #[serde(with = "time::serde::rfc3339")]
     pub issued_at: OffsetDateTime,
     pub credentials: Credentials,
+    /// Where it was read from (not stored), for messages.
+    #[serde(skip)]
+    pub path: Option<std::path::PathBuf>,
 }

@@ -51,8 +51,23 @@ impl<'a> Locked<'a> {
     }
 
     /// Stores an entry atomically: a 0600 temporary file in the cache directory, fsync, rename.
+    /// An entry of another version of rolegate at the same place is left alone (the key digest
+    /// includes the version, so only a hand-made file gets there).
     pub fn store(&self, entry: &Entry) -> Result<(), CacheError> {
         let dir = &self.cache.dir;
+        if let Ok(Some(mut existing)) = super::read_private(&self.cache.path(&self.key, "json")) {
+            // Only the version is read; the secrets in it are skipped, not copied.
+            #[derive(serde::Deserialize)]
+            struct Version {
+                version: u32,
+            }
+            let version = serde_json::from_slice::<Version>(&existing).ok().map(|v| v.version);
+            zeroize::Zeroize::zeroize(&mut existing);
+            if version.is_some_and(|v| v != super::entry::ENTRY_VERSION) {
+                tracing::debug!(key = %self.key.digest, "an entry of another version is in place; not replacing it");
+                return Ok(());
+            }
+        }
         let io = |action, source| CacheError::Io { action, path: dir.clone(), source };
         let mut bytes = serde_json::to_vec(entry).map_err(|e| io("encode an entry for", e.into()))?;
         let result = (|| {

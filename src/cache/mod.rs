@@ -149,7 +149,16 @@ impl Cache {
                 let entry = serde_json::from_slice::<Entry>(&bytes);
                 zeroize::Zeroize::zeroize(&mut bytes);
                 match entry {
-                    Ok(e) => Some(e),
+                    Ok(e) if e.version != entry::ENTRY_VERSION => {
+                        warn(&format!(
+                            "ignoring the cache entry {}: it is version {} (this rolegate writes version {}); it is left in place",
+                            path.display(),
+                            e.version,
+                            entry::ENTRY_VERSION
+                        ));
+                        None
+                    }
+                    Ok(e) => Some(Entry { path: Some(path), ..e }),
                     Err(_) => {
                         warn(&format!(
                             "ignoring the unreadable cache entry {} (corrupt or from another version)",
@@ -228,7 +237,8 @@ pub fn is_fresh(entry: &Entry, now: OffsetDateTime, not_before: Option<OffsetDat
     }
     // An entry issued in the future means a clock that jumped: do not trust it.
     if entry.issued_at > now + time::Duration::minutes(5) {
-        warn("ignoring a cache entry issued in the future (was the clock changed?)");
+        let path = entry.path.as_ref().map_or_else(String::new, |p| format!(" {}", p.display()));
+        warn(&format!("ignoring the cache entry{path}: it was issued in the future (was the clock changed?)"));
         return false;
     }
     not_before.is_none_or(|t| entry.issued_at >= t)
@@ -264,8 +274,15 @@ pub(crate) fn read_private(path: &Path) -> Result<Option<Vec<u8>>, String> {
     Ok(Some(bytes))
 }
 
-/// A warning on stderr (never with a secret in it).
+/// A warning on stderr (never with a secret in it), once per process however often the same
+/// entry is read.
 pub(crate) fn warn(message: &str) {
+    static SAID: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+    let mut said = SAID.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    if said.iter().any(|m| m == message) {
+        return;
+    }
+    said.push(message.to_string());
     tracing::warn!("{message}");
     crate::diag::warn(message);
 }

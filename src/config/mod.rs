@@ -33,8 +33,10 @@ pub enum ConfigError {
     },
     #[error("{} is not valid UTF-8 text", path.display())]
     NotUtf8 { path: PathBuf },
-    #[error("cannot parse the AWS configuration files ({}, {}): {message}", config.display(), credentials.display())]
-    Parse { config: PathBuf, credentials: PathBuf, message: String },
+    #[error("cannot parse the AWS configuration files: {}{}: {message}", path.display(), line.map(|l| format!(" line {l}")).unwrap_or_default())]
+    Parse { path: PathBuf, line: Option<u32>, message: String },
+    #[error("{} is {size} bytes: too large for an AWS configuration file (at most {MAX_FILE_BYTES})", path.display())]
+    TooLarge { path: PathBuf, size: u64 },
     #[error("no home directory: set HOME, or AWS_CONFIG_FILE and AWS_SHARED_CREDENTIALS_FILE")]
     NoHome,
 }
@@ -48,6 +50,9 @@ impl ConfigError {
             ConfigError::NotUtf8 { .. } => Some("save the file as UTF-8 text".into()),
             ConfigError::Parse { .. } => {
                 Some("fix the line named above; `aws configure list` shows how the AWS CLI reads the same files".into())
+            }
+            ConfigError::TooLarge { .. } => {
+                Some("check that AWS_CONFIG_FILE / AWS_SHARED_CREDENTIALS_FILE name the right files".into())
             }
             ConfigError::NoHome => None,
         }
@@ -108,10 +113,20 @@ impl Profiles {
     pub fn load(paths: &ConfigPaths) -> Result<Profiles, ConfigError> {
         let config = read_text(&paths.config)?;
         let credentials = read_text(&paths.credentials)?;
-        let mut profiles = Profiles::parse(&config, &credentials).map_err(|message| ConfigError::Parse {
-            config: paths.config.clone(),
-            credentials: paths.credentials.clone(),
-            message,
+        Profiles::from_texts(&config, &credentials, paths)
+    }
+
+    /// Parses the two files' texts; a parse error names the file and line it is in.
+    pub fn from_texts(config: &str, credentials: &str, paths: &ConfigPaths) -> Result<Profiles, ConfigError> {
+        let mut profiles = Profiles::parse(config, credentials).map_err(|message| {
+            // The SDK parser's message names no file: find the one that fails alone.
+            let (path, message) = if Profiles::parse(config, "").is_err() {
+                (paths.config.clone(), message)
+            } else {
+                (paths.credentials.clone(), Profiles::parse("", credentials).err().unwrap_or(message))
+            };
+            let (line, message) = split_parse_message(&message);
+            ConfigError::Parse { path, line, message }
         })?;
         profiles.paths = Some(paths.clone());
         Ok(profiles)
@@ -174,6 +189,34 @@ impl Profiles {
         None
     }
 
+    /// The file whose section for `profile` sets `key` (for errors about that key); else
+    /// [`Profiles::origin`].
+    pub fn origin_of_key(&self, profile: &str, key: &str) -> Option<PathBuf> {
+        let paths = self.paths.as_ref()?;
+        let config_headers =
+            [format!("profile {profile}"), if profile == "default" { "default".into() } else { String::new() }];
+        let sets = |path: &Path, headers: &[String]| {
+            let Ok(text) = std::fs::read_to_string(path) else { return false };
+            let mut inside = false;
+            text.lines().any(|line| {
+                let t = line.split([';', '#']).next().unwrap_or("").trim();
+                if let Some(name) = t.strip_prefix('[').and_then(|r| r.strip_suffix(']')) {
+                    let name = name.split_whitespace().collect::<Vec<_>>().join(" ");
+                    inside = headers.iter().any(|h| !h.is_empty() && *h == name);
+                    return false;
+                }
+                inside && !line.starts_with([' ', '\t']) && t.split_once('=').is_some_and(|(k, _)| k.trim() == key)
+            })
+        };
+        if sets(&paths.config, &config_headers) {
+            return Some(paths.config.clone());
+        }
+        if sets(&paths.credentials, &[profile.to_string()]) {
+            return Some(paths.credentials.clone());
+        }
+        self.origin(profile)
+    }
+
     /// A short description of where profiles live, for messages.
     pub fn describe_files(&self) -> String {
         match &self.paths {
@@ -216,7 +259,26 @@ const KNOWN_KEYS: &[&str] = &[
     resolve::KEY_YKMAN_ACCOUNT,
 ];
 
+/// Largest config or credentials file read: real ones are kilobytes; this bounds the parser's
+/// time and memory on a wrong or hostile file.
+pub const MAX_FILE_BYTES: u64 = 4 * 1024 * 1024;
+
+/// `error parsing  on line 6:\n  Expected ...` -> (Some(6), "Expected ...").
+fn split_parse_message(message: &str) -> (Option<u32>, String) {
+    let line = message
+        .split_once("on line ")
+        .and_then(|(_, rest)| rest.split(|c: char| !c.is_ascii_digit()).next())
+        .and_then(|n| n.parse().ok());
+    let text = message.split_once(":\n").map_or(message, |(_, m)| m).trim().to_string();
+    (line, text)
+}
+
 pub fn read_text(path: &Path) -> Result<String, ConfigError> {
+    if let Ok(meta) = std::fs::metadata(path)
+        && meta.len() > MAX_FILE_BYTES
+    {
+        return Err(ConfigError::TooLarge { path: path.to_path_buf(), size: meta.len() });
+    }
     match std::fs::read(path) {
         Ok(bytes) => String::from_utf8(bytes).map_err(|_| ConfigError::NotUtf8 { path: path.to_path_buf() }),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(String::new()),

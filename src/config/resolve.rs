@@ -128,6 +128,10 @@ impl Chain {
 pub enum ResolveError {
     #[error("profile `{profile}` not found in {files}")]
     ProfileNotFound { profile: String, files: String },
+    #[error(
+        "profile `{profile}` ({file}): the section [profile {profile}] is not read: the AWS SDKs' parser takes only profile names of letters, digits and -_/.%@:+"
+    )]
+    ProfileNameRejected { profile: String, file: String },
     #[error("profile `{profile}` ({file}) names source_profile `{source_profile}`, which does not exist")]
     SourceProfileNotFound { profile: String, source_profile: String, file: String },
     #[error("profile `{profile}` ({file}): source_profile loop {cycle}")]
@@ -164,6 +168,7 @@ impl ResolveError {
     pub fn hint(&self) -> Option<String> {
         Some(match self {
             ResolveError::ProfileNotFound { .. } => "`aws configure list-profiles` lists the profiles; the name is case-sensitive".into(),
+            ResolveError::ProfileNameRejected { .. } => "rename the profile without spaces or other characters (botocore reads it, but the Go SDK of Terraform and the Rust SDK do not)".into(),
             ResolveError::SourceProfileNotFound { source_profile, .. } => format!("add a [profile {source_profile}] section (or [{source_profile}] in the credentials file), or fix the name"),
             ResolveError::Loop { .. } => "one profile of the loop must hold the keys (aws_access_key_id/aws_secret_access_key) instead of a source_profile".into(),
             ResolveError::TooDeep { .. } => "shorten the chain; real chains have two or three profiles".into(),
@@ -176,6 +181,8 @@ impl ResolveError {
             ResolveError::BadValue { key, .. } => match *key {
                 "role_arn" => "a role ARN looks like arn:aws:iam::123456789012:role/NAME".into(),
                 "mfa_serial" => "an MFA serial looks like arn:aws:iam::123456789012:mfa/NAME (IAM console: Security credentials)".into(),
+                "credential_source" => "use `credential_source = Environment`, or `source_profile` naming a profile with keys".into(),
+                "role_session_name" => "a session name is 2 to 64 letters, digits and +=,.@-_ (for example `rolegate-alice`)".into(),
                 _ => "durations are whole seconds: 900 to 43200 for roles, 900 to 129600 for MFA sessions".into(),
             },
             ResolveError::SelfRecursion { target, .. } => format!("a profile with `credential_process = rolegate credential-process X` must not be X itself or X's source; name the profile that has role_arn/mfa_serial (here probably `{target}`'s role profile), not the credential_process profile"),
@@ -189,6 +196,24 @@ pub const SELF_NAMES: &[&str] = &["rolegate"];
 
 /// Resolves `profile` in `profiles`.
 pub fn resolve(profiles: &Profiles, profile: &str) -> Result<Chain, ResolveError> {
+    resolve_chain(profiles, profile).map_err(|e| match e {
+        // Name the file that holds the half key pair, not the first section of the profile.
+        ResolveError::IncompleteKeys { profile, present, missing, file } => ResolveError::IncompleteKeys {
+            file: profiles.origin_of_key(&profile, present).map_or(file, |p| p.display().to_string()),
+            profile,
+            present,
+            missing,
+        },
+        // The section exists in the text, but the SDK parser dropped it: say why.
+        ResolveError::ProfileNotFound { profile, files } => match profiles.origin(&profile) {
+            Some(file) => ResolveError::ProfileNameRejected { profile, file: file.display().to_string() },
+            None => ResolveError::ProfileNotFound { profile, files },
+        },
+        other => other,
+    })
+}
+
+fn resolve_chain(profiles: &Profiles, profile: &str) -> Result<Chain, ResolveError> {
     let file =
         |name: &str| profiles.origin(name).map_or_else(|| profiles.describe_files(), |p| p.display().to_string());
     let first = profiles

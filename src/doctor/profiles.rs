@@ -112,7 +112,7 @@ impl<'a> Checker<'a> {
                     }
                     relevant
                 }
-                Err(PlanError::NothingToDo { profile }) => {
+                Err(PlanError::NothingToDo { profile, .. }) => {
                     if explicit {
                         findings.push(
                             Finding::new(
@@ -377,14 +377,14 @@ impl<'a> Checker<'a> {
                     .at(self.header(profile))
                     .fix(e.hint().unwrap_or_default())
             }
-            PlanError::BadStrategy { profile, value } => err(
+            PlanError::BadStrategy { profile, value, .. } => err(
                 "mfa-strategy-invalid",
                 format!("{KEY_MFA_STRATEGY} `{value}` is not valid (expected `session` or `direct`)"),
             )
             .profile(profile)
             .at(self.key(profile, KEY_MFA_STRATEGY))
             .fix(e.hint().unwrap_or_default()),
-            PlanError::BadSessionDuration { profile, value } => {
+            PlanError::BadSessionDuration { profile, value, .. } => {
                 let at = chain_names(self.inp.profiles, profile)
                     .iter()
                     .find_map(|p| self.key(p, KEY_MFA_SESSION_DURATION))
@@ -397,14 +397,14 @@ impl<'a> Checker<'a> {
                 .at(at)
                 .fix(e.hint().unwrap_or_default())
             }
-            PlanError::SessionImpossible { profile, why } => err(
+            PlanError::SessionImpossible { profile, why, .. } => err(
                 "mfa-strategy-session-impossible",
                 format!("{KEY_MFA_STRATEGY} = session cannot work for profile `{profile}`: {why}"),
             )
             .profile(profile)
             .at(self.key(profile, KEY_MFA_STRATEGY))
             .fix(e.hint().unwrap_or_default()),
-            PlanError::NothingToDo { profile } => {
+            PlanError::NothingToDo { profile, .. } => {
                 Finding::new(Severity::Info, "nothing-to-do", e.to_string()).profile(profile)
             }
         }
@@ -435,6 +435,9 @@ impl<'a> Checker<'a> {
             )
             .profile(profile)
             .fix(hint),
+            ResolveError::ProfileNameRejected { profile, .. } => {
+                err("profile-name-rejected", e.to_string()).profile(profile).fix(hint)
+            }
             ResolveError::SourceProfileNotFound { profile, source_profile, .. } => {
                 let unprefixed = self.inp.sources.odd_sections().into_iter().find_map(|o| match o {
                     OddSection::ConfigWithoutPrefix { name: n, at } if n == *source_profile => Some(at),

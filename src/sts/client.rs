@@ -2,7 +2,7 @@
 //!
 //! Built only on the slow path: a cache hit never creates a client (no TLS setup).
 
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
 use aws_sigv4::sign::v4;
@@ -23,11 +23,24 @@ pub struct StsClient {
     agent: ureq::Agent,
     endpoint: Endpoint,
     clock: crate::context::Clock,
+    /// No request runs past it; retries stop before it.
+    deadline: Option<Instant>,
 }
 
 impl StsClient {
     pub fn new(ctx: &Context, endpoint: Endpoint) -> Result<StsClient, StsError> {
-        Ok(StsClient { agent: agent(ctx)?, endpoint, clock: ctx.clock })
+        Ok(StsClient { agent: agent(ctx)?, endpoint, clock: ctx.clock, deadline: None })
+    }
+
+    /// Bounds every request and retry of this client by `deadline`.
+    pub fn with_deadline(mut self, deadline: Instant) -> StsClient {
+        self.deadline = Some(deadline);
+        self
+    }
+
+    /// What is left of the deadline for one request (at most the per-request bound).
+    fn time_left(&self) -> Duration {
+        self.deadline.map_or(REQUEST_TIMEOUT, |d| d.saturating_duration_since(Instant::now()).min(REQUEST_TIMEOUT))
     }
 
     pub fn endpoint(&self) -> &Endpoint {
@@ -109,17 +122,35 @@ impl StsClient {
             if let Err(e) = &result {
                 tracing::debug!(error = %e, "failed");
             }
+            let backoff = Duration::from_millis(200 * u64::from(attempt));
             match &result {
-                Err(e) if e.is_retryable() && attempt < attempts => {
+                Err(e)
+                    if e.is_retryable()
+                        && attempt < attempts
+                        && self.time_left() > backoff + Duration::from_secs(1) =>
+                {
                     tracing::debug!(error = %e, "retrying");
                     // Bounded backoff between retries of a request that carries no code.
-                    std::thread::sleep(Duration::from_millis(200 * u64::from(attempt)));
+                    std::thread::sleep(backoff);
                 }
                 _ => break result,
             }
         };
         body.zeroize();
         result
+    }
+
+    /// Credentials that are already over by this machine's clock mean the clock is wrong: they
+    /// would be refused at once, and SDKs would call us in a loop.
+    fn check_expiry(&self, action: &'static str, credentials: Credentials) -> Result<Credentials, StsError> {
+        if credentials.seconds_left(self.clock.now()) > 60 {
+            return Ok(credentials);
+        }
+        Err(StsError::ExpiredOnArrival {
+            action,
+            expiration: crate::output::credential_process::format_expiration(credentials.expiration),
+            now: crate::output::credential_process::format_expiration(self.clock.now()),
+        })
     }
 
     fn send(&self, action: &'static str, caller: &BaseCredentials, body: &str) -> Result<Credentials, StsError> {
@@ -150,7 +181,16 @@ impl StsClient {
         let (instructions, _) =
             sign(signable, &signing_params).map_err(|e| StsError::Signing(e.to_string()))?.into_parts();
 
-        let mut request = self.agent.post(&url).header("content-type", content_type);
+        let left = self.time_left();
+        if left.is_zero() {
+            return Err(StsError::Transport {
+                action,
+                url: self.endpoint.url.clone(),
+                detail: "no time left before the deadline".into(),
+            });
+        }
+        let mut request =
+            self.agent.post(&url).config().timeout_global(Some(left)).build().header("content-type", content_type);
         for (name, value) in instructions.headers() {
             request = request.header(name, value);
         }
@@ -160,12 +200,9 @@ impl StsClient {
         let status = response.status().as_u16();
         let mut text = response.body_mut().with_config().limit(1 << 20).read_to_string().map_err(transport)?;
         let result = if status == 200 {
-            xml::parse_credentials(&text).map_err(|detail| StsError::BadResponse {
-                action,
-                url: self.endpoint.url.clone(),
-                status,
-                detail,
-            })
+            xml::parse_credentials(&text)
+                .map_err(|detail| StsError::BadResponse { action, url: self.endpoint.url.clone(), status, detail })
+                .and_then(|c| self.check_expiry(action, c))
         } else {
             match xml::parse_error(&text) {
                 Some((code, message)) => Err(StsError::from_service(action, status, code, message)),

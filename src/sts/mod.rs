@@ -67,6 +67,8 @@ pub enum StsError {
     Transport { action: &'static str, url: String, detail: String },
     #[error("{action}: STS at {url} answered HTTP {status} with a body that is not an STS response: {detail}")]
     BadResponse { action: &'static str, url: String, status: u16, detail: String },
+    #[error("{action}: STS issued credentials that expire at {expiration}, but this machine's clock says it is {now}")]
+    ExpiredOnArrival { action: &'static str, expiration: String, now: String },
     #[error("cannot sign the request: {0}")]
     Signing(String),
     #[error("cannot read the CA bundle {path}: {detail}")]
@@ -118,10 +120,13 @@ impl StsError {
             StsError::SignatureDoesNotMatch { .. } => "the secret access key does not match the access key id; or the clock is wrong (check `date -u`)".into(),
             StsError::Throttling { .. } => "STS is rate-limiting this account; wait a minute and try again".into(),
             StsError::RoleChainingLimit { .. } => "roles assumed from an MFA session or another role last at most 1 h (3600 s): lower duration_seconds, or set `rolegate_mfa_strategy = direct` on the profile to assume the role with the code itself".into(),
+            StsError::Service { status, .. } if *status >= 500 => "STS failed on its side; try again in a moment (https://health.aws.amazon.com shows outages)".into(),
             StsError::Service { .. } => return None,
+            StsError::Transport { detail, .. } if detail.contains("certificate") => "the server's TLS certificate is not trusted: behind a TLS-inspecting proxy, set AWS_CA_BUNDLE to its CA bundle (PEM); else check AWS_ENDPOINT_URL_STS / AWS_ENDPOINT_URL".into(),
             StsError::Transport { .. } => "check the network, the proxy variables (HTTPS_PROXY, NO_PROXY) and the endpoint (AWS_ENDPOINT_URL_STS, the profile's region)".into(),
             StsError::BadResponse { .. } => "the endpoint is probably not STS: check AWS_ENDPOINT_URL_STS / AWS_ENDPOINT_URL and the profile's endpoint_url".into(),
             StsError::Signing(_) => return None,
+            StsError::ExpiredOnArrival { .. } => "this machine's clock is wrong: set it right (`timedatectl`, NTP) and run again".into(),
             StsError::CaBundle { .. } => "AWS_CA_BUNDLE must name a readable PEM file of CA certificates".into(),
         })
     }
