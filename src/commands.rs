@@ -20,20 +20,14 @@ const DEADLINE_MARGIN: Duration = Duration::from_secs(25);
 
 /// `rolegate credential-process [PROFILE]`
 pub fn credential_process(ctx: &Context, cli: &Cli, args: &CredentialArgs) -> Result<(), Error> {
-    // The hot path: the hot index names the entry without parsing the config.
     let profile = plan::profile_name(args.profile.as_deref(), &ctx.env);
     base_credentials::check_recursion(ctx, &profile)?;
     let cache = Cache::new(cache_dir(ctx, cli)?);
     let paths = ConfigPaths::locate(ctx)?;
-    let flags = format!("{:?}", args.session.mfa_session_duration);
-    let fingerprint = hot_index::fingerprint(ctx, &paths, &profile, &flags);
+    let fingerprint = hot_index::fingerprint(ctx, &paths, &profile, &hot_flags(args.session.mfa_session_duration));
     if !args.session.refresh_mfa
-        && let Some(fp) = &fingerprint
-        && cache.check_dir(false)?
-        && let Some(entry) = cache.lookup_index(fp)
-        && crate::cache::is_fresh(&entry, ctx.now(), None)
+        && let Some(entry) = hot_hit(ctx, &cache, fingerprint.as_deref())?
     {
-        tracing::debug!("cache hit (hot index)");
         return output::write_stdout(&output::credential_process::render(&entry.credentials)).map_err(Error::Stdout);
     }
 
@@ -42,6 +36,48 @@ pub fn credential_process(ctx: &Context, cli: &Cli, args: &CredentialArgs) -> Re
         cache.store_index(fp, &plan.result_key);
     }
     output::write_stdout(&output::credential_process::render(&credentials)).map_err(Error::Stdout)
+}
+
+/// The flags that enter the hot-index fingerprint.
+fn hot_flags(mfa_session_duration: Option<u32>) -> String {
+    format!("{mfa_session_duration:?}")
+}
+
+/// The hot path: the hot index names a fresh entry without parsing the config.
+fn hot_hit(ctx: &Context, cache: &Cache, fingerprint: Option<&str>) -> Result<Option<crate::cache::Entry>, Error> {
+    let Some(fp) = fingerprint else { return Ok(None) };
+    if !cache.check_dir(false)? {
+        return Ok(None);
+    }
+    let entry = cache.lookup_index(fp).filter(|e| crate::cache::is_fresh(e, ctx.now(), None));
+    if entry.is_some() {
+        tracing::debug!("cache hit (hot index)");
+    }
+    Ok(entry)
+}
+
+/// `rolegate credential-process PROFILE`, exactly those words (the form Terraform and the SDKs
+/// run), answered from the hot index before the command-line parser is built: building clap's
+/// definition of every subcommand is most of a cached call's time and memory, and a hit needs
+/// none of it. `true` when the credentials were printed; on anything else (a flag, a miss, an
+/// error, logging asked for) the caller goes the ordinary way, which reports errors properly.
+pub fn try_hot_path(args: &[std::ffi::OsString]) -> bool {
+    let [_, sub, profile] = args else { return false };
+    let (Some("credential-process"), Some(profile)) = (sub.to_str(), profile.to_str()) else { return false };
+    if profile.starts_with('-') {
+        return false;
+    }
+    let ctx = Context::from_process();
+    if ctx.env.get(crate::env_vars::ROLEGATE_LOG).is_some() || base_credentials::check_recursion(&ctx, profile).is_err() {
+        return false;
+    }
+    let (Some(dir), Ok(paths)) = (ctx.default_cache_dir(), ConfigPaths::locate(&ctx)) else { return false };
+    let cache = Cache::new(dir);
+    let fingerprint = hot_index::fingerprint(&ctx, &paths, profile, &hot_flags(None));
+    match hot_hit(&ctx, &cache, fingerprint.as_deref()) {
+        Ok(Some(entry)) => output::write_stdout(&output::credential_process::render(&entry.credentials)).is_ok(),
+        _ => false,
+    }
 }
 
 /// Credentials for a profile, as every channel needs them.
