@@ -92,9 +92,12 @@ pub fn parse_error(body: &str) -> Option<(String, String)> {
     Some((error.code?, error.message.unwrap_or_default()))
 }
 
-/// The first words of a parser message (they may quote the input, which may hold secrets).
+/// The first words of a parser message, before anything it may quote of the input (which may
+/// hold secrets): parsers quote with `:`, quotes, backticks or `<` (for example quick-xml's
+/// "the namespace prefix 'xmlns' cannot be bound to '<attribute value>'").
 fn first_words(message: &str) -> String {
-    message.split(':').next().unwrap_or("").chars().take(60).collect()
+    let end = message.find([':', '\'', '"', '`', '<']).unwrap_or(message.len());
+    message[..end].trim_end().chars().take(60).collect()
 }
 
 #[cfg(test)]
@@ -150,6 +153,12 @@ mod tests {
             "<html>SECRETSECRET</html>",
             "{\"json\": true}",
             "<AssumeRoleResponse><AssumeRoleResult/></AssumeRoleResponse>",
+            // Found by fuzzing (fuzz/fuzz_targets/sts_xml.rs): quick-xml quotes the attribute
+            // value in these errors with no `:` before it.
+            "<AssumeRoleResponse xmlns:xmlns=\"SECRETSECRET\"/>",
+            "<x:AssumeRoleResponse xmlns:xml=\"SECRETSECRET\"/>",
+            // The tag name comes right after the 60th character of this one.
+            "<AssumeRoleResponse><AssumeRoleResult><Credentials><AccessKeyId>a<SECRETSECRET/></AccessKeyId></Credentials></AssumeRoleResult></AssumeRoleResponse>",
         ] {
             let err = parse_credentials(body).unwrap_err();
             assert!(!err.contains("SECRETSECRET"), "{err}");
