@@ -68,7 +68,8 @@ pub fn try_hot_path(args: &[std::ffi::OsString]) -> bool {
         return false;
     }
     let ctx = Context::from_process();
-    if ctx.env.get(crate::env_vars::ROLEGATE_LOG).is_some() || base_credentials::check_recursion(&ctx, profile).is_err() {
+    if ctx.env.get(crate::env_vars::ROLEGATE_LOG).is_some() || base_credentials::check_recursion(&ctx, profile).is_err()
+    {
         return false;
     }
     let (Some(dir), Ok(paths)) = (ctx.default_cache_dir(), ConfigPaths::locate(&ctx)) else { return false };
