@@ -31,33 +31,8 @@ use rolegate::plan::{MfaStrategy, Plan, PlanOptions, plan, profile_name};
 
 const NAMES: &[&str] = &["default", "base", "target", "a", "b", "target-tf", "mfa", "my prof", "Default", "x.y"];
 
-const KEYS: &[&str] = &[
-    "aws_access_key_id",
-    "aws_secret_access_key",
-    "aws_session_token",
-    "credential_process",
-    "credential_source",
-    "source_profile",
-    "role_arn",
-    "external_id",
-    "role_session_name",
-    "duration_seconds",
-    "mfa_serial",
-    "region",
-    "endpoint_url",
-    "services",
-    "ignore_configured_endpoint_urls",
-    "use_fips_endpoint",
-    "use_dualstack_endpoint",
-    "sts_regional_endpoints",
-    "web_identity_token_file",
-    "sso_session",
-    "sso_start_url",
-    "rolegate_mfa_strategy",
-    "rolegate_mfa_session_duration",
-    "rolegate_mfa_process",
-    "rolegate_ykman_account",
-];
+/// The keys rolegate reads: the fuzzer builds profiles from them.
+const KEYS: &[&str] = rolegate::config::KNOWN_KEYS;
 
 const ENV_NAMES: &[&str] = &[
     ev::AWS_PROFILE,

@@ -227,7 +227,7 @@ impl Profiles {
 }
 
 /// The profile keys rolegate reads; others are ignored.
-const KNOWN_KEYS: &[&str] = &[
+pub const KNOWN_KEYS: &[&str] = &[
     "aws_access_key_id",
     "aws_secret_access_key",
     "aws_session_token",
