@@ -68,8 +68,9 @@ pub fn try_hot_path(args: &[std::ffi::OsString]) -> bool {
         return false;
     }
     let ctx = Context::from_process();
-    if ctx.env.get(crate::env_vars::ROLEGATE_LOG).is_some() || base_credentials::check_recursion(&ctx, profile).is_err()
-    {
+    // Logging asked for: the ordinary path, which logs.
+    let logging = [crate::env_vars::ROLEGATE_LOG, crate::env_vars::ROLEGATE_LOG_FILE];
+    if logging.iter().any(|v| ctx.env.get(v).is_some()) || base_credentials::check_recursion(&ctx, profile).is_err() {
         return false;
     }
     let (Some(dir), Ok(paths)) = (ctx.default_cache_dir(), ConfigPaths::locate(&ctx)) else { return false };

@@ -65,8 +65,10 @@ pub const XDG_CACHE_HOME: &str = "XDG_CACHE_HOME";
 pub const ROLEGATE_CACHE_DIR: &str = "ROLEGATE_CACHE_DIR";
 /// Seconds to wait for an MFA code at the prompt (also `--prompt-timeout`).
 pub const ROLEGATE_PROMPT_TIMEOUT: &str = "ROLEGATE_PROMPT_TIMEOUT";
-/// Log filter for `-v`-style tracing to stderr, e.g. `debug`.
+/// Log level (`error` to `trace`): of stderr tracing, or of the log file when one is set.
 pub const ROLEGATE_LOG: &str = "ROLEGATE_LOG";
+/// A file the log (default level `debug`) and every warning and error are appended to.
+pub const ROLEGATE_LOG_FILE: &str = "ROLEGATE_LOG_FILE";
 /// The profile whose credentials a rolegate child runs with (written by exec; read to detect nesting).
 pub const ROLEGATE_PROFILE: &str = "ROLEGATE_PROFILE";
 /// The user's own config file, when `AWS_CONFIG_FILE` points a rolegate child at a generated copy.

@@ -50,7 +50,9 @@ pub use error::Error;
 /// Runs a parsed command line; the exit status on success (a child's, for `exec`).
 pub fn run(cli: Cli) -> Result<u8, Error> {
     let ctx = Context::from_process();
-    init_logging(cli.verbose, ctx.env.get(env_vars::ROLEGATE_LOG));
+    init_logging(cli.verbose, &ctx);
+    // Tells apart the processes that share one log file (Terraform starts several at once).
+    let _process = tracing::info_span!("rolegate", pid = std::process::id()).entered();
     match &cli.command {
         Command::CredentialProcess(args) => commands::credential_process(&ctx, &cli, args).map(|()| 0),
         Command::Exec(args) => exec::exec(&ctx, &cli, args),
@@ -71,22 +73,51 @@ pub fn report(error: &Error) {
     diag::error(&error::chain_message(error), error.hint().as_deref());
 }
 
-/// Tracing to stderr, off unless `-v` or `ROLEGATE_LOG` asks. Only rolegate's own events (and
-/// the config parser's warnings) are shown: dependencies' trace events may carry request
-/// bodies, and a request body can hold an MFA code.
-fn init_logging(verbose: u8, env_level: Option<&str>) {
+/// Tracing, off unless asked for. `-v`/`-vv` log to stderr; `ROLEGATE_LOG_FILE` appends the
+/// log, and every warning and error rolegate prints, to a file (for runs under Terraform, which
+/// shows a helper's stderr only when it fails); `ROLEGATE_LOG` sets the level of either.
+/// Only rolegate's own events (and the config parser's warnings) are logged: dependencies'
+/// trace events may carry request bodies, and a request body can hold an MFA code.
+fn init_logging(verbose: u8, ctx: &Context) {
     use tracing::level_filters::LevelFilter;
-    let level = match (verbose, env_level) {
-        (0, None) => return,
-        (0, Some(l)) => l.parse::<LevelFilter>().unwrap_or(LevelFilter::DEBUG),
-        (1, _) => LevelFilter::DEBUG,
-        _ => LevelFilter::TRACE,
-    };
-    let filter = tracing_subscriber::filter::Targets::new()
-        .with_target("rolegate", level)
-        .with_target("aws_runtime::env_config", LevelFilter::WARN);
+    use tracing_subscriber::filter::Targets;
     use tracing_subscriber::layer::{Layer, SubscriberExt};
-    let subscriber = tracing_subscriber::registry()
-        .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_ansi(false).with_filter(filter));
+
+    let env_level = ctx.env.get(env_vars::ROLEGATE_LOG).map(|l| l.parse::<LevelFilter>().unwrap_or(LevelFilter::DEBUG));
+    let file_path = ctx.env.get(env_vars::ROLEGATE_LOG_FILE).filter(|p| !p.is_empty());
+    let flag_level = match verbose {
+        0 => None,
+        1 => Some(LevelFilter::DEBUG),
+        _ => Some(LevelFilter::TRACE),
+    };
+    let stderr_level = flag_level.or(if file_path.is_none() { env_level } else { None });
+    let file = file_path.and_then(|path| match diag::open_log_file(path) {
+        Ok(file) => Some(file),
+        Err(e) => {
+            diag::warn(&format!("cannot open the log file {path} (ROLEGATE_LOG_FILE): {e}; logging to it is off"));
+            None
+        }
+    });
+    if stderr_level.is_none() && file.is_none() {
+        return;
+    }
+    let targets = |level: LevelFilter| {
+        Targets::new().with_target("rolegate", level).with_target("aws_runtime::env_config", LevelFilter::WARN)
+    };
+    // Warnings and errors already reach stderr as plain lines (diag); in the file they are events.
+    let stderr_layer = stderr_level.map(|level| {
+        tracing_subscriber::fmt::layer()
+            .with_writer(std::io::stderr)
+            .with_ansi(false)
+            .with_filter(targets(level).with_target(diag::TARGET, LevelFilter::OFF))
+    });
+    let file_layer = file.map(|file| {
+        let level = env_level.or(flag_level).unwrap_or(LevelFilter::DEBUG);
+        tracing_subscriber::fmt::layer()
+            .with_writer(std::sync::Arc::new(file))
+            .with_ansi(false)
+            .with_filter(targets(level).with_target(diag::TARGET, LevelFilter::INFO))
+    });
+    let subscriber = tracing_subscriber::registry().with(stderr_layer).with(file_layer);
     let _ = tracing::subscriber::set_global_default(subscriber);
 }

@@ -352,6 +352,40 @@ fn verbose_logs_never_show_a_secret() {
 }
 
 #[test]
+fn the_log_file_collects_every_process_and_its_warnings_and_errors_while_stderr_stays_quiet() {
+    use std::os::unix::fs::PermissionsExt;
+    let sts = seed_sts();
+    let mut env = TestEnv::seed(&sts);
+    let log = env.path("rolegate.log");
+    env.set("ROLEGATE_LOG_FILE", log.to_str().unwrap());
+    env.unset("ROLEGATE_LOG");
+
+    let first = env.rolegate(&["credential-process", "target", "--mfa-token", "918273"]).output().unwrap();
+    assert!(first.status.success(), "{}", stderr_of(&first));
+    assert!(first.stderr.is_empty(), "the log goes to the file only: {}", stderr_of(&first));
+    let second = env.rolegate(&["credential-process", "target"]).output().unwrap();
+    assert!(second.status.success() && second.stderr.is_empty(), "{}", stderr_of(&second));
+    let failed = env.rolegate(&["credential-process", "no-such-profile"]).output().unwrap();
+    assert_eq!(failed.status.code(), Some(3));
+    assert!(stderr_of(&failed).contains("rolegate: error: profile `no-such-profile` not found"));
+
+    assert_eq!(std::fs::metadata(&log).unwrap().permissions().mode() & 0o777, 0o600);
+    let text = std::fs::read_to_string(&log).unwrap();
+    let pids: std::collections::BTreeSet<&str> =
+        text.lines().filter_map(|l| l.split("rolegate{pid=").nth(1)?.split('}').next()).collect();
+    assert_eq!(pids.len(), 2, "the two successful processes' events, each with its pid: {text}");
+    assert!(text.contains(" DEBUG ") && text.contains("sts_call") && text.contains("cache hit"), "{text}");
+    assert!(
+        text.lines().any(|l| l.contains("ERROR rolegate::diag") && l.contains("profile `no-such-profile` not found")),
+        "the error printed on stderr is in the file too: {text}"
+    );
+    let json = parse_process_json(&first.stdout);
+    for secret in [BASE_SECRET, "918273", &json.secret_access_key, &json.session_token] {
+        assert!(!text.contains(secret), "secret {secret:.6}... leaked into the log file");
+    }
+}
+
+#[test]
 fn throttled_calls_without_a_code_are_retried_and_calls_with_a_code_are_not() {
     let sts = seed_sts();
     let env = TestEnv::seed(&sts);

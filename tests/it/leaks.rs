@@ -100,3 +100,82 @@ fn excerpt(text: &str, needle: &str) -> String {
     let start = text[..i].char_indices().rev().nth(200).map_or(0, |(p, _)| p);
     text[start..(i + needle.len()).min(text.len())].to_string()
 }
+
+// The audit run (`ROLEGATE_TEST_AUDIT=1`, see common/audit.rs) and its scanner.
+
+/// The scanner finds what it is for, and does not cry wolf over account ids or timestamps.
+#[test]
+fn the_audit_scanner_finds_planted_secrets_and_only_those() {
+    use crate::common::audit::{Audit, note_code};
+    use std::os::unix::process::ExitStatusExt;
+    let output = |stdout: &str, stderr: &str| std::process::Output {
+        status: std::process::ExitStatus::from_raw(0),
+        stdout: stdout.as_bytes().to_vec(),
+        stderr: stderr.as_bytes().to_vec(),
+    };
+    let args = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    let session_secret = "sessionSECRETfromTHEchannel0000000000000";
+    let channel = format!(
+        r#"{{"Version":1,"AccessKeyId":"ASIAX","SecretAccessKey":"{session_secret}","SessionToken":"tokenTOKENtoken0000","Expiration":"2030-01-01T00:00:00Z"}}"#
+    );
+    note_code("604917");
+    let leaks = |audit: &Audit, dir: &std::path::Path| {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| audit.scan(dir)))
+            .err()
+            .map(|e| e.downcast_ref::<String>().cloned().unwrap_or_default())
+    };
+
+    // Clean: the secret only in its channel; the code's digits inside an account id and a timestamp.
+    let dir = tempfile::tempdir().unwrap();
+    let audit = Audit::default();
+    audit.record(&args(&["credential-process", "target"]), &output(&channel, ""));
+    audit.record(&args(&["list"]), &output("role arn:aws:iam::604917000000:role/x\n", "at 04:22:22.604917Z\n"));
+    std::fs::write(dir.path().join("x.log"), "2026-11-28T04:22:22.604917Z TRACE done\n").unwrap();
+    assert_eq!(leaks(&audit, dir.path()), None);
+
+    // A channel's secret on stderr; in a log file; in a file of the cache directory.
+    for (place, plant) in [("stderr of `rolegate list`", 0), ("x.log", 1), ("rolegate/hot-index", 2)] {
+        let dir = tempfile::tempdir().unwrap();
+        let audit = Audit::default();
+        audit.record(&args(&["credential-process", "target"]), &output(&channel, ""));
+        match plant {
+            0 => audit.record(&args(&["list"]), &output("", &format!("debug: {session_secret}\n"))),
+            1 => std::fs::write(dir.path().join("x.log"), format!("TRACE {session_secret}\n")).unwrap(),
+            _ => {
+                std::fs::create_dir(dir.path().join("rolegate")).unwrap();
+                std::fs::write(dir.path().join("rolegate/hot-index"), session_secret).unwrap();
+            }
+        }
+        let found = leaks(&audit, dir.path()).unwrap_or_else(|| panic!("the secret in {place} was not found"));
+        assert!(found.contains("a secret (sessio...) leaked into") && found.contains(place), "{found}");
+        assert!(!found.contains(session_secret), "the report itself does not print the secret: {found}");
+    }
+
+    // An MFA code on its own in a log line.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("x.log"), "DEBUG code=604917 sent\n").unwrap();
+    let found = leaks(&Audit::default(), dir.path()).expect("the code is found");
+    assert!(found.contains("an MFA code (604917) leaked into"), "{found}");
+}
+
+/// In the audit run, every rolegate process of a test logs at trace level to the test's log file.
+#[test]
+fn the_audit_run_logs_every_process_at_trace_level() {
+    if !crate::common::audit::enabled() {
+        let reason = "only in the audit run, ROLEGATE_TEST_AUDIT=1";
+        crate::common::skip::skip("the_audit_run_logs_every_process_at_trace_level", "audit", reason);
+        return;
+    }
+    let sts = seed_sts();
+    let env = TestEnv::seed(&sts);
+    let cold = env.rolegate(&["credential-process", "target", "--mfa-token", "604918"]).output().unwrap();
+    assert!(cold.status.success(), "{}", stderr_of(&cold));
+    // Without a flag: the exact form Terraform runs, which the hot index would answer silently.
+    let warm = env.rolegate(&["credential-process", "target"]).output().unwrap();
+    assert!(warm.status.success(), "{}", stderr_of(&warm));
+    let log = std::fs::read_to_string(env.path(crate::common::audit::LOG_NAME)).unwrap();
+    let pids: std::collections::BTreeSet<&str> =
+        log.lines().filter_map(|l| l.split("rolegate{pid=").nth(1)?.split('}').next()).collect();
+    assert_eq!(pids.len(), 2, "both processes logged: {log}");
+    assert!(log.contains(" DEBUG ") && log.contains("sts_call") && log.contains("cache hit"), "{log}");
+}

@@ -1,9 +1,12 @@
 //! `TestEnv`: a temporary HOME with `~/.aws/{config,credentials}`, a private cache directory,
 //! and commands for the real `rolegate` binary with a clean environment.
 
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
+use std::sync::Arc;
 
+use super::audit::{self, Audit};
 use super::strict_sts::{RoleSpec, StrictSts};
 
 /// The seed's account, user, device and role (the shape of the original Terraform report).
@@ -47,6 +50,9 @@ pub fn seed_sts() -> StrictSts {
 pub struct TestEnv {
     pub dir: tempfile::TempDir,
     vars: Vec<(String, String)>,
+    /// Variables left out, including the audit run's defaults.
+    removed: Vec<String>,
+    audit: Arc<Audit>,
 }
 
 impl TestEnv {
@@ -54,7 +60,7 @@ impl TestEnv {
     pub fn new() -> TestEnv {
         let dir = tempfile::tempdir().expect("temp dir");
         std::fs::create_dir_all(dir.path().join("home/.aws")).expect("mkdir .aws");
-        TestEnv { dir, vars: Vec::new() }
+        TestEnv { dir, vars: Vec::new(), removed: Vec::new(), audit: Arc::default() }
     }
 
     /// The seed's files, talking to `sts`.
@@ -88,7 +94,14 @@ impl TestEnv {
 
     pub fn set(&mut self, name: &str, value: &str) {
         self.vars.retain(|(k, _)| k != name);
+        self.removed.retain(|k| k != name);
         self.vars.push((name.into(), value.into()));
+    }
+
+    /// Leaves `name` out of the commands' environment.
+    pub fn unset(&mut self, name: &str) {
+        self.vars.retain(|(k, _)| k != name);
+        self.removed.push(name.into());
     }
 
     /// The environment every command gets: nothing from the test runner but PATH (with the
@@ -104,13 +117,23 @@ impl TestEnv {
             ("LANG".to_string(), "C.UTF-8".to_string()),
             ("TERM".to_string(), "dumb".to_string()),
         ];
+        if audit::enabled() {
+            // The audit run: every rolegate process logs everything to one file per test.
+            out.push(("ROLEGATE_LOG".to_string(), "trace".to_string()));
+            out.push(("ROLEGATE_LOG_FILE".to_string(), self.path(audit::LOG_NAME).display().to_string()));
+        }
+        out.retain(|(k, _)| !self.removed.contains(k) && !self.vars.iter().any(|(v, _)| v == k));
         out.extend(self.vars.iter().cloned());
         out
     }
 
-    /// `rolegate ARGS` with the clean environment, stdin closed.
-    pub fn rolegate(&self, args: &[&str]) -> Command {
-        self.command(rolegate_bin(), args)
+    /// `rolegate ARGS` with the clean environment, stdin closed; its output is kept for the audit.
+    pub fn rolegate(&self, args: &[&str]) -> Rolegate {
+        Rolegate {
+            command: self.command(rolegate_bin(), args),
+            args: args.iter().map(|a| a.to_string()).collect(),
+            audit: Arc::clone(&self.audit),
+        }
     }
 
     pub fn command(&self, program: impl AsRef<std::ffi::OsStr>, args: &[&str]) -> Command {
@@ -123,7 +146,80 @@ impl TestEnv {
     pub fn run_without_terminal(&self, args: &[&str]) -> Output {
         let mut all = vec!["-w", rolegate_bin().to_str().expect("utf-8 path")];
         all.extend_from_slice(args);
-        self.command("setsid", &all).output().expect("run setsid rolegate")
+        let out = self.command("setsid", &all).output().expect("run setsid rolegate");
+        self.audit.record(&args.iter().map(|a| a.to_string()).collect::<Vec<_>>(), &out);
+        out
+    }
+}
+
+impl Drop for TestEnv {
+    fn drop(&mut self) {
+        if audit::enabled() && !std::thread::panicking() {
+            self.audit.scan(self.dir.path());
+        }
+    }
+}
+
+/// A `rolegate` command of a [`TestEnv`]: a `Command` whose `output()` is recorded for the audit.
+pub struct Rolegate {
+    command: Command,
+    args: Vec<String>,
+    audit: Arc<Audit>,
+}
+
+impl Rolegate {
+    pub fn output(&mut self) -> std::io::Result<Output> {
+        let out = self.command.output()?;
+        self.audit.record(&self.args, &out);
+        Ok(out)
+    }
+
+    pub fn env(&mut self, name: impl AsRef<OsStr>, value: impl AsRef<OsStr>) -> &mut Rolegate {
+        self.command.env(name, value);
+        self
+    }
+
+    pub fn env_remove(&mut self, name: impl AsRef<OsStr>) -> &mut Rolegate {
+        self.command.env_remove(name);
+        self
+    }
+
+    pub fn stdin(&mut self, cfg: impl Into<Stdio>) -> &mut Rolegate {
+        self.command.stdin(cfg);
+        self
+    }
+
+    pub fn stdout(&mut self, cfg: impl Into<Stdio>) -> &mut Rolegate {
+        self.command.stdout(cfg);
+        self
+    }
+
+    pub fn stderr(&mut self, cfg: impl Into<Stdio>) -> &mut Rolegate {
+        self.command.stderr(cfg);
+        self
+    }
+
+    pub fn current_dir(&mut self, dir: impl AsRef<Path>) -> &mut Rolegate {
+        self.command.current_dir(dir);
+        self
+    }
+
+    /// The plain command, for runners that take one (a pseudo-terminal session).
+    pub fn into_command(self) -> Command {
+        self.command
+    }
+}
+
+impl std::ops::Deref for Rolegate {
+    type Target = Command;
+    fn deref(&self) -> &Command {
+        &self.command
+    }
+}
+
+impl std::ops::DerefMut for Rolegate {
+    fn deref_mut(&mut self) -> &mut Command {
+        &mut self.command
     }
 }
 

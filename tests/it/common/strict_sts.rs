@@ -710,6 +710,9 @@ impl Inner {
             error_code: None,
         };
 
+        if let Some(code) = &call.token_code {
+            super::audit::note_code(code);
+        }
         if let Some(fail) = state.fail.as_mut().filter(|f| f.remaining > 0) {
             fail.remaining -= 1;
             let (status, body) = (fail.status, fail.body.clone());
