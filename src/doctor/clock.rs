@@ -1,21 +1,20 @@
 //! Clock skew against an explicitly configured STS endpoint: one unsigned `GET`, a short
 //! timeout, and the response's `Date` header against the local clock. STS refuses signatures
-//! more than 15 minutes off, and a skewed clock also misjudges how long cached credentials last.
+//! more than 15 minutes off. rolegate itself signs by STS's time once an answer told it (see
+//! `sts::client`), but the SDKs and tools around it may not.
 //!
 //! Only endpoints the user configured (`AWS_ENDPOINT_URL[_STS]`, `endpoint_url`, a `services`
 //! section) are contacted; `doctor` never calls the public AWS endpoints.
 
 use std::time::Duration;
 
-use time::OffsetDateTime;
-use time::format_description::well_known::Rfc2822;
-
 use crate::context::Context;
+use crate::sts::client::{describe_seconds, parse_http_date};
 
 use super::report::{Finding, Severity};
 
 const TIMEOUT: Duration = Duration::from_secs(3);
-/// Above this a warning (cache freshness is judged by the local clock).
+/// Above this a warning (rolegate copes; other tools drift towards STS's 15-minute limit).
 const WARN_SECONDS: i64 = 60;
 /// Above this STS refuses signed requests.
 const ERROR_SECONDS: i64 = 15 * 60;
@@ -33,11 +32,6 @@ pub fn skew(ctx: &Context, url: &str) -> Result<i64, String> {
     Ok((ctx.now() - remote).whole_seconds())
 }
 
-/// `Sun, 06 Nov 1994 08:49:37 GMT` (RFC 9110's IMF-fixdate).
-pub fn parse_http_date(value: &str) -> Option<OffsetDateTime> {
-    OffsetDateTime::parse(value.trim(), &Rfc2822).ok()
-}
-
 /// The finding for a measured skew, if it matters.
 pub fn finding(skew: i64, url: &str) -> Option<Finding> {
     let abs = skew.abs();
@@ -45,11 +39,14 @@ pub fn finding(skew: i64, url: &str) -> Option<Finding> {
         return None;
     }
     let direction = if skew > 0 { "ahead of" } else { "behind" };
-    let amount = if abs >= 120 { format!("about {} min", (abs + 30) / 60) } else { format!("{abs} s") };
+    let amount = describe_seconds(abs);
     let (severity, consequence) = if abs > ERROR_SECONDS {
-        (Severity::Error, "STS refuses requests signed more than 15 minutes off")
+        (
+            Severity::Error,
+            "STS refuses requests signed more than 15 minutes off: rolegate signs with STS's time, other tools may not",
+        )
     } else {
-        (Severity::Warning, "rolegate judges how long cached credentials last by the local clock")
+        (Severity::Warning, "tools that sign by the local clock fail once it is more than 15 minutes off")
     };
     Some(
         Finding::new(

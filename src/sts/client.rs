@@ -2,6 +2,7 @@
 //!
 //! Built only on the slow path: a cache hit never creates a client (no TLS setup).
 
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
 use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
@@ -18,6 +19,12 @@ use crate::env_vars;
 const MAX_ATTEMPTS: u32 = 3;
 /// Bound on one HTTP exchange (Terraform kills a helper after 60 s in total).
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+/// A `Date` header further than this from the local clock is a skew to correct for (the header
+/// has whole seconds, and an answer takes time to arrive).
+const SKEW_TOLERANCE_SECONDS: i64 = 60;
+/// A skew the user is told about: beyond it, their other tools' signatures and expiry checks
+/// suffer too.
+const SKEW_WARNING_SECONDS: i64 = 5 * 60;
 
 pub struct StsClient {
     agent: ureq::Agent,
@@ -26,6 +33,13 @@ pub struct StsClient {
     /// No request runs past it; retries stop before it.
     deadline: Option<Instant>,
 }
+
+/// STS's clock minus the local clock, in seconds, as the last `Date` header showed (0 when
+/// within [`SKEW_TOLERANCE_SECONDS`]); one per process, as there is one STS time. Requests are
+/// signed by STS's time, and expirations are converted to the local clock, which is what every
+/// caller compares them with.
+static SKEW: AtomicI64 = AtomicI64::new(0);
+static SKEW_REPORTED: AtomicBool = AtomicBool::new(false);
 
 impl StsClient {
     pub fn new(ctx: &Context, endpoint: Endpoint) -> Result<StsClient, StsError> {
@@ -114,13 +128,25 @@ impl StsClient {
     ) -> Result<Credentials, StsError> {
         let mut body = form_encode(params);
         let mut attempt = 0;
+        let mut resigned = false;
         let result = loop {
             attempt += 1;
             let _span = tracing::debug_span!("sts_call", action, attempt, url = %self.endpoint.url).entered();
             tracing::debug!("request");
+            let signed_with_skew = SKEW.load(Ordering::Relaxed);
             let result = self.send(action, caller, &body);
             if let Err(e) = &result {
                 tracing::debug!(error = %e, "failed");
+                // Refused for the local clock, and the answer told STS's time: signed again by
+                // it, once. This holds for a request with an MFA code too: STS checks the
+                // signature before it reads the parameters, so the code was not used.
+                let skew = SKEW.load(Ordering::Relaxed);
+                if !resigned && e.is_clock_refusal() && (skew - signed_with_skew).abs() > SKEW_TOLERANCE_SECONDS {
+                    resigned = true;
+                    attempt -= 1;
+                    tracing::debug!(skew, "signing again with STS's clock");
+                    continue;
+                }
             }
             let backoff = Duration::from_millis(200 * u64::from(attempt));
             match &result {
@@ -142,7 +168,9 @@ impl StsClient {
 
     /// Credentials that are already over by this machine's clock mean the clock is wrong: they
     /// would be refused at once, and SDKs would call us in a loop.
-    fn check_expiry(&self, action: &'static str, credentials: Credentials) -> Result<Credentials, StsError> {
+    fn check_expiry(&self, action: &'static str, mut credentials: Credentials) -> Result<Credentials, StsError> {
+        let skew = SKEW.load(Ordering::Relaxed);
+        credentials.expiration -= time::Duration::seconds(skew);
         if credentials.seconds_left(self.clock.now()) > 60 {
             return Ok(credentials);
         }
@@ -151,6 +179,23 @@ impl StsClient {
             expiration: crate::output::credential_process::format_expiration(credentials.expiration),
             now: crate::output::credential_process::format_expiration(self.clock.now()),
         })
+    }
+
+    /// Keeps STS's clock as a `Date` header tells it, and says so once if the local clock is
+    /// far off.
+    fn observe_date(&self, date: &str) {
+        let Some(remote) = parse_http_date(date) else { return };
+        let measured = (remote - self.clock.now()).whole_seconds();
+        let skew = if measured.abs() > SKEW_TOLERANCE_SECONDS { measured } else { 0 };
+        SKEW.store(skew, Ordering::Relaxed);
+        if skew.abs() > SKEW_WARNING_SECONDS && !SKEW_REPORTED.swap(true, Ordering::Relaxed) {
+            let direction = if skew > 0 { "behind" } else { "ahead of" };
+            crate::diag::warn(&format!(
+                "this machine's clock is {} {direction} STS's ({}'s Date header): rolegate signs with STS's time and gives expiry times by this machine's clock, but set the clock right (`timedatectl set-ntp true`, or your system's time settings): other tools will fail",
+                describe_seconds(skew.abs()),
+                self.endpoint.url
+            ));
+        }
     }
 
     fn send(&self, action: &'static str, caller: &BaseCredentials, body: &str) -> Result<Credentials, StsError> {
@@ -169,7 +214,7 @@ impl StsClient {
             .identity(&identity)
             .region(&self.endpoint.signing_region)
             .name("sts")
-            .time(SystemTime::from(self.clock.now()))
+            .time(SystemTime::from(self.clock.now() + time::Duration::seconds(SKEW.load(Ordering::Relaxed))))
             .settings(SigningSettings::default())
             .build()
             .map_err(|e| StsError::Signing(e.to_string()))?
@@ -198,6 +243,9 @@ impl StsClient {
             |e: ureq::Error| StsError::Transport { action, url: self.endpoint.url.clone(), detail: e.to_string() };
         let mut response = request.send(body.as_bytes()).map_err(transport)?;
         let status = response.status().as_u16();
+        if let Some(date) = response.headers().get("date").and_then(|v| v.to_str().ok()) {
+            self.observe_date(date);
+        }
         let mut text = response.body_mut().with_config().limit(1 << 20).read_to_string().map_err(transport)?;
         let result = if status == 200 {
             xml::parse_credentials(&text)
@@ -236,6 +284,20 @@ pub fn agent(ctx: &Context) -> Result<ureq::Agent, StsError> {
         .tls_config(TlsConfig::builder().root_certs(roots).build())
         .build();
     Ok(config.into())
+}
+
+/// `Sun, 06 Nov 1994 08:49:37 GMT` (RFC 9110's IMF-fixdate).
+pub fn parse_http_date(value: &str) -> Option<time::OffsetDateTime> {
+    time::OffsetDateTime::parse(value.trim(), &time::format_description::well_known::Rfc2822).ok()
+}
+
+/// `90 s`, `about 61 min`, `about 3 h`.
+pub fn describe_seconds(seconds: i64) -> String {
+    match seconds {
+        s if s < 120 => format!("{s} s"),
+        s if s < 3 * 3600 => format!("about {} min", (s + 30) / 60),
+        s => format!("about {} h", (s + 1800) / 3600),
+    }
 }
 
 fn host_of(url: &str) -> String {

@@ -111,6 +111,17 @@ impl StsError {
         }
     }
 
+    /// Refused because the request's signing time is too far from STS's clock.
+    pub fn is_clock_refusal(&self) -> bool {
+        match self {
+            StsError::SignatureDoesNotMatch { message, .. } => {
+                message.starts_with("Signature expired") || message.starts_with("Signature not yet current")
+            }
+            StsError::Service { code, .. } => matches!(code.as_str(), "RequestTimeTooSkewed" | "RequestInTheFuture"),
+            _ => false,
+        }
+    }
+
     pub fn hint(&self) -> Option<String> {
         Some(match self {
             StsError::InvalidMfaCode { .. } => "wait for the next code on your device (each code works once) and try again; check that mfa_serial names the device you are reading".into(),

@@ -901,7 +901,7 @@ fn clock_skew_against_a_configured_endpoint() {
         None,
         None,
         &format!(
-            "the local clock is about 60 min ahead of the STS endpoint {url} (its Date header): STS refuses requests signed more than 15 minutes off"
+            "the local clock is about 60 min ahead of the STS endpoint {url} (its Date header): STS refuses requests signed more than 15 minutes off: rolegate signs with STS's time, other tools may not"
         ),
         "synchronise the clock (`timedatectl set-ntp true`, or your system's time settings)",
     );
@@ -919,7 +919,7 @@ fn clock_skew_against_a_configured_endpoint() {
         None,
         None,
         &format!(
-            "the local clock is about 5 min behind the STS endpoint {url} (its Date header): rolegate judges how long cached credentials last by the local clock"
+            "the local clock is about 5 min behind the STS endpoint {url} (its Date header): tools that sign by the local clock fail once it is more than 15 minutes off"
         ),
         "synchronise the clock (`timedatectl set-ntp true`, or your system's time settings)",
     );

@@ -142,7 +142,9 @@ fn run_bounded(mut cmd: Command, limit: Duration) -> Run {
 fn no_tty(env: &TestEnv, args: &[&str]) -> Run {
     let mut all = vec!["-w", rolegate_bin().to_str().expect("utf-8 path")];
     all.extend_from_slice(args);
-    run_bounded(env.command("setsid", &all), RUN_LIMIT)
+    let run = run_bounded(env.command("setsid", &all), RUN_LIMIT);
+    env.record(args, &run.out);
+    run
 }
 
 /// A cold call of the seed's `target` with `code`: an MFA session and a role entry.
@@ -1034,8 +1036,8 @@ fn entries_that_have_expired_are_never_served() {
 fn credentials_already_expired_by_the_local_clock_are_reported_not_served() {
     let sts = seed_sts();
     let env = TestEnv::seed(&sts);
-    // The local clock is 2 h ahead of STS (the stand-in signs nothing with its clock, so this is
-    // the one skew it can show): the role's one hour ends, by our clock, an hour ago.
+    // STS issues credentials by a clock 2 h behind ours while its Date header agrees with ours
+    // (nothing to correct by): the role's one hour ends, by our clock, an hour ago.
     sts.advance(-2 * 3600);
     let run = no_tty(&env, &["credential-process", "target", "--mfa-token", "123456"]);
     let err = run.stderr();
@@ -1046,6 +1048,84 @@ fn credentials_already_expired_by_the_local_clock_are_reported_not_served() {
     assert!(err.contains("clock"), "the message points at the clock: {err}");
     assert!(err.contains("rolegate: hint: "), "{err}");
     assert!(!entries(&env).iter().any(|p| p.file_name().unwrap().to_str().unwrap().starts_with("role-")));
+}
+
+/// The seconds from now to `json`'s `Expiration`.
+fn seconds_to_expiry(json: &ProcessJson) -> i64 {
+    let expiration = OffsetDateTime::parse(&json.expiration, &Rfc3339).unwrap();
+    (expiration - OffsetDateTime::now_utc()).whole_seconds()
+}
+
+/// STS refuses a request signed by a clock more than 15 minutes off; its answer's Date header
+/// tells its time, rolegate signs again by it (with the same code, which the refusal did not
+/// use up), says once that the clock is wrong, and reports expiry by the local clock.
+fn clock_off_by(skew: i64, direction: &str) {
+    let sts = seed_sts();
+    let env = TestEnv::seed(&sts);
+    sts.set_skew(skew);
+    let run = no_tty(&env, &["credential-process", "target", "--mfa-token", "123456"]);
+    assert_eq!(run.code(), Some(0), "{}", run.stderr());
+    let json = parse_process_json(&run.out.stdout);
+    let err = run.stderr();
+    assert_eq!(
+        err.lines().collect::<Vec<_>>(),
+        [format!(
+            "rolegate: warning: this machine's clock is about 60 min {direction} STS's ({}'s Date header): rolegate signs with STS's time and gives expiry times by this machine's clock, but set the clock right (`timedatectl set-ntp true`, or your system's time settings): other tools will fail",
+            sts.url()
+        )],
+        "one warning, nothing else"
+    );
+    let gst: Vec<_> = sts.calls().into_iter().filter(|c| c.action == "GetSessionToken").collect();
+    assert_eq!(
+        gst.iter().map(|c| (c.status, c.error_code.clone(), c.token_code.clone())).collect::<Vec<_>>(),
+        [(403, Some("SignatureDoesNotMatch".into()), Some("123456".into())), (200, None, Some("123456".into()))],
+        "refused for the clock, then accepted with the same code"
+    );
+    assert_eq!(statuses(&sts, "AssumeRole"), [200], "signed by STS's time from the start");
+    // The role's hour, by this machine's clock (not an hour more or less).
+    let left = seconds_to_expiry(&json);
+    assert!((3480..=3600).contains(&left), "expires in {left} s by the local clock");
+    // The entries say the same: the next call is served silently from the cache.
+    let again = no_tty(&env, &["credential-process", "target"]).assert_ok_silent();
+    assert_eq!(again, json);
+    assert_eq!(sts.calls().len(), 3);
+}
+
+#[test]
+fn a_local_clock_an_hour_behind_sts_is_corrected_without_a_second_code() {
+    clock_off_by(3600, "behind");
+}
+
+#[test]
+fn a_local_clock_an_hour_ahead_of_sts_is_corrected_without_a_second_code() {
+    clock_off_by(-3600, "ahead of");
+}
+
+#[test]
+fn a_small_skew_is_not_refused_and_expiry_is_still_told_by_the_local_clock() {
+    let sts = seed_sts();
+    let env = TestEnv::seed(&sts);
+    // Three minutes: inside STS's window and below the warning, but cached credentials would
+    // otherwise be thought to last three minutes longer than they do.
+    sts.set_skew(180);
+    let json = cold(&env, "123456");
+    let left = seconds_to_expiry(&json);
+    assert!((3540..=3600).contains(&left), "expires in {left} s by the local clock, not {}", left + 180);
+    assert!(sts.calls().iter().all(|c| c.status == 200));
+}
+
+#[test]
+fn a_wrong_secret_is_not_signed_again() {
+    let sts = seed_sts();
+    let mut env = TestEnv::seed(&sts);
+    env.write_credentials(&format!(
+        "[base]\naws_access_key_id = {BASE_KEY_ID}\naws_secret_access_key = wrongSECRETwrongSECRETwrong000000000000\n"
+    ));
+    let run = no_tty(&env, &["credential-process", "target", "--mfa-token", "123456"]);
+    let err = run.assert_failed(EXIT_AUTH);
+    assert!(err.contains("the request signature was refused"), "{err}");
+    assert!(!err.contains("warning"), "the clock is fine: {err}");
+    assert_eq!(statuses(&sts, "GetSessionToken"), [403], "one attempt");
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -154,6 +154,44 @@ fn mfa_codes_are_single_use_and_wrong_codes_are_rejected() {
 }
 
 #[test]
+fn a_skewed_clock_refuses_signatures_outside_15_minutes_and_tells_its_time() {
+    let sts = standin();
+    let date_of = |r: &StsResponse| {
+        let date = r.date.as_deref().expect("a Date header");
+        time::OffsetDateTime::parse(date, &time::format_description::well_known::Rfc2822).expect("an HTTP date")
+    };
+    let offset = |r: &StsResponse| (date_of(r) - time::OffsetDateTime::now_utc()).whole_seconds();
+
+    // STS an hour ahead: a request signed by the machine's clock is an hour old.
+    sts.set_skew(3600);
+    let old = session_token(&sts, &alice(), Some("123456"));
+    assert_eq!((old.status, old.error_code().as_deref()), (403, Some("SignatureDoesNotMatch")), "{}", old.body);
+    let message = old.error_message().unwrap();
+    assert!(message.starts_with("Signature expired: ") && message.ends_with(" - 15 min.)"), "{message}");
+    assert!((3595..=3601).contains(&offset(&old)), "the Date header is STS's clock: {:?}", old.date);
+
+    // An hour behind: the request is from the future.
+    sts.set_skew(-3600);
+    let early = session_token(&sts, &alice(), Some("123456"));
+    let message = early.error_message().unwrap();
+    assert!(message.starts_with("Signature not yet current: ") && message.ends_with(" + 15 min.)"), "{message}");
+    assert!((-3601..=-3595).contains(&offset(&early)));
+
+    // Within 15 minutes: accepted, and the refused attempts did not use the code up.
+    sts.set_skew(14 * 60);
+    let ok = session_token(&sts, &alice(), Some("123456"));
+    let creds = assert_ok(&ok);
+    assert!((835..=841).contains(&offset(&ok)));
+    // Its credentials expire by STS's clock: an hour from STS's now.
+    let expiration = ok.text("Expiration").unwrap();
+    let expiration = time::OffsetDateTime::parse(&expiration, &time::format_description::well_known::Rfc3339).unwrap();
+    assert!(((expiration - date_of(&ok)).whole_seconds() - 3600).abs() <= 1, "{expiration}");
+    let identity = caller_arn(&sts, &creds);
+    assert_eq!(identity.status, 200, "{}", identity.body);
+    assert_eq!(sts.count("GetSessionToken"), 1);
+}
+
+#[test]
 fn mfa_role_needs_an_mfa_session_or_a_code() {
     let sts = standin();
     let mfa_session = assert_ok(&session_token(&sts, &alice(), Some("100001")));
@@ -265,10 +303,16 @@ fn bad_signatures_and_unknown_keys_are_rejected() {
     let headers = sign_headers(&sts.url(), &alice(), "sts", "us-east-1", signed_body.as_bytes(), SystemTime::now());
     let tampered = post_raw(&sts.url(), &headers, b"Action=GetSessionToken&Version=2011-06-15");
     assert_eq!((tampered.status, tampered.error_code().as_deref()), (403, Some("SignatureDoesNotMatch")));
-    // The same headers with the body they signed are fine (also from the past: no skew check).
+    // The same headers with the body they signed are fine, also signed 10 minutes ago; three
+    // days ago is too old.
+    let recent = SystemTime::now() - Duration::from_secs(600);
+    let headers = sign_headers(&sts.url(), &alice(), "sts", "eu-west-1", signed_body.as_bytes(), recent);
+    assert_eq!(post_raw(&sts.url(), &headers, signed_body.as_bytes()).status, 200);
     let past = SystemTime::now() - Duration::from_secs(86_400 * 3);
     let headers = sign_headers(&sts.url(), &alice(), "sts", "eu-west-1", signed_body.as_bytes(), past);
-    assert_eq!(post_raw(&sts.url(), &headers, signed_body.as_bytes()).status, 200);
+    let old = post_raw(&sts.url(), &headers, signed_body.as_bytes());
+    assert_eq!((old.status, old.error_code().as_deref()), (403, Some("SignatureDoesNotMatch")));
+    assert!(old.error_message().unwrap().starts_with("Signature expired: "), "{}", old.body);
 
     // Scoped to another service.
     let headers = sign_headers(&sts.url(), &alice(), "iam", "us-east-1", signed_body.as_bytes(), SystemTime::now());
@@ -297,7 +341,7 @@ fn bad_signatures_and_unknown_keys_are_rejected() {
     assert_eq!(caller_arn(&sts, &session).status, 200);
 
     assert_eq!(sts.count("GetCallerIdentity"), 2);
-    assert_eq!(sts.attempts("GetCallerIdentity"), 9);
+    assert_eq!(sts.attempts("GetCallerIdentity"), 10);
 }
 
 #[test]

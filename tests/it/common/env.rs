@@ -147,8 +147,13 @@ impl TestEnv {
         let mut all = vec!["-w", rolegate_bin().to_str().expect("utf-8 path")];
         all.extend_from_slice(args);
         let out = self.command("setsid", &all).output().expect("run setsid rolegate");
-        self.audit.record(&args.iter().map(|a| a.to_string()).collect::<Vec<_>>(), &out);
+        self.record(args, &out);
         out
+    }
+
+    /// Keeps the output of `rolegate ARGS`, run some other way, for the audit.
+    pub fn record(&self, args: &[&str], out: &Output) {
+        self.audit.record(&args.iter().map(|a| a.to_string()).collect::<Vec<_>>(), out);
     }
 }
 

@@ -12,6 +12,10 @@
 //!   long-term user keys (`AKIA...`) and the temporary keys it issued (`ASIA...`, which must
 //!   carry their `X-Amz-Security-Token`); expiry of temporary credentials against a test
 //!   clock ([`StrictSts::advance`]).
+//! - A wall clock that may differ from the machine's ([`StrictSts::set_skew`]): requests signed
+//!   more than 15 minutes away from it are refused with real STS's `SignatureDoesNotMatch`
+//!   "Signature expired" / "Signature not yet current" messages, every answer carries it in
+//!   its `Date` header, and issued credentials expire by it.
 //! - `GetSessionToken` (optionally with MFA), `AssumeRole` (MFA-protected roles, external
 //!   IDs, `MaxSessionDuration`, the one-hour role-chaining cap) and `GetCallerIdentity`,
 //!   with the real XML response shapes, error codes, HTTP statuses and messages.
@@ -23,8 +27,7 @@
 //! What it does not emulate: IAM policies (any known user may assume any registered role,
 //! subject only to the role's MFA and external-ID conditions), MFA devices being bound to a
 //! particular user, presigned (query-string) SigV4, SigV4a, the `Date` header instead of
-//! `X-Amz-Date`, clock-skew rejection (signatures are checked at the request's own
-//! `X-Amz-Date`, whatever it is), session policies, tags, source identity, and every other
+//! `X-Amz-Date`, session policies, tags, source identity, and every other
 //! STS action (they answer `InvalidAction`).
 //!
 //! An MFA code is burned only when the whole call succeeds. A role session inherits "made
@@ -167,8 +170,10 @@ struct State {
     roles: HashMap<String, RoleSpec>,
     /// Issued temporary credentials: access key id -> credential.
     temporary: HashMap<String, TempCredential>,
-    /// Seconds added to the wall clock by [`StrictSts::advance`].
+    /// Seconds added to the credentials' clock by [`StrictSts::advance`].
     clock_offset: i64,
+    /// Seconds STS's wall clock is ahead of the machine's ([`StrictSts::set_skew`]).
+    wall_skew: i64,
     counter: u64,
     fail: Option<InjectedFailure>,
     delay: Option<(usize, u64)>,
@@ -578,9 +583,17 @@ impl StrictSts {
         self.state().rejected_codes.insert(code.to_owned());
     }
 
-    /// Moves the stand-in's clock forward by `secs` seconds (negative moves it back).
+    /// Moves the clock that issued credentials expire by forward by `secs` seconds (negative
+    /// moves it back), as if that much time had passed for them; signing and `Date` keep the
+    /// wall clock.
     pub fn advance(&self, secs: i64) {
         self.state().clock_offset += secs;
+    }
+
+    /// Sets STS's wall clock `secs` seconds ahead of the machine's (negative: behind), as when
+    /// the machine's clock is wrong.
+    pub fn set_skew(&self, secs: i64) {
+        self.state().wall_skew = secs;
     }
 
     /// The stand-in's notion of now (whole seconds).
@@ -644,6 +657,13 @@ impl Drop for StrictSts {
     }
 }
 
+/// `Sun, 06 Nov 1994 08:49:37 GMT`, the HTTP `Date` format.
+fn http_date(t: OffsetDateTime) -> String {
+    let format =
+        format_description!("[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT");
+    t.format(format).expect("a formattable date")
+}
+
 fn now_with_offset(offset: i64) -> OffsetDateTime {
     let now = OffsetDateTime::now_utc();
     let now = now.replace_nanosecond(0).unwrap_or(now);
@@ -670,9 +690,11 @@ impl Inner {
         };
         let (status, body) = self.handle(&req);
         let content_type = if body.starts_with('<') { "text/xml" } else { "text/plain" };
+        let date = http_date(lock(&self.state).wall_now());
         let response = tiny_http::Response::from_string(body)
             .with_status_code(status)
-            .with_header(tiny_http::Header::from_bytes("Content-Type", content_type).expect("a valid header"));
+            .with_header(tiny_http::Header::from_bytes("Content-Type", content_type).expect("a valid header"))
+            .with_header(tiny_http::Header::from_bytes("Date", date).expect("a valid header"));
         // The client may have given up (e.g. after a delay); nothing to do about that.
         let _ = request.respond(response);
     }
@@ -737,8 +759,14 @@ impl Inner {
 }
 
 impl State {
+    /// The clock issued credentials expire by.
     fn now(&self) -> OffsetDateTime {
-        now_with_offset(self.clock_offset)
+        now_with_offset(self.clock_offset + self.wall_skew)
+    }
+
+    /// STS's wall clock: signatures are checked against it and `Date` tells it.
+    fn wall_now(&self) -> OffsetDateTime {
+        now_with_offset(self.wall_skew)
     }
 
     fn next_counter(&mut self) -> u64 {
@@ -817,11 +845,42 @@ impl State {
             return Err(invalid_key());
         };
         let mismatch = || StsError::new(403, "SignatureDoesNotMatch", MSG_SIGNATURE_MISMATCH);
+        self.check_signing_time(req)?;
         let expected = expected_signature(req, &auth, secret, token).map_err(|_| mismatch())?;
         if !constant_time_eq(expected.as_bytes(), auth.signature.as_bytes()) {
             return Err(mismatch());
         }
         Ok(caller)
+    }
+
+    /// STS refuses a signature made more than 15 minutes away from its clock (before it looks
+    /// at the parameters: an MFA code in such a request is not used up).
+    fn check_signing_time(&self, req: &HttpRequest) -> Result<(), StsError> {
+        let Some(signed) = req.header("x-amz-date").and_then(parse_amz_date) else { return Ok(()) };
+        let now = self.wall_now();
+        let window = time::Duration::minutes(15);
+        let f = |t: OffsetDateTime| {
+            t.format(format_description!("[year][month][day]T[hour][minute][second]Z")).unwrap_or_default()
+        };
+        if signed < now - window {
+            let message = format!(
+                "Signature expired: {} is now earlier than {} ({} - 15 min.)",
+                f(signed),
+                f(now - window),
+                f(now)
+            );
+            return Err(StsError::new(403, "SignatureDoesNotMatch", message));
+        }
+        if signed > now + window {
+            let message = format!(
+                "Signature not yet current: {} is still later than {} ({} + 15 min.)",
+                f(signed),
+                f(now + window),
+                f(now)
+            );
+            return Err(StsError::new(403, "SignatureDoesNotMatch", message));
+        }
+        Ok(())
     }
 
     /// Validates an optional `SerialNumber` + `TokenCode` pair. `Ok(Some(..))` is a valid code,
@@ -1024,6 +1083,8 @@ impl StsCredentials {
 pub struct StsResponse {
     pub status: u16,
     pub body: String,
+    /// The `Date` header.
+    pub date: Option<String>,
 }
 
 impl StsResponse {
@@ -1146,6 +1207,7 @@ pub fn post_raw(url: &str, headers: &[(String, String)], body: &[u8]) -> StsResp
     let mut response = request.send(body).unwrap_or_else(|e| panic!("POST {url}: {e}"));
     StsResponse {
         status: response.status().as_u16(),
+        date: response.headers().get("date").and_then(|v| v.to_str().ok()).map(str::to_owned),
         body: response.body_mut().read_to_string().unwrap_or_else(|e| panic!("reading the answer from {url}: {e}")),
     }
 }
