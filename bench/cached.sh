@@ -43,104 +43,38 @@ done
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo"
 
-say() { printf '==> %s\n' "$*" >&2; }
-die() { printf 'cached.sh: %s\n' "$*" >&2; exit 1; }
-have() { command -v "$1" >/dev/null 2>&1; }
-
-apt_updated=0
-apt_install() {
-    if [[ "$(id -u)" != 0 ]] || ! have apt-get; then
-        die "missing $*: install it (Debian/Ubuntu: sudo apt-get install $*) and run again"
-    fi
-    say "installing $* with apt-get"
-    if ((!apt_updated)); then
-        apt-get update -qq >&2
-        apt_updated=1
-    fi
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >&2
-}
+script=cached.sh
+# shellcheck source=bench/lib.sh
+source "$repo/bench/lib.sh"
 
 # --- Tools -----------------------------------------------------------------------------------
-have cargo || die "cargo is not on PATH"
-have python3 || apt_install python3
-have hyperfine || apt_install hyperfine
-hyperfine_bin="$(command -v hyperfine)"
-[[ -x /usr/bin/time ]] || apt_install time
-/usr/bin/time -f %M -o /dev/null /bin/true 2>/dev/null || die "/usr/bin/time is not GNU time (needs -f %M)"
+need_timing_tools
 
 if have moto_server; then
     moto_bin="$(command -v moto_server)"
 else
-    venv="${XDG_CACHE_HOME:-$HOME/.cache}/rolegate-bench/moto-venv"
-    if [[ ! -x "$venv/bin/moto_server" ]]; then
-        say "installing moto[server] with pip into $venv"
-        rm -rf "$venv"
-        if ! python3 -m venv "$venv" >&2; then
-            rm -rf "$venv"
-            apt_install python3-venv
-            python3 -m venv "$venv" >&2
-        fi
-        "$venv/bin/python" -m pip install -q 'moto[server]' >&2
-    fi
-    moto_bin="$venv/bin/moto_server"
+    moto_bin="$(dirname "$(bench_venv moto-venv 'moto[server]')")/moto_server"
 fi
 
 # --- Build -----------------------------------------------------------------------------------
-if ((build)); then
-    say "cargo build --release --examples --bins"
-    cargo build --release --examples --bins >&2
-fi
-target_dir="$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')"
-rolegate="$target_dir/release/rolegate"
-floor="$target_dir/release/examples/floor"
-[[ -x "$rolegate" && -x "$floor" ]] || die "no release build in $target_dir/release (run without --no-build)"
+release_build "$build"
 out="${out:-$target_dir/bench/cached}"
 mkdir -p "$out"
 out="$(cd "$out" && pwd)"
 
 # --- A throw-away HOME, and cleanup of everything this script starts -------------------------
 work="$(mktemp -d "${TMPDIR:-/tmp}/rolegate-bench.XXXXXX")"
-moto_pgid=""
-stop_moto() {
-    if [[ -n "$moto_pgid" ]]; then
-        kill -TERM -- "-$moto_pgid" 2>/dev/null || true
-        for _ in $(seq 50); do
-            kill -0 -- "-$moto_pgid" 2>/dev/null || break
-            sleep 0.1
-        done
-        kill -KILL -- "-$moto_pgid" 2>/dev/null || true
-        wait "$moto_pgid" 2>/dev/null || true
-        moto_pgid=""
-    fi
-}
 cleanup() {
-    stop_moto
+    stop_all_moto
     rm -rf "$work"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 home="$work/home"
-mkdir -p "$home/.aws"
-chmod 700 "$home"
-cat >"$home/.aws/config" <<'EOF'
-[profile base]
-region = us-west-2
+write_aws_files "$home"
 
-[profile target]
-source_profile = base
-role_arn = arn:aws:iam::123456789012:role/hc-master
-mfa_serial = arn:aws:iam::123456789012:mfa/username
-external_id = something
-EOF
-cat >"$home/.aws/credentials" <<'EOF'
-[base]
-aws_access_key_id = AKIAIOSFODNN7EXAMPLE
-aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY
-EOF
-chmod 600 "$home/.aws/config" "$home/.aws/credentials"
-
-port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+port="$(free_port)"
 endpoint="http://127.0.0.1:$port"
 
 # The measured commands (and hyperfine itself) run with this environment only: no AWS_PROFILE,
@@ -154,33 +88,12 @@ clean_env=(env -i
     "AWS_ENDPOINT_URL=$endpoint")
 
 # --- Warm the cache against moto on 127.0.0.1 ------------------------------------------------
-say "starting moto_server on 127.0.0.1:$port"
-# setsid: moto runs in a process group of its own, which stop_moto ends as a whole.
-# INITIAL_NO_AUTH_ACTION_COUNT unset: moto checks no signatures.
-(cd "$work" && exec env -u INITIAL_NO_AUTH_ACTION_COUNT -u AWS_PROFILE HOME="$work" \
-    setsid "$moto_bin" -H 127.0.0.1 -p "$port" >"$work/moto.log" 2>&1) &
-moto_pgid=$!
-python3 - "$port" "$moto_pgid" <<'EOF' || { cat "$work/moto.log" >&2; die "moto_server did not start"; }
-import os, socket, sys, time
-port, pid = int(sys.argv[1]), int(sys.argv[2])
-deadline = time.monotonic() + 60
-while time.monotonic() < deadline:
-    try:
-        os.kill(pid, 0)
-    except OSError:
-        sys.exit(1)
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=1).close()
-        sys.exit(0)
-    except OSError:
-        time.sleep(0.1)
-sys.exit(1)
-EOF
+start_moto sts "$port"
 
 say "warming the cache: rolegate credential-process target --mfa-token 123456"
 "${clean_env[@]}" "$rolegate" credential-process target --mfa-token 123456 >"$work/creds.json" \
-    || { cat "$work/moto.log" >&2; die "the warm-up call failed"; }
-stop_moto
+    || { cat "$work/moto-sts.log" >&2; die "the warm-up call failed"; }
+stop_moto sts
 say "moto_server stopped: from here on a call that needs the network fails"
 
 # The floor's input is rolegate's own output.
@@ -229,8 +142,7 @@ rss_floor=$(peak_rss "$floor" "$work/creds.json")
 rss_rolegate=$(peak_rss "$rolegate" credential-process target)
 
 # --- Summary -----------------------------------------------------------------------------------
-cpu="$(grep -m1 '^model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//' || true)"
-machine="$(uname -srm), ${cpu:-unknown CPU}, $(nproc) CPUs"
+machine="$(machine_line)"
 rustc_version="$(rustc -V)"
 hyperfine_version="$("$hyperfine_bin" --version)"
 date_utc="$(date -u '+%Y-%m-%d %H:%M UTC')"
@@ -318,19 +230,6 @@ with open(f"{out}/results.md", "w") as fh:
 EOF
 
 if ((update_doc)); then
-    doc="$repo/docs/PERFORMANCE.md"
-    [[ -f "$doc" ]] || die "$doc does not exist"
-    if ! grep -q '^<!-- results:begin -->$' "$doc" || ! grep -q '^<!-- results:end -->$' "$doc"; then
-        die "$doc has no <!-- results:begin --> / <!-- results:end --> markers"
-    fi
-    python3 - "$doc" "$out/results.md" <<'EOF'
-import sys
-doc, results = sys.argv[1], sys.argv[2]
-text = open(doc).read()
-head, rest = text.split("<!-- results:begin -->\n", 1)
-_, tail = rest.split("<!-- results:end -->\n", 1)
-block = open(results).read()
-open(doc, "w").write(f"{head}<!-- results:begin -->\n{block}<!-- results:end -->\n{tail}")
-EOF
+    update_doc_block results "$out/results.md"
     say "updated the results section of docs/PERFORMANCE.md"
 fi

@@ -76,30 +76,12 @@ repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo"
 bench="$repo/bench"
 
-say() { printf '==> %s\n' "$*" >&2; }
-die() { printf 'compare.sh: %s\n' "$*" >&2; exit 1; }
-have() { command -v "$1" >/dev/null 2>&1; }
-
-apt_updated=0
-apt_install() {
-    if [[ "$(id -u)" != 0 ]] || ! have apt-get; then
-        die "missing $*: install it (Debian/Ubuntu: sudo apt-get install $*) and run again"
-    fi
-    say "installing $* with apt-get"
-    if ((!apt_updated)); then
-        apt-get update -qq >&2
-        apt_updated=1
-    fi
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >&2
-}
+script=compare.sh
+# shellcheck source=bench/lib.sh
+source "$repo/bench/lib.sh"
 
 # --- Tools -----------------------------------------------------------------------------------
-have cargo || die "cargo is not on PATH"
-have python3 || apt_install python3
-have hyperfine || apt_install hyperfine
-hyperfine_bin="$(command -v hyperfine)"
-[[ -x /usr/bin/time ]] || apt_install time
-/usr/bin/time -f %M -o /dev/null /bin/true 2>/dev/null || die "/usr/bin/time is not GNU time (needs -f %M)"
+need_timing_tools
 have jq || apt_install jq
 
 # The Python tools: a python3 that imports botocore and awscli and has `aws` and `moto_server`
@@ -116,18 +98,7 @@ tools_py() {
             return
         fi
     fi
-    local venv="${XDG_CACHE_HOME:-$HOME/.cache}/rolegate-bench/compare-venv"
-    if [[ ! -x "$venv/bin/aws" || ! -x "$venv/bin/moto_server" ]]; then
-        say "installing awscli and moto[server] with pip into $venv"
-        rm -rf "$venv"
-        if ! python3 -m venv "$venv" >&2; then
-            rm -rf "$venv"
-            apt_install python3-venv
-            python3 -m venv "$venv" >&2
-        fi
-        "$venv/bin/python" -m pip install -q awscli 'moto[server]' >&2
-    fi
-    echo "$venv/bin/python"
+    bench_venv compare-venv awscli 'moto[server]'
 }
 py="$(tools_py)"
 py_bin_dir="$("$py" -c 'import sysconfig; print(sysconfig.get_path("scripts"))')"
@@ -137,14 +108,7 @@ moto_bin="$py_bin_dir/moto_server"
 tool_versions="$("$py" -c 'import sys, botocore, awscli; print(f"Python {sys.version.split()[0]}, botocore {botocore.__version__}, AWS CLI {awscli.__version__}")')"
 
 # --- Build -----------------------------------------------------------------------------------
-if ((build)); then
-    say "cargo build --release --examples --bins"
-    cargo build --release --examples --bins >&2
-fi
-target_dir="$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')"
-rolegate="$target_dir/release/rolegate"
-floor="$target_dir/release/examples/floor"
-[[ -x "$rolegate" && -x "$floor" ]] || die "no release build in $target_dir/release (run without --no-build)"
+release_build "$build"
 out="${out:-$target_dir/bench/compare}"
 mkdir -p "$out"
 out="$(cd "$out" && pwd)"
@@ -152,53 +116,17 @@ rm -f "$out"/*.json "$out"/*.md
 
 # --- A throw-away HOME, and cleanup of everything this script starts -------------------------
 work="$(mktemp -d "${TMPDIR:-/tmp}/rolegate-compare.XXXXXX")"
-declare -A moto_pgid=()
-stop_moto() { # NAME
-    local pgid="${moto_pgid[$1]:-}"
-    [[ -n "$pgid" ]] || return 0
-    kill -TERM -- "-$pgid" 2>/dev/null || true
-    for _ in $(seq 50); do
-        kill -0 -- "-$pgid" 2>/dev/null || break
-        sleep 0.1
-    done
-    kill -KILL -- "-$pgid" 2>/dev/null || true
-    wait "$pgid" 2>/dev/null || true
-    unset "moto_pgid[$1]"
-}
 cleanup() {
-    stop_moto a
-    stop_moto b
+    stop_all_moto
     rm -rf "$work"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-
-write_aws_files() { # HOME
-    mkdir -p "$1/.aws"
-    chmod 700 "$1"
-    cat >"$1/.aws/config" <<'EOF'
-[profile base]
-region = us-west-2
-
-[profile target]
-source_profile = base
-role_arn = arn:aws:iam::123456789012:role/hc-master
-mfa_serial = arn:aws:iam::123456789012:mfa/username
-external_id = something
-EOF
-    cat >"$1/.aws/credentials" <<'EOF'
-[base]
-aws_access_key_id = AKIAIOSFODNN7EXAMPLE
-aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY
-EOF
-    chmod 600 "$1/.aws/config" "$1/.aws/credentials"
-}
 home="$work/home"
 write_aws_files "$home"
 role_arn="arn:aws:iam::123456789012:role/hc-master"
 mfa_arn="arn:aws:iam::123456789012:mfa/username"
 
-free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 port_a="$(free_port)"
 port_b="$(free_port)"
 while [[ "$port_b" == "$port_a" ]]; do port_b="$(free_port)"; done
@@ -217,29 +145,6 @@ clean_env=(env -i
     "AWS_DEFAULT_REGION=us-west-2"
     "AWS_ENDPOINT_URL=$endpoint_a")
 
-start_moto() { # NAME PORT
-    say "starting moto_server $1 on 127.0.0.1:$2"
-    (cd "$work" && exec env -u INITIAL_NO_AUTH_ACTION_COUNT -u AWS_PROFILE HOME="$work" \
-        setsid "$moto_bin" -H 127.0.0.1 -p "$2" >"$work/moto-$1.log" 2>&1) &
-    moto_pgid[$1]=$!
-    python3 - "$2" "${moto_pgid[$1]}" <<'EOF' || { cat "$work/moto-$1.log" >&2; die "moto_server $1 did not start"; }
-import os, socket, sys, time
-port, pid = int(sys.argv[1]), int(sys.argv[2])
-deadline = time.monotonic() + 60
-while time.monotonic() < deadline:
-    try:
-        os.kill(pid, 0)
-    except OSError:
-        sys.exit(1)
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=1).close()
-        sys.exit(0)
-    except OSError:
-        time.sleep(0.1)
-sys.exit(1)
-EOF
-}
-moto_requests() { grep -c '"POST / HTTP' "$work/moto-$1.log" || true; }
 
 # --- Warm every cache --------------------------------------------------------------------------
 # The seed script first: its `aws configure set` calls edit ~/.aws/config and ~/.aws/credentials
@@ -369,8 +274,7 @@ load_4_before="$(load)"; busy_4="$(busy)"
 load_4_after="$(load)"; busy_4="$busy_4/$(busy)"
 
 # --- Summary -----------------------------------------------------------------------------------------
-cpu="$(grep -m1 '^model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//' || true)"
-machine="$(uname -srm), ${cpu:-unknown CPU}, $(nproc) CPUs"
+machine="$(machine_line)"
 rev="$(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo unknown)"
 if [[ -n "$(git -C "$repo" status --porcelain -- src Cargo.toml Cargo.lock 2>/dev/null)" ]]; then
     rev="$rev + uncommitted changes in src/"
@@ -535,19 +439,6 @@ with open(f"{out}/results.md", "w") as fh:
 EOF
 
 if ((update_doc)); then
-    doc="$repo/docs/PERFORMANCE.md"
-    [[ -f "$doc" ]] || die "$doc does not exist"
-    if ! grep -q '^<!-- compare:begin -->$' "$doc" || ! grep -q '^<!-- compare:end -->$' "$doc"; then
-        die "$doc has no <!-- compare:begin --> / <!-- compare:end --> markers"
-    fi
-    python3 - "$doc" "$out/results.md" <<'EOF'
-import sys
-doc, results = sys.argv[1], sys.argv[2]
-text = open(doc).read()
-head, rest = text.split("<!-- compare:begin -->\n", 1)
-_, tail = rest.split("<!-- compare:end -->\n", 1)
-block = open(results).read()
-open(doc, "w").write(f"{head}<!-- compare:begin -->\n{block}<!-- compare:end -->\n{tail}")
-EOF
+    update_doc_block compare "$out/results.md"
     say "updated the comparison section of docs/PERFORMANCE.md"
 fi
