@@ -1,3 +1,5 @@
+# shellcheck shell=bash
+# shellcheck disable=SC2034,SC2154  # sets variables for the sourcing script, reads its `script` and `work`
 # Shared by the benchmark scripts (sourced, not run): messages, installing missing tools, the
 # release build, the throw-away AWS files, moto_server on loopback, and the update of a marked
 # block of docs/PERFORMANCE.md.
