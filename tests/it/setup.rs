@@ -786,38 +786,12 @@ fn the_aws_cli_uses_the_new_profile() {
 }
 
 const TF_TEST: &str = "terraform_uses_the_profile_setup_wrote";
-/// A bound on one expectation (a whole `init && plan && apply && output`), not a wait.
-const TERRAFORM_TIMEOUT_MS: u64 = 300_000;
-/// A local mirror of the AWS provider (no downloads in tests).
-const PROVIDER_MIRROR: &str = "/opt/tf-plugins";
 
 /// The AWS provider with `profile = "target-tf"`, and who it is.
 fn provider_blocks(sts_url: &str) -> String {
-    format!(
-        r#"
-terraform {{
-  required_providers {{
-    aws = {{ source = "hashicorp/aws" }}
-  }}
-}}
-
-provider "aws" {{
-  profile                    = "target-tf"
-  skip_metadata_api_check    = true
-  skip_region_validation     = true
-  skip_requesting_account_id = true
-  endpoints {{
-    sts = "{sts_url}"
-  }}
-}}
-
-data "aws_caller_identity" "me" {{}}
-
-output "arn" {{
-  value = data.aws_caller_identity.me.arn
-}}
-"#
-    )
+    aws_provider_module(&format!(
+        "  profile                    = \"target-tf\"\n  skip_metadata_api_check    = true\n  skip_region_validation     = true\n  skip_requesting_account_id = true\n  endpoints {{\n    sts = \"{sts_url}\"\n  }}\n"
+    ))
 }
 
 /// Real Terraform with the profile `rolegate setup` wrote (not the seed's hand-written one): the
@@ -870,18 +844,10 @@ fn terraform_uses_the_profile_setup_wrote() {
     assert!(invocations(&logs).is_empty(), "setup ran no rolegate through PATH");
 
     let mut main_tf = root_module(&moto.url(), &sts.url());
-    let mirror = Path::new(PROVIDER_MIRROR);
-    let with_provider = mirror.join("registry.terraform.io/hashicorp/aws").is_dir();
+    let with_provider = has_provider_mirror();
     if with_provider {
         main_tf.push_str(&provider_blocks(&sts.url()));
-        std::fs::write(
-            env.path("cli.tfrc"),
-            format!(
-                "provider_installation {{\n  filesystem_mirror {{\n    path    = \"{}\"\n    include = [\"registry.terraform.io/hashicorp/aws\"]\n  }}\n}}\n",
-                mirror.display()
-            ),
-        )
-        .unwrap();
+        write_mirror_config(&env.path("cli.tfrc"));
     } else {
         skip(TF_TEST, "tf-plugins", "no local mirror of hashicorp/aws at /opt/tf-plugins: backend only");
         std::fs::write(env.path("cli.tfrc"), "").unwrap();
@@ -889,19 +855,8 @@ fn terraform_uses_the_profile_setup_wrote() {
     env.set("TF_CLI_CONFIG_FILE", env.path("cli.tfrc").to_str().unwrap());
     std::fs::write(env.path("main.tf"), main_tf).unwrap();
 
-    let script = "terraform init -input=false -no-color \
-        && terraform plan -input=false -no-color \
-        && terraform apply -input=false -auto-approve -no-color \
-        && terraform output -no-color -json > outputs.json; echo \"tf-exit=$?\"";
-    let prompt = format!("Enter MFA code for {MFA_SERIAL}: ");
-    let mut p = spawn_script_with_timeout(&env, script, TERRAFORM_TIMEOUT_MS);
-    let before = p.exp_string(&prompt).unwrap_or_else(|e| panic!("no MFA prompt: {e}\n{:#?}", invocations(&logs)));
-    p.send_line("123456").unwrap();
-    let after = p.exp_regex("tf-exit=[0-9]+").unwrap_or_else(|e| {
-        panic!("Terraform did not finish: {e}\n{before}{prompt}\nrolegate calls: {:#?}", invocations(&logs))
-    });
-    let rest = p.exp_eof().unwrap_or_default();
-    let transcript = format!("{before}{prompt}{}{}{rest}", after.0, after.1);
+    let transcript =
+        run_with_one_prompt(&env, TERRAFORM_STEPS, "123456", &|| format!("rolegate calls: {:#?}", invocations(&logs)));
     let calls = invocations(&logs);
 
     assert!(transcript.contains("tf-exit=0"), "Terraform failed:\n{transcript}\nrolegate calls: {calls:#?}");

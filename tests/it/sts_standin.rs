@@ -569,73 +569,31 @@ fn aws_cli_requests_are_accepted() {
     assert_eq!(sts.calls().last().unwrap().error_code.as_deref(), Some("SignatureDoesNotMatch"));
 }
 
-/// The Terraform AWS provider's own copy, if the machine has a local provider mirror.
-const TERRAFORM_PROVIDER_MIRROR: &str = "/opt/tf-plugins";
-
 #[test]
 fn terraform_go_sdk_requests_are_accepted() {
     let test = "terraform_go_sdk_requests_are_accepted";
     if !on_path("terraform") {
         return skip(test, "terraform", "`terraform` is not on PATH");
     }
-    let mirror = Path::new(TERRAFORM_PROVIDER_MIRROR);
-    if !mirror.join("registry.terraform.io/hashicorp/aws").is_dir() {
+    if !crate::common::terraform::has_provider_mirror() {
         return skip(test, "tf-plugins", "no local mirror of hashicorp/aws at /opt/tf-plugins (no downloads in tests)");
     }
     let sts = standin();
     let session = assert_ok(&session_token(&sts, &alice(), Some("500001")));
     let dir = tempfile::tempdir().unwrap();
     let rc = dir.path().join("terraformrc");
-    std::fs::write(
-        &rc,
-        format!(
-            "provider_installation {{\n  filesystem_mirror {{\n    path    = \"{}\"\n    include = [\"registry.terraform.io/hashicorp/aws\"]\n  }}\n}}\n",
-            mirror.display()
-        ),
-    )
-    .unwrap();
+    crate::common::terraform::write_mirror_config(&rc);
     let work = dir.path().join("work");
     std::fs::create_dir(&work).unwrap();
-    std::fs::write(
-        work.join("main.tf"),
-        format!(
-            r#"terraform {{
-  required_providers {{
-    aws = {{ source = "hashicorp/aws" }}
-  }}
-}}
-
-provider "aws" {{
-  region                      = "us-east-1"
-  access_key                  = "{key}"
-  secret_key                  = "{secret}"
-  token                       = "{token}"
-  skip_metadata_api_check     = true
-  skip_region_validation      = true
-  endpoints {{
-    sts = "{url}"
-    iam = "{url}"
-  }}
-  assume_role {{
-    role_arn     = "{role}"
-    session_name = "terraform"
-  }}
-}}
-
-data "aws_caller_identity" "me" {{}}
-
-output "arn" {{
-  value = data.aws_caller_identity.me.arn
-}}
-"#,
-            key = session.access_key_id,
-            secret = session.secret_access_key,
-            token = session.session_token.as_deref().unwrap(),
-            url = sts.url(),
-            role = ADMIN_ROLE,
-        ),
-    )
-    .unwrap();
+    let settings = format!(
+        "  region                      = \"us-east-1\"\n  access_key                  = \"{key}\"\n  secret_key                  = \"{secret}\"\n  token                       = \"{token}\"\n  skip_metadata_api_check     = true\n  skip_region_validation      = true\n  endpoints {{\n    sts = \"{url}\"\n    iam = \"{url}\"\n  }}\n  assume_role {{\n    role_arn     = \"{role}\"\n    session_name = \"terraform\"\n  }}\n",
+        key = session.access_key_id,
+        secret = session.secret_access_key,
+        token = session.session_token.as_deref().unwrap(),
+        url = sts.url(),
+        role = ADMIN_ROLE,
+    );
+    std::fs::write(work.join("main.tf"), crate::common::terraform::aws_provider_module(&settings)).unwrap();
 
     let terraform = |args: &[&str]| {
         let output = isolated("terraform", dir.path())

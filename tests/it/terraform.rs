@@ -12,8 +12,6 @@ use crate::common::skip::skip;
 use crate::common::terraform::*;
 
 const TEST: &str = "terraform_with_an_s3_backend_and_remote_states_prompts_once";
-/// A bound on one expectation (a whole `init && plan && apply && output`), not a wait.
-const TERRAFORM_TIMEOUT_MS: u64 = 300_000;
 
 #[test]
 #[allow(clippy::print_stderr)]
@@ -62,25 +60,8 @@ fn terraform_with_an_s3_backend_and_remote_states_prompts_once() {
         );
     }
 
-    let script = "terraform init -input=false -no-color \
-        && terraform plan -input=false -no-color \
-        && terraform apply -input=false -auto-approve -no-color \
-        && terraform output -no-color -json > outputs.json; echo \"tf-exit=$?\"";
-    let prompt = format!("Enter MFA code for {MFA_SERIAL}: ");
-    let mut p = spawn_script_with_timeout(&env, script, TERRAFORM_TIMEOUT_MS);
-    let before = p.exp_string(&prompt).unwrap_or_else(|e| {
-        panic!("no MFA prompt: {e}\nrolegate calls: {:#?}", invocations(&logs));
-    });
-    p.send_line("123456").unwrap();
-    let after = p.exp_regex("tf-exit=[0-9]+").unwrap_or_else(|e| {
-        panic!(
-            "Terraform did not finish: {e}\ntranscript so far:\n{before}{prompt}\nrolegate calls: {:#?}",
-            invocations(&logs)
-        );
-    });
-    let after = format!("{}{}", after.0, after.1);
-    let rest = p.exp_eof().unwrap_or_default();
-    let transcript = format!("{before}{prompt}{after}{rest}");
+    let transcript =
+        run_with_one_prompt(&env, TERRAFORM_STEPS, "123456", &|| format!("rolegate calls: {:#?}", invocations(&logs)));
     let calls = invocations(&logs);
     let elapsed_terraform = started.elapsed();
 

@@ -8,7 +8,6 @@
 //! `aws sts get-caller-identity` in the same channel, and must come out as the assumed role with
 //! one GetSessionToken in all. S3 is moto, STS the strict stand-in; everything on 127.0.0.1.
 
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use crate::common::env::*;
@@ -17,22 +16,12 @@ use crate::common::pty::count;
 use crate::common::strict_sts::StrictSts;
 use crate::common::terraform::*;
 
-/// A bound on one expectation (a whole channel's Terraform run), not a wait.
-const TERRAFORM_TIMEOUT_MS: u64 = 300_000;
 /// The code typed at the single prompt.
 const CODE: &str = "123456";
 /// What `aws sts get-caller-identity` says inside every channel.
 const ROLE_SESSION_ARN_PREFIX: &str = "arn:aws:sts::123456789012:assumed-role/hc-master/";
 /// The seed's error: the Go SDK meets `mfa_serial` without a token provider.
 const SEED_ERROR: &str = "assume role with MFA enabled, but AssumeRoleTokenProvider session option not set";
-/// A local mirror of the AWS provider (no downloads in tests).
-const PROVIDER_MIRROR: &str = "/opt/tf-plugins";
-
-/// Terraform's four commands against the s3 backend, as one `sh` list.
-const TERRAFORM_STEPS: &str = "terraform init -input=false -no-color \
-    && terraform plan -input=false -no-color \
-    && terraform apply -input=false -auto-approve -no-color \
-    && terraform output -no-color -json > outputs.json";
 /// Who the channel's credentials are, from the AWS CLI (botocore, not the Go SDK).
 const WHOAMI: &str = "aws sts get-caller-identity --output text --query Arn";
 
@@ -324,51 +313,21 @@ fn server_channel() {
 
 /// The seed's provider block, with STS on the stand-in.
 fn provider_module(sts_url: &str) -> String {
-    format!(
-        r#"terraform {{
-  required_providers {{
-    aws = {{ source = "hashicorp/aws" }}
-  }}
-}}
-
-provider "aws" {{
-  profile                    = "target"
-  region                     = "us-west-2"
-  skip_metadata_api_check    = true
-  skip_region_validation     = true
-  skip_requesting_account_id = true
-  endpoints {{
-    sts = "{sts_url}"
-  }}
-}}
-
-data "aws_caller_identity" "me" {{}}
-
-output "arn" {{
-  value = data.aws_caller_identity.me.arn
-}}
-"#
-    )
+    aws_provider_module(&format!(
+        "  profile                    = \"target\"\n  region                     = \"us-west-2\"\n  skip_metadata_api_check    = true\n  skip_region_validation     = true\n  skip_requesting_account_id = true\n  endpoints {{\n    sts = \"{sts_url}\"\n  }}\n"
+    ))
 }
 
 #[test]
 #[allow(clippy::print_stderr)]
 fn seed_provider_block_with_hard_coded_profile() {
     let test = "seed_provider_block_with_hard_coded_profile";
-    let mirror = Path::new(PROVIDER_MIRROR);
-    if !mirror.join("registry.terraform.io/hashicorp/aws").is_dir() {
+    if !has_provider_mirror() {
         return skip(test, "no local mirror of hashicorp/aws at /opt/tf-plugins (no downloads in tests)");
     }
     let Some(mut fx) = Fixture::new(test, false) else { return };
     fx.assert_no_credentials_in_env();
-    std::fs::write(
-        fx.env.path("mirror.tfrc"),
-        format!(
-            "provider_installation {{\n  filesystem_mirror {{\n    path    = \"{}\"\n    include = [\"registry.terraform.io/hashicorp/aws\"]\n  }}\n}}\n",
-            mirror.display()
-        ),
-    )
-    .unwrap();
+    write_mirror_config(&fx.env.path("mirror.tfrc"));
     fx.env.set("TF_CLI_CONFIG_FILE", fx.env.path("mirror.tfrc").to_str().unwrap());
     std::fs::write(fx.env.path("main.tf"), provider_module(&fx.sts.url())).unwrap();
 
@@ -379,11 +338,7 @@ fn seed_provider_block_with_hard_coded_profile() {
     assert!(!ok && text.contains(SEED_ERROR), "plain terraform plan must fail like the seed:\n{text}");
     assert!(fx.sts.calls().is_empty(), "{:#?}", fx.sts.calls());
 
-    let steps = "terraform init -input=false -no-color \
-        && terraform plan -input=false -no-color \
-        && terraform apply -input=false -auto-approve -no-color \
-        && terraform output -no-color -json > outputs.json";
-    let run = run_on_pty(&fx.env, &format!("rolegate exec target -- sh -c '{steps} && {WHOAMI}'"));
+    let run = run_on_pty(&fx.env, &format!("rolegate exec target -- sh -c '{TERRAFORM_STEPS} && {WHOAMI}'"));
     check_transcript(&run);
     let t = &run.transcript;
     assert!(t.contains("Apply complete!"), "{t}");

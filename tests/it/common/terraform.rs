@@ -9,6 +9,15 @@ use rexpect::session::{PtySession, spawn_command};
 
 use super::env::{TestEnv, rolegate_bin};
 
+/// A local mirror of the AWS provider (no downloads in tests).
+pub const PROVIDER_MIRROR: &str = "/opt/tf-plugins";
+
+/// init, plan, apply and `output -json > outputs.json`, as one `sh` list.
+pub const TERRAFORM_STEPS: &str = "terraform init -input=false -no-color \
+    && terraform plan -input=false -no-color \
+    && terraform apply -input=false -auto-approve -no-color \
+    && terraform output -no-color -json > outputs.json";
+
 /// The bucket the backend and the remote states live in.
 pub const BUCKET: &str = "rolegate-tfstate";
 /// The remote states: (name, S3 key, the value of their `name` output).
@@ -148,9 +157,63 @@ pub fn root_module_with_profile(moto_url: &str, sts_url: &str, profile: Option<&
     tf
 }
 
+/// Whether [`PROVIDER_MIRROR`] holds hashicorp/aws.
+pub fn has_provider_mirror() -> bool {
+    Path::new(PROVIDER_MIRROR).join("registry.terraform.io/hashicorp/aws").is_dir()
+}
+
+/// Writes a Terraform CLI config that installs hashicorp/aws from [`PROVIDER_MIRROR`].
+pub fn write_mirror_config(path: &Path) {
+    let text = format!(
+        "provider_installation {{\n  filesystem_mirror {{\n    path    = \"{PROVIDER_MIRROR}\"\n    include = [\"registry.terraform.io/hashicorp/aws\"]\n  }}\n}}\n"
+    );
+    std::fs::write(path, text).expect("write the Terraform CLI config");
+}
+
+/// A root module with `provider "aws" { SETTINGS }` and the provider's identity as output `arn`.
+pub fn aws_provider_module(settings: &str) -> String {
+    format!(
+        r#"
+terraform {{
+  required_providers {{
+    aws = {{ source = "hashicorp/aws" }}
+  }}
+}}
+
+provider "aws" {{
+{settings}}}
+
+data "aws_caller_identity" "me" {{}}
+
+output "arn" {{
+  value = data.aws_caller_identity.me.arn
+}}
+"#
+    )
+}
+
+/// Runs `steps` on a pseudo-terminal, types `code` at the one MFA prompt, and returns the whole
+/// transcript, which ends in `tf-exit=STATUS`. A failure message adds `context()` (for example
+/// the rolegate calls so far).
+pub fn run_with_one_prompt(env: &TestEnv, steps: &str, code: &str, context: &dyn Fn() -> String) -> String {
+    let prompt = format!("Enter MFA code for {}: ", super::env::MFA_SERIAL);
+    let script = format!("{steps}; echo \"tf-exit=$?\"");
+    let mut p = spawn_script_with_timeout(env, &script, TERRAFORM_TIMEOUT_MS);
+    let before = p.exp_string(&prompt).unwrap_or_else(|e| panic!("no MFA prompt: {e}\n{}", context()));
+    p.send_line(code).expect("type the code");
+    let after = p.exp_regex("tf-exit=[0-9]+").unwrap_or_else(|e| {
+        panic!("Terraform did not finish: {e}\ntranscript so far:\n{before}{prompt}\n{}", context())
+    });
+    let rest = p.exp_eof().unwrap_or_default();
+    format!("{before}{prompt}{}{}{rest}", after.0, after.1)
+}
+
+/// A bound on one expectation (a whole init/plan/apply), not a wait.
+pub const TERRAFORM_TIMEOUT_MS: u64 = 300_000;
+
 /// Puts a `rolegate` shell wrapper first on `PATH`: each call appends its caller's command line
 /// to a per-call log file, then `exec`s the real binary (same pid, terminal and stdout) with
-/// `ROLEGATE_LOG=debug` and stderr in that file. Returns the log directory (`rolegate.PID.log`).
+/// `ROLEGATE_LOG=debug` (unless set) and stderr in that file. Returns the log directory (`rolegate.PID.log`).
 pub fn install_counting_wrapper(env: &mut TestEnv) -> PathBuf {
     use std::os::unix::fs::PermissionsExt;
     let bin = env.path("wrapper-bin");
@@ -168,7 +231,7 @@ pub fn install_counting_wrapper(env: &mut TestEnv) -> PathBuf {
            p=$(cut -d' ' -f4 /proc/$p/stat); caller=$(tr '\\0' ' ' < /proc/$p/cmdline 2>/dev/null) ;;\n\
          esac\n\
          printf 'caller: %s\\nargs: %s\\n' \"$caller\" \"$*\" > \"$log\"\n\
-         ROLEGATE_LOG=debug exec \"$ROLEGATE\" \"$@\" 2>>\"$log\"\n",
+         ROLEGATE_LOG=${ROLEGATE_LOG:-debug} exec \"$ROLEGATE\" \"$@\" 2>>\"$log\"\n",
     )
     .expect("write the wrapper");
     std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).expect("chmod the wrapper");
