@@ -156,9 +156,10 @@ impl<'a> Checker<'a> {
         if let Some(p) = requested
             && !profiles.profiles.contains_key(p)
         {
-            let e = PlanError::Resolve(ResolveError::ProfileNotFound {
-                profile: p.into(),
-                files: profiles.describe_files(),
+            // A section the SDK parser dropped (a name with a space, say) is explained as such.
+            let e = PlanError::Resolve(match profiles.origin(p) {
+                Some(file) => ResolveError::ProfileNameRejected { profile: p.into(), file: file.display().to_string() },
+                None => ResolveError::ProfileNotFound { profile: p.into(), files: profiles.describe_files() },
             });
             let f = self.plan_error_finding(p, &e);
             reports.push(ProfileReport::unresolved(p, None, Some(f.message.clone())));
@@ -436,7 +437,7 @@ impl<'a> Checker<'a> {
             .profile(profile)
             .fix(hint),
             ResolveError::ProfileNameRejected { profile, .. } => {
-                err("profile-name-rejected", e.to_string()).profile(profile).fix(hint)
+                err("profile-name-rejected", e.to_string()).profile(profile).at(self.header(profile)).fix(hint)
             }
             ResolveError::SourceProfileNotFound { profile, source_profile, .. } => {
                 let unprefixed = self.inp.sources.odd_sections().into_iter().find_map(|o| match o {

@@ -1213,3 +1213,223 @@ fn no_output_holds_a_secret() {
         run.stdout
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// Each configuration error a profile can have, as doctor reports it.
+
+const ROLE: &str = "arn:aws:iam::123456789012:role/r";
+const MFA: &str = "arn:aws:iam::123456789012:mfa/u";
+
+/// (config, the profile asked about, id, profile of the finding, line in the config, message start)
+fn config_error_cases() -> Vec<(String, &'static str, &'static str, &'static str, u64, &'static str)> {
+    let role =
+        |extra: &str| format!("[profile p]\nrole_arn = {ROLE}\nsource_profile = base\nmfa_serial = {MFA}\n{extra}");
+    let long_chain = {
+        let mut c = format!("[profile p0]\nrole_arn = {ROLE}\nsource_profile = p1\nmfa_serial = {MFA}\n");
+        for i in 1..40 {
+            c.push_str(&format!("[profile p{i}]\nrole_arn = {ROLE}\nsource_profile = p{}\n", i + 1));
+        }
+        c + &format!("[profile p40]\nrole_arn = {ROLE}\nsource_profile = base\n")
+    };
+    vec![
+        (
+            "[profile my role]\nregion = us-east-1\n".into(),
+            "my role",
+            "profile-name-rejected",
+            "my role",
+            1,
+            "profile `my role` ($HOME/.aws/config): the section [profile my role] is not read",
+        ),
+        (
+            "[profile p]\ncredential_process = rolegate credential-process nope\n".into(),
+            "p",
+            "credential-process-target-missing",
+            "p",
+            2,
+            "profile `p` runs `rolegate credential-process nope`",
+        ),
+        (
+            long_chain,
+            "p0",
+            "source-profile-chain-too-long",
+            "p0",
+            1,
+            "the source_profile chain of `p0` is longer than 32",
+        ),
+        (
+            format!("[profile p]\nsource_profile = base\nmfa_serial = {MFA}\n"),
+            "p",
+            "source-profile-without-role-arn",
+            "p",
+            2,
+            "profile `p` has source_profile but no role_arn",
+        ),
+        (
+            role("credential_source = Environment\n"),
+            "p",
+            "both-source-profile-and-credential-source",
+            "p",
+            5,
+            "profile `p` has both source_profile and credential_source",
+        ),
+        (
+            format!("[profile p]\nrole_arn = {ROLE}\n"),
+            "p",
+            "role-without-source",
+            "p",
+            2,
+            "profile `p` has role_arn but neither source_profile nor credential_source",
+        ),
+        ("[profile p]\nregion = us-east-1\n".into(), "p", "no-credentials", "p", 1, "profile `p` has no credentials"),
+        (
+            "[profile p]\naws_access_key_id = AKIAROLEGATETESTHALF\n".into(),
+            "p",
+            "incomplete-keys",
+            "p",
+            2,
+            "profile `p` has aws_access_key_id but not aws_secret_access_key",
+        ),
+        (
+            format!("[profile p]\nrole_arn = {ROLE}\ncredential_source = Ec2InstanceMetadata\nmfa_serial = {MFA}\n"),
+            "p",
+            "unsupported-credential-source",
+            "p",
+            3,
+            "profile `p`: credential_source = Ec2InstanceMetadata is not supported",
+        ),
+        (
+            format!(
+                "[profile p]\nrole_arn = {ROLE}\nsource_profile = sso\nmfa_serial = {MFA}\n[profile sso]\nsso_start_url = https://x.awsapps.com/start\nsso_region = us-east-1\nsso_account_id = 123456789012\nsso_role_name = r\n"
+            ),
+            "p",
+            "unsupported-base",
+            "sso",
+            5,
+            "profile `sso` uses IAM Identity Center (sso_*)",
+        ),
+        (
+            role("").replace(ROLE, "arn:aws:iam::123456789012:user/x"),
+            "p",
+            "role-arn-invalid",
+            "p",
+            2,
+            "role_arn `arn:aws:iam::123456789012:user/x` is not a role ARN",
+        ),
+        (
+            role("role_session_name = a b c\n"),
+            "p",
+            "role-session-name-invalid",
+            "p",
+            5,
+            "role_session_name `a b c` is not valid",
+        ),
+        (
+            format!("[profile p]\nrole_arn = {ROLE}\ncredential_source = Environmnet\nmfa_serial = {MFA}\n"),
+            "p",
+            "credential-source-invalid",
+            "p",
+            3,
+            "credential_source `Environmnet` is not valid",
+        ),
+        (
+            role("rolegate_mfa_strategy = sometimes\n"),
+            "p",
+            "mfa-strategy-invalid",
+            "p",
+            5,
+            "rolegate_mfa_strategy `sometimes` is not valid",
+        ),
+        (
+            format!(
+                "[profile p]\nrole_arn = {ROLE}\nsource_profile = q\nrolegate_mfa_strategy = session\nmfa_serial = {MFA}\n[profile q]\nrole_arn = {ROLE}2\nsource_profile = base\n"
+            ),
+            "p",
+            "mfa-strategy-session-impossible",
+            "p",
+            4,
+            "rolegate_mfa_strategy = session cannot work for profile `p`",
+        ),
+        (
+            role("rolegate_mfa_session_duration = 10\n"),
+            "p",
+            "mfa-session-duration-out-of-range",
+            "p",
+            5,
+            "rolegate_mfa_session_duration `10` is not valid",
+        ),
+        (
+            format!(
+                "[profile p]\nrole_arn = {ROLE}\nsource_profile = q\nmfa_serial = {MFA}\n[profile q]\nrole_arn = {ROLE}2\nsource_profile = base\nmfa_serial = arn:aws:iam::123456789012:mfa/other\n"
+            ),
+            "p",
+            "two-mfa-devices",
+            "p",
+            4,
+            "the chain uses two MFA devices",
+        ),
+        (
+            role("region = not a region!\n"),
+            "p",
+            "sts-endpoint-invalid",
+            "p",
+            1,
+            "no STS endpoint for profile `p`: invalid region \"not a region!\"",
+        ),
+        (
+            role("endpoint_url = not-a-url\n"),
+            "p",
+            "sts-endpoint-invalid",
+            "p",
+            1,
+            "no STS endpoint for profile `p`: invalid endpoint URL \"not-a-url\"",
+        ),
+    ]
+}
+
+#[test]
+fn every_configuration_error_is_a_finding_at_its_line() {
+    for (config, asked, id, profile, line, message) in config_error_cases() {
+        let mut env = TestEnv::new();
+        env.write_config(&config);
+        env.write_credentials(&seed_credentials());
+        let (code, json) = doctor_json(&env, &[asked]);
+        assert_eq!(code, 1, "{id}: an error: {json:#}");
+        let found = findings(&json, id);
+        let f = found.first().unwrap_or_else(|| panic!("no {id} for {asked:?} in {:#}", json["findings"]));
+        assert_eq!((f["severity"].as_str(), f["profile"].as_str()), (Some("error"), Some(profile)), "{f:#}");
+        assert_eq!((f["file"].as_str(), f["line"].as_u64()), (Some("$HOME/.aws/config"), Some(line)), "{id}: {f:#}");
+        let text = f["message"].as_str().unwrap();
+        assert!(text.starts_with(message), "{id}: {text}");
+        assert!(!f["fix"].as_str().unwrap_or_default().is_empty(), "{id} says how to fix it: {f:#}");
+        let plain = doctor(&env, &[asked]);
+        assert!(plain.stdout.contains(text), "{id}: the text report says the same: {}", plain.stdout);
+    }
+}
+
+#[test]
+fn a_cache_path_that_is_a_file_is_a_finding() {
+    let mut env = env_for("healthy");
+    std::fs::write(env.path("not-a-dir"), "").unwrap();
+    env.set("ROLEGATE_CACHE_DIR", env.path("not-a-dir").to_str().unwrap());
+    let (code, json) = doctor_json(&env, &[]);
+    assert_eq!(code, 1, "{json:#}");
+    let f = findings(&json, "cache-dir-not-a-directory");
+    assert_eq!(f.len(), 1, "{:#}", json["findings"]);
+    assert_eq!(f[0]["severity"], "error");
+    assert!(f[0]["message"].as_str().unwrap().starts_with("the cache directory path is not a directory"), "{:#}", f[0]);
+}
+
+#[test]
+fn a_terraform_file_that_is_not_utf8_is_a_warning_and_the_rest_is_read() {
+    let env = env_for("healthy");
+    let dir = env.path("tf");
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::write(dir.join("a.tf"), b"provider \"aws\" { profile = \"\xff\" }\n").unwrap();
+    std::fs::write(dir.join("b.tf"), "provider \"aws\" {\n  profile = \"nope\"\n}\n").unwrap();
+    let (_, json) = doctor_json(&env, &["--terraform", dir.to_str().unwrap()]);
+    let f = findings(&json, "terraform-file-unreadable");
+    assert_eq!(f.len(), 1, "{:#}", json["findings"]);
+    assert_eq!(f[0]["severity"], "warning");
+    assert!(f[0]["file"].as_str().unwrap().ends_with("/tf/a.tf"), "{:#}", f[0]);
+    assert_eq!(findings(&json, "terraform-profile-not-found").len(), 1, "b.tf was read: {:#}", json["findings"]);
+}
