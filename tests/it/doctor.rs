@@ -1433,3 +1433,18 @@ fn a_terraform_file_that_is_not_utf8_is_a_warning_and_the_rest_is_read() {
     assert!(f[0]["file"].as_str().unwrap().ends_with("/tf/a.tf"), "{:#}", f[0]);
     assert_eq!(findings(&json, "terraform-profile-not-found").len(), 1, "b.tf was read: {:#}", json["findings"]);
 }
+
+#[test]
+fn a_cache_path_that_cannot_be_inspected_is_a_warning() {
+    let mut env = env_for("healthy");
+    // A symlink that points at itself: every lookup through it fails (ELOOP), even for root.
+    std::os::unix::fs::symlink(env.path("loop"), env.path("loop")).unwrap();
+    env.set("ROLEGATE_CACHE_DIR", env.path("loop").to_str().unwrap());
+    let (_, json) = doctor_json(&env, &[]);
+    let f = findings(&json, "cache-dir-unreadable");
+    assert_eq!(f.len(), 1, "{:#}", json["findings"]);
+    assert_eq!(f[0]["severity"], "warning");
+    let message = f[0]["message"].as_str().unwrap();
+    assert!(message.starts_with("cannot inspect the cache directory: cannot inspect "), "{message}");
+    assert!(message.contains("/loop"), "{message}");
+}
