@@ -51,6 +51,37 @@ fn the_child_gets_the_credential_environment() {
 }
 
 #[test]
+fn keys_of_an_mfa_profile_in_the_credentials_file_are_left_out_of_a_private_copy() {
+    let sts = seed_sts();
+    let mut env = TestEnv::seed(&sts);
+    // Keys in the credentials file and mfa_serial in the config: the SDKs would use the keys
+    // without MFA before they looked at the generated credential_process.
+    env.write_config(&format!("{SEED_CONFIG}\n[profile keys-mfa]\nmfa_serial = {MFA_SERIAL}\nregion = us-west-2\n"));
+    let credentials = format!(
+        "{}\n[keys-mfa]\naws_access_key_id = {BASE_KEY_ID}\naws_secret_access_key = {BASE_SECRET}\n",
+        seed_credentials()
+    );
+    env.write_credentials(&credentials);
+    let out = env.rolegate(&["exec", "keys-mfa", "--mfa-token", "123456", "--", "env", "-0"]).output().unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let vars = env_map(&out.stdout);
+    let copy = std::path::Path::new(&vars["AWS_SHARED_CREDENTIALS_FILE"]);
+    assert!(copy.starts_with(env.cache_dir().join("generated")), "{}", copy.display());
+    assert_eq!(std::fs::metadata(copy).unwrap().permissions().mode() & 0o777, 0o600);
+    assert_eq!(std::fs::metadata(copy.parent().unwrap()).unwrap().permissions().mode() & 0o777, 0o700);
+    let text = std::fs::read_to_string(copy).unwrap();
+    assert!(!text.contains("[keys-mfa]"), "the rewritten profile's keys are left out: {text}");
+    assert!(text.starts_with(&seed_credentials()), "the other sections are kept as they are: {text}");
+    let config = std::fs::read_to_string(&vars["AWS_CONFIG_FILE"]).unwrap();
+    assert!(config.contains("[profile keys-mfa]\n# rolegate: "), "{config}");
+    assert_eq!(vars["ROLEGATE_SHARED_CREDENTIALS_FILE"], env.home().join(".aws/credentials").display().to_string());
+    assert_eq!(std::fs::read_to_string(env.home().join(".aws/credentials")).unwrap(), credentials, "untouched");
+    // The child's credentials are an MFA session of those keys.
+    assert!(vars["AWS_ACCESS_KEY_ID"].starts_with("ASIA"));
+    assert_eq!(sts.count("GetSessionToken"), 1);
+}
+
+#[test]
 fn the_exit_status_is_the_childs() {
     let sts = seed_sts();
     let env = TestEnv::seed(&sts);

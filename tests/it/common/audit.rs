@@ -173,9 +173,15 @@ fn keys_in_channel_file(text: &str) -> Option<Vec<String>> {
     (json["Version"] == 1 && json["AccessKeyId"].is_string()).then(|| keys_in_channel_output(text))
 }
 
-/// A shared config or credentials file a test wrote, or `setup`'s backup of one (rolegate's
-/// generated copies live in its cache directory and are scanned).
+/// A shared config or credentials file a test wrote, `setup`'s backup of one, or `exec`'s
+/// private copy of a credentials file (the generated config is scanned like any other file).
 fn is_profile_file(path: &Path, name: &str) -> bool {
+    // `exec`'s private copy of a credentials file (0600, in the cache's `generated/`) keeps the
+    // sections it does not rewrite, keys included.
+    let generated = path.parent().is_some_and(|d| d.ends_with("generated"));
+    if generated && name.starts_with("credentials-") {
+        return true;
+    }
     // `setup` backs a file up beside it, with its mode: the backup holds what the file held.
     let name = name.split(".rolegate-backup-").next().unwrap_or(name);
     !in_cache_dir(path) && (matches!(name, "config" | "credentials") || name.ends_with(".credentials"))
