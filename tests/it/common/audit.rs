@@ -204,13 +204,15 @@ fn in_cache_dir(path: &Path) -> bool {
     path.ancestors().any(|a| a.file_name().is_some_and(|n| n == "rolegate" || n == "cache"))
 }
 
-/// `code` as a number of its own: not inside a longer number (an account id) nor the fraction
-/// of a timestamp.
+/// `code` as a number of its own: not inside a longer number (an account id), nor the fraction
+/// of a timestamp, nor a process id in the log (`pid=`).
 fn find_code(text: &str, code: &str) -> Option<usize> {
     text.match_indices(code).map(|(i, _)| i).find(|&i| {
         let before = text[..i].chars().next_back();
         let after = text[i + code.len()..].chars().next();
-        !before.is_some_and(|c| c.is_ascii_digit() || c == '.') && !after.is_some_and(|c| c.is_ascii_digit())
+        !before.is_some_and(|c| c.is_ascii_digit() || c == '.')
+            && !after.is_some_and(|c| c.is_ascii_digit())
+            && !text[..i].ends_with("pid=")
     })
 }
 
