@@ -43,6 +43,8 @@ pub struct Inputs<'a> {
 pub struct Checker<'a> {
     inp: Inputs<'a>,
     seen_loops: Vec<(BTreeSet<String>, Finding)>,
+    /// Over-long chains already reported, as the profiles each reaches: one finding per chain.
+    seen_long_chains: Vec<(Vec<String>, Finding)>,
     skews: HashMap<String, Result<i64, String>>,
 }
 
@@ -70,7 +72,7 @@ pub enum MfaNeed {
 
 impl<'a> Checker<'a> {
     pub fn new(inp: Inputs<'a>) -> Checker<'a> {
-        Checker { inp, seen_loops: Vec::new(), skews: HashMap::new() }
+        Checker { inp, seen_loops: Vec::new(), seen_long_chains: Vec::new(), skews: HashMap::new() }
     }
 
     fn key(&self, profile: &str, key: &str) -> Option<Location> {
@@ -487,13 +489,21 @@ impl<'a> Checker<'a> {
                 self.seen_loops.push((set, f.clone()));
                 f
             }
-            ResolveError::TooDeep { profile, .. } => err(
-                "source-profile-chain-too-long",
-                format!("the source_profile chain of `{profile}` is longer than {} profiles", resolve::MAX_CHAIN),
-            )
-            .profile(profile)
-            .at(self.header(profile))
-            .fix(hint),
+            ResolveError::TooDeep { profile, .. } => {
+                // The profiles further down the same chain are too long too: one finding.
+                if let Some((_, f)) = self.seen_long_chains.iter().find(|(names, _)| names.contains(profile)) {
+                    return f.clone();
+                }
+                let f = err(
+                    "source-profile-chain-too-long",
+                    format!("the source_profile chain of `{profile}` is longer than {} profiles", resolve::MAX_CHAIN),
+                )
+                .profile(profile)
+                .at(self.header(profile))
+                .fix(hint);
+                self.seen_long_chains.push((chain_names(self.inp.profiles, profile), f.clone()));
+                f
+            }
             ResolveError::BothSources { profile, .. } => err(
                 "both-source-profile-and-credential-source",
                 format!("profile `{profile}` has both source_profile and credential_source: the SDKs refuse it"),

@@ -1396,6 +1396,8 @@ fn every_configuration_error_is_a_finding_at_its_line() {
         assert_eq!(code, 1, "{id}: an error: {json:#}");
         let found = findings(&json, id);
         let f = found.first().unwrap_or_else(|| panic!("no {id} for {asked:?} in {:#}", json["findings"]));
+        // One finding per fault, though several profiles of a long chain meet it.
+        assert_eq!(found.len(), 1, "{id}: {:#}", json["findings"]);
         assert_eq!((f["severity"].as_str(), f["profile"].as_str()), (Some("error"), Some(profile)), "{f:#}");
         assert_eq!((f["file"].as_str(), f["line"].as_u64()), (Some("$HOME/.aws/config"), Some(line)), "{id}: {f:#}");
         let text = f["message"].as_str().unwrap();
