@@ -201,6 +201,7 @@ pub fn clear(ctx: &Context, cli: &Cli, args: &crate::cli::ClearArgs) -> Result<(
                 }
             }
             cache.remove_derived()?;
+            crate::generated_config::remove(&crate::generated_config::dir(&ctx.env, cache.dir()))?;
         }
     }
     output::write_stdout(&format!("removed {removed} cached session{}\n", if removed == 1 { "" } else { "s" }))

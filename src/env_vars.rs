@@ -59,6 +59,8 @@ pub const AWS_CONTAINER_CREDENTIALS_RELATIVE_URI: &str = "AWS_CONTAINER_CREDENTI
 pub const HOME: &str = "HOME";
 /// Base of the cache directory when set.
 pub const XDG_CACHE_HOME: &str = "XDG_CACHE_HOME";
+/// The user's private runtime directory (a tmpfs on most Linux desktops), for `exec`'s copies.
+pub const XDG_RUNTIME_DIR: &str = "XDG_RUNTIME_DIR";
 
 // --- rolegate's own.
 /// Overrides the cache directory (also `--cache-dir`).

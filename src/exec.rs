@@ -77,7 +77,7 @@ pub fn exec(ctx: &Context, cli: &Cli, args: &ExecArgs) -> Result<u8, Error> {
         let paths = ConfigPaths::locate(ctx)?;
         let profiles = Profiles::load(&paths)?;
         let exe = std::env::current_exe().map_err(ExecError::SelfPath)?;
-        let dir = commands::cache_dir(ctx, cli)?.join("generated");
+        let dir = generated_config::dir(&ctx.env, &commands::cache_dir(ctx, cli)?);
         let generated = generated_config::write(&dir, &paths, &profiles, &ctx.env, &exe)?;
         tracing::debug!(profiles = ?generated.rewritten, config = %generated.config.display(), "generated config");
         let set = [

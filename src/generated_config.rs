@@ -13,8 +13,11 @@
 //! with the role settings (`role_arn`, `source_profile`, `mfa_serial`, ...) removed, because an
 //! SDK tries those before `credential_process`. Every other byte of the file is kept. Only when a
 //! rewritten profile also has a section in the credentials file (its static keys would win over
-//! `credential_process`) is a credentials copy made, without those sections. The user's files are never written; the copies are 0600 in the cache
-//! directory, rewritten at every exec, so they follow the user's edits. The child gets
+//! `credential_process`) is a credentials copy made, without those sections; it keeps the other
+//! sections, keys included. The user's files are never written. The copies are 0600 in a 0700
+//! directory ([`dir`]: the runtime directory when there is a private one, so they never reach
+//! the disk and are gone at logout; else the cache directory), rewritten at every exec, so they
+//! follow the user's edits. The child gets
 //! `ROLEGATE_CONFIG_FILE` / `ROLEGATE_SHARED_CREDENTIALS_FILE` naming the originals, which is
 //! where the `credential_process` calls (and nested rolegates) read the real profiles.
 
@@ -37,6 +40,30 @@ pub struct Generated {
     pub credentials: Option<PathBuf>,
     /// The profiles that now call rolegate.
     pub rewritten: Vec<String>,
+}
+
+/// Where the copies go: `$XDG_RUNTIME_DIR/rolegate` when `XDG_RUNTIME_DIR` is a directory of
+/// ours that no one else can enter, else `generated/` in the cache directory.
+pub fn dir(env: &Env, cache_dir: &Path) -> PathBuf {
+    use std::os::unix::fs::MetadataExt;
+    let private_runtime = env.get(crate::env_vars::XDG_RUNTIME_DIR).filter(|d| d.starts_with('/')).filter(|d| {
+        std::fs::metadata(d)
+            .is_ok_and(|m| m.is_dir() && m.uid() == rustix::process::geteuid().as_raw() && m.mode() & 0o077 == 0)
+    });
+    match private_runtime {
+        Some(run) => Path::new(run).join("rolegate"),
+        None => cache_dir.join("generated"),
+    }
+}
+
+/// Removes the copies (`clear --all`).
+pub fn remove(dir: &Path) -> Result<(), CacheError> {
+    match std::fs::remove_dir_all(dir) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            Err(CacheError::Io { action: "remove", path: dir.to_path_buf(), source: e })
+        }
+        _ => Ok(()),
+    }
 }
 
 /// The profiles the SDKs cannot serve (they need an MFA code), with the region of each plan.

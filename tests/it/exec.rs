@@ -82,6 +82,37 @@ fn keys_of_an_mfa_profile_in_the_credentials_file_are_left_out_of_a_private_copy
 }
 
 #[test]
+fn the_copies_go_to_a_private_runtime_directory_when_there_is_one() {
+    let sts = seed_sts();
+    let mut env = TestEnv::seed(&sts);
+    let run = env.path("run");
+    std::fs::create_dir(&run).unwrap();
+    env.set("XDG_RUNTIME_DIR", run.to_str().unwrap());
+    let copy_dir = |env: &TestEnv| {
+        let out = env.rolegate(&["exec", "target", "--mfa-token", "123456", "--", "env", "-0"]).output().unwrap();
+        assert!(out.status.success(), "{}", stderr_of(&out));
+        let vars = env_map(&out.stdout);
+        std::path::Path::new(&vars["AWS_CONFIG_FILE"]).parent().unwrap().to_path_buf()
+    };
+
+    // Readable by others: not private, so the cache directory is used.
+    std::fs::set_permissions(&run, std::fs::Permissions::from_mode(0o755)).unwrap();
+    assert_eq!(copy_dir(&env), env.cache_dir().join("generated"));
+
+    // Private (as systemd makes /run/user/UID): the copies never reach the cache directory.
+    std::fs::set_permissions(&run, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let dir = copy_dir(&env);
+    assert_eq!(dir, run.join("rolegate"));
+    assert_eq!(std::fs::metadata(&dir).unwrap().permissions().mode() & 0o777, 0o700);
+    assert!(std::fs::read_dir(&dir).unwrap().count() >= 1);
+
+    // `clear --all` removes them with the rest.
+    let cleared = env.rolegate(&["clear", "--all"]).output().unwrap();
+    assert!(cleared.status.success(), "{}", stderr_of(&cleared));
+    assert!(!dir.exists() && !env.cache_dir().join("generated").exists());
+}
+
+#[test]
 fn the_exit_status_is_the_childs() {
     let sts = seed_sts();
     let env = TestEnv::seed(&sts);
