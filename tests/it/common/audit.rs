@@ -176,9 +176,9 @@ fn keys_in_channel_file(text: &str) -> Option<Vec<String>> {
 /// A shared config or credentials file a test wrote, `setup`'s backup of one, or `exec`'s
 /// private copy of a credentials file (the generated config is scanned like any other file).
 fn is_profile_file(path: &Path, name: &str) -> bool {
-    // `exec`'s private copy of a credentials file (0600, in the cache's `generated/`) keeps the
-    // sections it does not rewrite, keys included.
-    let generated = path.parent().is_some_and(|d| d.ends_with("generated"));
+    // `exec`'s private copy of a credentials file (0600, in the cache's `generated/` or the
+    // runtime directory's `rolegate/`) keeps the sections it does not rewrite, keys included.
+    let generated = path.parent().is_some_and(|d| d.ends_with("generated") || d.ends_with("rolegate"));
     if generated && name.starts_with("credentials-") {
         return true;
     }
