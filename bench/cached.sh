@@ -96,16 +96,8 @@ say "warming the cache: rolegate credential-process target --mfa-token 123456"
 stop_moto sts
 say "moto_server stopped: from here on a call that needs the network fails"
 
-# The floor's input is rolegate's own output.
-bytes=$(wc -c <"$work/creds.json")
-((bytes >= 300)) || die "unexpected warm-up output ($bytes bytes)"
-
-# Both programs must print exactly the warm-up output, with nothing listening.
-"${clean_env[@]}" "$rolegate" credential-process target >"$work/cached.json" \
-    || die "the cached call failed (was it not served from the cache?)"
-cmp -s "$work/creds.json" "$work/cached.json" || die "the cached call printed other credentials"
-"${clean_env[@]}" "$floor" "$work/creds.json" >"$work/floor.json" || die "the floor failed"
-cmp -s "$work/creds.json" "$work/floor.json" || die "the floor printed something else"
+# The floor's input is rolegate's own output; both must print it exactly, with nothing listening.
+check_cached_and_floor
 if have strace; then
     "${clean_env[@]}" "$(command -v strace)" -f -qq -e trace=socket,connect -o "$work/net.trace" \
         "$rolegate" credential-process target >/dev/null

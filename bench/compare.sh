@@ -166,13 +166,7 @@ stop_moto a
 say "moto_server a stopped: rolegate and botocore must now be served from their caches"
 
 # --- Every tool must answer from its cache, correctly --------------------------------------------
-bytes=$(wc -c <"$work/creds.json")
-((bytes >= 300)) || die "unexpected rolegate warm-up output ($bytes bytes)"
-"${clean_env[@]}" "$rolegate" credential-process target >"$work/cached.json" \
-    || die "rolegate's cached call failed (was it not served from the cache?)"
-cmp -s "$work/creds.json" "$work/cached.json" || die "rolegate's cached call printed other credentials"
-"${clean_env[@]}" "$floor" "$work/creds.json" >"$work/floor.json" || die "the floor failed"
-cmp -s "$work/creds.json" "$work/floor.json" || die "the floor printed something else"
+check_cached_and_floor
 "${clean_env[@]}" "$py" "$bench/botocore_cached.py" target >"$work/boto.json" \
     || die "botocore_cached.py's cached call failed (was it not served from the cache?)"
 seed_b_before="$(moto_requests b)"

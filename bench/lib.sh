@@ -131,6 +131,19 @@ stop_all_moto() {
 }
 moto_requests() { grep -c '"POST / HTTP' "$work/moto-$1.log" || true; }
 
+# rolegate's cached call and the floor must both print exactly rolegate's warm-up output
+# ($work/creds.json), run with the script's `clean_env`.
+check_cached_and_floor() {
+    local bytes
+    bytes=$(wc -c <"$work/creds.json")
+    ((bytes >= 300)) || die "unexpected rolegate warm-up output ($bytes bytes)"
+    "${clean_env[@]}" "$rolegate" credential-process target >"$work/cached.json" \
+        || die "rolegate's cached call failed (was it not served from the cache?)"
+    cmp -s "$work/creds.json" "$work/cached.json" || die "rolegate's cached call printed other credentials"
+    "${clean_env[@]}" "$floor" "$work/creds.json" >"$work/floor.json" || die "the floor failed"
+    cmp -s "$work/creds.json" "$work/floor.json" || die "the floor printed something else"
+}
+
 # The machine line of every results table.
 machine_line() {
     local cpu
