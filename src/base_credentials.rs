@@ -167,7 +167,7 @@ fn run_process(
     {
         return Err(BaseError::ProcessExpired {
             profile: profile.into(),
-            expiration: crate::output::credential_process::format_expiration(exp),
+            expiration: crate::credentials::format_expiration(exp),
         });
     }
     Ok(BaseCredentials {

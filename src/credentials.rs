@@ -114,6 +114,12 @@ impl fmt::Debug for MfaCode {
     }
 }
 
+/// A time as the SDKs read an expiration: RFC 3339 in UTC with `Z`, `2026-01-02T03:04:05Z`.
+pub fn format_expiration(t: OffsetDateTime) -> String {
+    let t = t.to_offset(time::UtcOffset::UTC);
+    t.format(time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z")).unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

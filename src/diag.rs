@@ -34,6 +34,20 @@ pub fn error(message: &str, hint: Option<&str>) {
 /// Opens the log file for appending, creating it private (0600). Appends of one event are one
 /// `write`, so the lines of processes sharing the file do not interleave.
 pub fn open_log_file(path: &str) -> std::io::Result<std::fs::File> {
-    use std::os::unix::fs::OpenOptionsExt;
-    std::fs::OpenOptions::new().append(true).create(true).mode(0o600).open(path)
+    crate::platform::open_append_private(std::path::Path::new(path))
+}
+
+/// The error and its causes on one line (`a: b: c`), for stderr.
+pub fn chain_message(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(s) = source {
+        let s_text = s.to_string();
+        if !text.contains(&s_text) {
+            text.push_str(": ");
+            text.push_str(&s_text);
+        }
+        source = s.source();
+    }
+    text
 }

@@ -1,4 +1,8 @@
-//! The top-level error: every failure a command can end with, its exit code and its hint.
+//! The top-level error: every failure a command can end with, and the one mapping from an
+//! error to its exit code ([`Error::exit_code`]) and its hint ([`Error::hint`]).
+//!
+//! Each engine has its own error enum; this one gathers them. Engines never import this
+//! module, so the mapping sees every error and nothing imports it back.
 //!
 //! Exit codes (documented in the README):
 //! | code | meaning |
@@ -10,14 +14,21 @@
 //! | 5 | STS unreachable or answering errors |
 //! | 6 | the cache directory or a local file |
 //! | 70 | internal error |
+//! | 126, 127 | `exec`: the command cannot run / is not found (as shells say) |
+
+use std::path::PathBuf;
 
 use crate::base_credentials::BaseError;
 use crate::cache::CacheError;
 use crate::config::ConfigError;
+use crate::config::edit::SetupError;
+use crate::exec::ExecError;
+use crate::exec::shim::ShimError;
 use crate::mfa::MfaError;
 use crate::plan::PlanError;
 use crate::provider::ProviderError;
 use crate::sts::StsError;
+use crate::sts::federation::LoginError;
 
 pub const EXIT_USAGE: u8 = 2;
 pub const EXIT_CONFIG: u8 = 3;
@@ -25,6 +36,10 @@ pub const EXIT_AUTH: u8 = 4;
 pub const EXIT_STS: u8 = 5;
 pub const EXIT_LOCAL: u8 = 6;
 pub const EXIT_INTERNAL: u8 = 70;
+/// `exec`: the command exists but cannot run.
+pub const EXIT_CANNOT_RUN: u8 = 126;
+/// `exec`: no such command.
+pub const EXIT_NOT_FOUND: u8 = 127;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -35,15 +50,23 @@ pub enum Error {
     #[error(transparent)]
     Provider(#[from] ProviderError),
     #[error(transparent)]
-    Exec(#[from] crate::exec::ExecError),
+    Exec(#[from] ExecError),
     #[error(transparent)]
-    Shim(#[from] crate::shim::ShimError),
+    Shim(#[from] ShimError),
     #[error(transparent)]
-    Login(#[from] crate::login::LoginError),
+    Login(#[from] LoginError),
     #[error(transparent)]
-    Setup(#[from] crate::setup::SetupError),
-    #[error(transparent)]
-    Doctor(#[from] crate::doctor::DoctorError),
+    Setup(#[from] SetupError),
+    #[error("cannot read the Terraform directory {}", dir.display())]
+    TerraformDir {
+        dir: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("no *.tf files in {}", dir.display())]
+    NoTerraformFiles { dir: PathBuf },
+    #[error("cannot render the report as JSON")]
+    Report(#[source] serde_json::Error),
     #[error("`rolegate export {profile}` would print secret keys on the terminal")]
     ExportToTerminal { profile: String },
     #[error("cannot write to stdout: {0}")]
@@ -69,6 +92,7 @@ impl From<MfaError> for Error {
 }
 
 impl Error {
+    /// The exit status of a command that ends with this error: the one place it is decided.
     pub fn exit_code(&self) -> u8 {
         match self {
             Error::Config(_) | Error::Plan(_) => EXIT_CONFIG,
@@ -90,15 +114,26 @@ impl Error {
                     _ => EXIT_STS,
                 },
             },
-            Error::Exec(e) => e.exit_code(),
-            Error::Shim(crate::shim::ShimError::Io { .. }) => EXIT_LOCAL,
-            Error::Shim(crate::shim::ShimError::NoRealProgram { .. }) => 127,
+            Error::Exec(ExecError::Spawn { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+                EXIT_NOT_FOUND
+            }
+            Error::Exec(_) => EXIT_CANNOT_RUN,
+            Error::Shim(ShimError::Io { .. }) => EXIT_LOCAL,
+            Error::Shim(ShimError::NoRealProgram { .. }) => EXIT_NOT_FOUND,
             Error::Shim(_) => EXIT_CONFIG,
-            Error::ExportToTerminal { .. } => EXIT_USAGE,
-            Error::Setup(e) => e.exit_code(),
-            Error::Login(crate::login::LoginError::Federation { .. }) => EXIT_AUTH,
+            Error::Setup(e) => match e {
+                SetupError::BadName { .. }
+                | SetupError::AlreadyRolegate { .. }
+                | SetupError::Conflict(_)
+                | SetupError::DanglingSymlink { .. }
+                | SetupError::NotAFile { .. } => EXIT_CONFIG,
+                SetupError::ReadOnly { .. } | SetupError::Changed { .. } | SetupError::Io { .. } => EXIT_LOCAL,
+                SetupError::SelfPath(_) | SetupError::Verify { .. } => EXIT_INTERNAL,
+            },
+            Error::Login(LoginError::Federation { .. }) => EXIT_AUTH,
             Error::Login(_) => EXIT_STS,
-            Error::Doctor(e) => e.exit_code(),
+            Error::TerraformDir { .. } | Error::NoTerraformFiles { .. } | Error::ExportToTerminal { .. } => EXIT_USAGE,
+            Error::Report(_) => EXIT_INTERNAL,
             Error::Stdout(_) => EXIT_LOCAL,
         }
     }
@@ -112,26 +147,14 @@ impl Error {
             Error::Shim(e) => e.hint(),
             Error::Setup(e) => e.hint(),
             Error::Login(e) => e.hint(),
-            Error::Doctor(e) => e.hint(),
+            Error::TerraformDir { .. } | Error::NoTerraformFiles { .. } => Some(
+                "point --terraform at the directory that holds the root module's .tf files (subdirectories are not read)"
+                    .into(),
+            ),
             Error::ExportToTerminal { profile } => Some(format!(
                 "run `eval \"$(rolegate export {profile})\"` to set them in this shell, or add --force to print them"
             )),
-            Error::Stdout(_) => None,
+            Error::Report(_) | Error::Stdout(_) => None,
         }
     }
-}
-
-/// The error and its causes on one line (`a: b: c`), for stderr.
-pub fn chain_message(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(s) = source {
-        let s_text = s.to_string();
-        if !text.contains(&s_text) {
-            text.push_str(": ");
-            text.push_str(&s_text);
-        }
-        source = s.source();
-    }
-    text
 }

@@ -1,84 +1,98 @@
 //! rolegate: credentials for MFA-protected AWS roles, for Terraform and every AWS SDK.
 //!
-//! One call, in order (see ARCHITECTURE.md for the map):
+//! One call flows one way (ARCHITECTURE.md has the map):
 //!
 //! ```text
-//! cli ──> plan ──> { config, sts::endpoint }          what to do: pure
-//!           └────> provider ──> { cache, mfa, base_credentials, sts }   side effects
-//!                     └────> credentials ──> output (the only stdout writer)
+//! main ──> entry: shim (argv[0]) ──> fast path (a cached answer) ──> cli (clap) ──> cmd::*
+//! cmd::* ──> session { config, plan } ──> provider ──> { cache, mfa, sts, base_credentials }
+//!                                              └──> credentials ──> { output, exec, server }
 //! ```
 //!
-//! - [`cli`]: the command line (clap derive, no logic).
-//! - [`context`]: the outside world, injected: environment, clock, home.
+//! - [`cli`]: the command line (clap derive, no logic); [`cmd`]: one file per subcommand.
+//! - [`session`]: the files located and parsed once, the cache, a profile's plan, its deadline.
 //! - [`config`]: the AWS config files, parsed by the SDK's parser; [`config::resolve`] turns a
-//!   profile into a chain (pure).
-//! - [`plan`]: chain + flags -> MFA strategy, durations, endpoint, cache keys (pure).
-//! - [`provider`]: cache first, then under a lock the MFA session and the role calls.
-//! - [`cache`], [`mfa`], [`sts`], [`base_credentials`]: the engines it drives.
-//! - [`output`]: what goes to stdout; [`diag`]: what goes to stderr.
+//!   profile into a chain (pure). [`plan`]: chain + flags -> strategy, endpoint, cache keys (pure).
+//! - [`provider`]: cache first, then under a lock the MFA session and the role calls, over
+//!   [`cache`], [`mfa`], [`sts`] and [`base_credentials`].
+//! - [`credentials`]: the secret types. [`output`]: stdout; [`exec`]: a child with credentials;
+//!   [`server`]: the local endpoint.
+//! - [`context`], [`env_vars`], [`diag`]: the world (environment, clock), stderr.
 //! - [`error`]: the top-level error, its hint and its exit code.
 
 pub mod base_credentials;
 pub mod cache;
 pub mod cli;
-pub mod commands;
+pub mod cmd;
 pub mod config;
 pub mod context;
 pub mod credentials;
 pub mod diag;
-pub mod doctor;
 pub mod env_vars;
 pub mod error;
 pub mod exec;
-pub mod generated_config;
-pub mod login;
 pub mod mfa;
 pub mod output;
 pub mod plan;
 #[cfg(test)]
 mod plan_vectors;
+pub mod platform;
 pub mod provider;
 pub mod server;
-pub mod setup;
-pub mod shim;
+pub mod session;
 pub mod sts;
 
-use cli::{Cli, Command};
+use std::ffi::OsString;
+
+use clap::Parser;
+
+use cli::Cli;
 use context::Context;
 pub use error::Error;
 
-/// Runs a parsed command line; the exit status on success (a child's, for `exec`).
-pub fn run(cli: Cli) -> Result<u8, Error> {
+/// The whole program: argv in, exit status out. In this order, each decided once:
+/// 1. invoked under another name (`terraform`, ...): a shim, which runs the real program
+///    through `exec` (never the fast path: `terraform credential-process x` is Terraform's);
+/// 2. `credential-process PROFILE` answered from the cache without parsing anything;
+/// 3. the command line parsed by clap, and the subcommand run.
+pub fn main(args: Vec<OsString>) -> u8 {
+    if let Some(name) = args.first().and_then(exec::shim::invoked_as) {
+        let ctx = Context::from_process();
+        let result = {
+            let _process = init_logging(0, &ctx);
+            cmd::shim::run_shim(ctx, &name, &args[1..])
+        };
+        return finish(result);
+    }
+    if cmd::credential_process::fast_path(&args) {
+        return 0;
+    }
+    let cli = Cli::parse_from(args);
     let ctx = Context::from_process();
-    init_logging(cli.verbose, &ctx);
-    // Tells apart the processes that share one log file (Terraform starts several at once).
-    let _process = tracing::info_span!("rolegate", pid = std::process::id()).entered();
-    match &cli.command {
-        Command::CredentialProcess(args) => commands::credential_process(&ctx, &cli, args).map(|()| 0),
-        Command::Exec(args) => exec::exec(&ctx, &cli, args),
-        Command::Export(args) => commands::export(&ctx, &cli, args).map(|()| 0),
-        Command::Shim(args) => shim::manage(&ctx, args),
-        Command::Login(args) => login::login(&ctx, &cli, args),
-        Command::Completions { shell } => commands::completions(*shell).map(|()| 0),
-        Command::Man => commands::man().map(|()| 0),
-        Command::List => commands::list(&ctx, &cli).map(|()| 0),
-        Command::Clear(args) => commands::clear(&ctx, &cli, args).map(|()| 0),
-        Command::Setup(args) => setup::run(&ctx, &cli, args),
-        Command::Doctor(args) => doctor::run(&ctx, &cli, args),
+    let result = {
+        let _process = init_logging(cli.verbose, &ctx);
+        cmd::run(ctx, &cli)
+    };
+    finish(result)
+}
+
+/// The exit status of a command's result; an error is reported on stderr first (after the
+/// process's span has ended, so the final error line stands on its own in a shared log).
+fn finish(result: Result<u8, Error>) -> u8 {
+    match result {
+        Ok(code) => code,
+        Err(error) => {
+            diag::error(&diag::chain_message(&error), error.hint().as_deref());
+            error.exit_code()
+        }
     }
 }
 
-/// Prints the error and its hint on stderr.
-pub fn report(error: &Error) {
-    diag::error(&error::chain_message(error), error.hint().as_deref());
-}
-
-/// Tracing, off unless asked for. `-v`/`-vv` log to stderr; `ROLEGATE_LOG_FILE` appends the
+/// Tracing, off unless asked for; the returned span names this process in every event. `-v`/`-vv` log to stderr; `ROLEGATE_LOG_FILE` appends the
 /// log, and every warning and error rolegate prints, to a file (for runs under Terraform, which
 /// shows a helper's stderr only when it fails); `ROLEGATE_LOG` sets the level of either.
 /// Only rolegate's own events (and the config parser's warnings) are logged: dependencies'
 /// trace events may carry request bodies, and a request body can hold an MFA code.
-fn init_logging(verbose: u8, ctx: &Context) {
+fn init_logging(verbose: u8, ctx: &Context) -> tracing::span::EnteredSpan {
     use tracing::level_filters::LevelFilter;
     use tracing_subscriber::filter::Targets;
     use tracing_subscriber::layer::{Layer, SubscriberExt};
@@ -98,8 +112,10 @@ fn init_logging(verbose: u8, ctx: &Context) {
             None
         }
     });
+    // Tells apart the processes that share one log file (Terraform starts several at once).
+    let process = || tracing::info_span!("rolegate", pid = std::process::id()).entered();
     if stderr_level.is_none() && file.is_none() {
-        return;
+        return process();
     }
     let targets = |level: LevelFilter| {
         Targets::new().with_target("rolegate", level).with_target("aws_runtime::env_config", LevelFilter::WARN)
@@ -120,4 +136,5 @@ fn init_logging(verbose: u8, ctx: &Context) {
     });
     let subscriber = tracing_subscriber::registry().with(stderr_layer).with(file_layer);
     let _ = tracing::subscriber::set_global_default(subscriber);
+    process()
 }

@@ -14,8 +14,7 @@
 //!   by `rolegate_mfa_strategy = direct`. Each such role needs its own code when it expires;
 //!   rolegate says so on the terminal when it asks.
 
-use sha2::{Digest, Sha256};
-
+use crate::cache::CacheKey;
 use crate::config::resolve::{self, Base, Chain, KEY_MFA_SESSION_DURATION, KEY_MFA_STRATEGY};
 use crate::config::{Profiles, Properties};
 use crate::context::Env;
@@ -46,33 +45,6 @@ pub enum StrategyReason {
     LongRole { profile: String, seconds: u32 },
     LaterHop { profile: String },
     TemporaryBase,
-}
-
-/// A cache key: a hex digest of everything that changes the result, plus a readable label.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct CacheKey {
-    pub digest: String,
-    /// Non-secret description stored beside the entry, for `list` and for humans.
-    pub label: String,
-}
-
-/// The first 16 bytes of SHA-256 of `text`, in hex.
-pub fn short_digest(text: &str) -> String {
-    Sha256::digest(text.as_bytes()).iter().take(16).map(|b| format!("{b:02x}")).collect()
-}
-
-impl CacheKey {
-    fn new(kind: &str, material: &str, label: String) -> CacheKey {
-        let mut hasher = Sha256::new();
-        hasher.update(kind.as_bytes());
-        // The entry format is part of the key: two versions of rolegate sharing a cache never
-        // overwrite each other's entries.
-        hasher.update(format!("\0v{}\0", crate::cache::entry::ENTRY_VERSION).as_bytes());
-        hasher.update(material.as_bytes());
-        let digest = hasher.finalize();
-        let hex: String = digest.iter().take(16).map(|b| format!("{b:02x}")).collect();
-        CacheKey { digest: format!("{kind}-{hex}"), label }
-    }
 }
 
 #[derive(Clone, Debug)]

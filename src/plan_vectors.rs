@@ -12,7 +12,7 @@ use serde::Deserialize;
 
 use crate::config::{Base, Profiles};
 use crate::context::Env;
-use crate::error::chain_message;
+use crate::diag::chain_message;
 use crate::plan::{self, MfaStrategy, Plan, PlanOptions, StrategyReason};
 
 const CASES: &str = include_str!("../tests/data/resolve-cases.json");

@@ -20,11 +20,12 @@
 use std::time::Instant;
 
 use crate::base_credentials::{self, BaseError};
+use crate::cache::CacheKey;
 use crate::cache::{self, Cache, CacheError, Entry, entry::ENTRY_VERSION};
 use crate::context::Context;
 use crate::credentials::{BaseCredentials, Credentials};
 use crate::mfa::{CodeRequest, CodeSource, MfaError};
-use crate::plan::{CacheKey, MfaStrategy, Plan, StrategyReason};
+use crate::plan::{MfaStrategy, Plan, StrategyReason};
 use crate::sts::{AssumeRole, GetSessionToken, StsClient, StsError};
 
 /// Codes asked for when STS refuses one.
@@ -244,7 +245,7 @@ fn keep_going(stored: Result<(), CacheError>) {
     if let Err(e) = stored {
         crate::diag::warn(&format!(
             "{}; the credentials are used but not cached, so the next call will ask again",
-            crate::error::chain_message(&e)
+            crate::diag::chain_message(&e)
         ));
     }
 }

@@ -14,10 +14,10 @@ use std::path::Path;
 
 use sha2::{Digest, Sha256};
 
+use super::CacheKey;
 use super::{Cache, Entry, read_private};
 use crate::config::ConfigPaths;
 use crate::context::Context;
-use crate::plan::CacheKey;
 
 /// Variables whose values are secret: only their presence enters the fingerprint.
 const SECRET_VARS: &[&str] =

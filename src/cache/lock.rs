@@ -1,13 +1,12 @@
 //! The per-key lock: a held `flock` on `<key>.lock`, and the only way to store an entry.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
 use std::sync::mpsc;
 use std::time::Instant;
 
+use super::CacheKey;
 use super::{Cache, CacheError, Entry};
-use crate::plan::CacheKey;
 
 /// A held lock on one key. Dropping it releases the lock.
 pub struct Locked<'a> {
@@ -21,15 +20,11 @@ pub struct Locked<'a> {
 impl<'a> Locked<'a> {
     pub(super) fn acquire(cache: &'a Cache, key: &CacheKey, deadline: Instant) -> Result<Locked<'a>, CacheError> {
         let path = cache.path(key, "lock");
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .mode(0o600)
-            .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
-            .open(&path)
-            .map_err(|source| CacheError::Io { action: "open the lock", path: path.clone(), source })?;
+        let file = crate::platform::open_lock_file(&path).map_err(|source| CacheError::Io {
+            action: "open the lock",
+            path: path.clone(),
+            source,
+        })?;
         let waited = match file.try_lock() {
             Ok(()) => false,
             Err(std::fs::TryLockError::WouldBlock) => {

@@ -2,7 +2,7 @@
 //!
 //! Layout: one directory (mode 0700, owned by the user) holding `<key>.json` entries (0600 from
 //! creation, written to a temporary file, fsynced, then renamed into place) and `<key>.lock`
-//! files. A key is a digest of everything that changes the result (see `plan::CacheKey`).
+//! files. A key is a digest of everything that changes the result (see [`key`]).
 //!
 //! Invariants:
 //! - an entry is served only with at least [`MIN_REMAINING_SECONDS`] of validity left (botocore
@@ -15,20 +15,21 @@
 
 pub mod entry;
 pub mod hot_index;
+pub mod key;
 mod lock;
 
 pub use entry::Entry;
+pub use key::CacheKey;
 pub use lock::Locked;
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io::Read;
-use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use time::OffsetDateTime;
 
-use crate::plan::CacheKey;
+use crate::platform;
 
 /// Credentials are served only with at least this much validity left: 15 min.
 pub const MIN_REMAINING_SECONDS: i64 = 15 * 60;
@@ -111,11 +112,11 @@ impl Cache {
                         source,
                     })?;
                 }
-                match fs::DirBuilder::new().mode(0o700).create(&self.dir) {
-                    Ok(()) => {}
-                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-                    Err(source) => return Err(CacheError::Io { action: "create", path: self.dir.clone(), source }),
-                }
+                platform::create_private_dir(&self.dir).map_err(|source| CacheError::Io {
+                    action: "create",
+                    path: self.dir.clone(),
+                    source,
+                })?;
                 fs::metadata(&self.dir).map_err(|source| CacheError::Io {
                     action: "inspect",
                     path: self.dir.clone(),
@@ -127,12 +128,11 @@ impl Cache {
         if !meta.is_dir() {
             return Err(CacheError::NotADir { path: self.dir.clone() });
         }
-        let me = rustix::process::geteuid().as_raw();
-        if meta.uid() != me {
-            return Err(CacheError::ForeignDir { path: self.dir.clone(), owner: meta.uid() });
+        if platform::owner(&meta) != platform::my_uid() {
+            return Err(CacheError::ForeignDir { path: self.dir.clone(), owner: platform::owner(&meta) });
         }
-        if meta.mode() & 0o022 != 0 {
-            return Err(CacheError::OpenDir { path: self.dir.clone(), mode: meta.mode() & 0o7777 });
+        if platform::mode(&meta) & 0o022 != 0 {
+            return Err(CacheError::OpenDir { path: self.dir.clone(), mode: platform::mode(&meta) });
         }
         Ok(true)
     }
@@ -247,11 +247,11 @@ pub fn is_fresh(entry: &Entry, now: OffsetDateTime, not_before: Option<OffsetDat
 /// Reads a cache file that must be a regular file, owned by us, mode 0600, not a symlink.
 /// `Ok(None)` when it does not exist.
 pub(crate) fn read_private(path: &Path) -> Result<Option<Vec<u8>>, String> {
-    let file = OpenOptions::new().read(true).custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32).open(path);
+    let file = platform::open_read_nofollow(path);
     let mut file: File = match file {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) if e.raw_os_error() == Some(rustix::io::Errno::LOOP.raw_os_error()) => {
+        Err(e) if platform::is_symlink_error(&e) => {
             return Err("it is a symbolic link".into());
         }
         Err(e) => return Err(e.to_string()),
@@ -260,11 +260,11 @@ pub(crate) fn read_private(path: &Path) -> Result<Option<Vec<u8>>, String> {
     if !meta.is_file() {
         return Err("not a regular file".into());
     }
-    if meta.uid() != rustix::process::geteuid().as_raw() {
+    if platform::owner(&meta) != platform::my_uid() {
         return Err("owned by another user".into());
     }
-    if meta.mode() & 0o077 != 0 {
-        return Err(format!("its mode is {:o}, not 600", meta.mode() & 0o777));
+    if platform::mode(&meta) & 0o077 != 0 {
+        return Err(format!("its mode is {:o}, not 600", platform::mode(&meta) & 0o777));
     }
     if meta.len() > MAX_ENTRY_BYTES {
         return Err("too large".into());

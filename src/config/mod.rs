@@ -8,6 +8,7 @@
 //! profiles are the SDK parser's (`aws-runtime`'s `env_config`); resolution is ours, in
 //! [`resolve`], pure code over [`Profiles`].
 
+pub mod edit;
 pub mod resolve;
 
 use std::collections::BTreeMap;

@@ -6,7 +6,6 @@
 //! touch-to-confirm message or a PIN prompt reaches the user), else stdin is empty and stderr
 //! is ours. It is bounded by the prompt deadline and killed past it.
 
-use std::fs::OpenOptions;
 use std::io::Read;
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
@@ -85,7 +84,7 @@ impl CodeSource for ProcessCode {
         }
         let mut command = self.command();
         command.stdout(Stdio::piped());
-        match OpenOptions::new().read(true).write(true).open("/dev/tty") {
+        match crate::platform::open_terminal_for_child() {
             Ok(tty) => {
                 let err = tty.try_clone().map_err(|e| failed(e.to_string()))?;
                 command.stdin(tty).stderr(err);

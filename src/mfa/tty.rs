@@ -4,12 +4,9 @@
 //! short-lived, and leaving the terminal's mode untouched means a kill at any moment cannot
 //! leave the user's terminal without echo.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{Read, Write};
-use std::os::unix::fs::OpenOptionsExt;
 use std::time::Instant;
-
-use rustix::event::{PollFd, PollFlags, Timespec, poll};
 
 use super::{CodeRequest, CodeSource, MfaError};
 use crate::credentials::MfaCode;
@@ -28,11 +25,7 @@ impl TtyPrompt {
 
     fn open(&mut self, request: &CodeRequest<'_>) -> Result<&mut File, MfaError> {
         if self.tty.is_none() {
-            let file = OpenOptions::new()
-                .read(true)
-                .write(true)
-                .custom_flags(rustix::fs::OFlags::NOCTTY.bits() as i32)
-                .open("/dev/tty")
+            let file = crate::platform::open_terminal()
                 .map_err(|_| MfaError::NoTerminal { profile: request.profile.into(), serial: request.serial.into() })?;
             self.tty = Some(file);
         }
@@ -96,13 +89,8 @@ fn read_line(tty: &mut File, deadline: Instant) -> std::io::Result<Option<String
             zeroize::Zeroize::zeroize(&mut buf);
             return Ok(None);
         }
-        let timeout = Timespec { tv_sec: left.as_secs() as i64, tv_nsec: i64::from(left.subsec_nanos()) };
-        let mut fds = [PollFd::new(&*tty, PollFlags::IN)];
-        match poll(&mut fds, Some(&timeout)) {
-            Ok(0) => continue,
-            Ok(_) => {}
-            Err(rustix::io::Errno::INTR) => continue,
-            Err(e) => return Err(e.into()),
+        if !crate::platform::wait_readable(tty, left)? {
+            continue;
         }
         let mut chunk = [0u8; 64];
         let n = tty.read(&mut chunk)?;

@@ -9,8 +9,6 @@
 //! Go and Rust SDKs parse strictly; without it SDKs never refresh). `AccountId` only when known.
 
 use serde::Serialize;
-use time::OffsetDateTime;
-use time::macros::format_description;
 
 use crate::credentials::Credentials;
 
@@ -26,11 +24,7 @@ struct Output<'a> {
     account_id: Option<&'a str>,
 }
 
-/// `2026-01-02T03:04:05Z`
-pub fn format_expiration(t: OffsetDateTime) -> String {
-    let t = t.to_offset(time::UtcOffset::UTC);
-    t.format(format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z")).unwrap_or_default()
-}
+pub use crate::credentials::format_expiration;
 
 /// The JSON document, one line, with a trailing newline.
 pub fn render(credentials: &Credentials) -> String {

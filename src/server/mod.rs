@@ -21,30 +21,37 @@
 
 pub mod handler;
 
-use std::os::unix::process::ExitStatusExt;
+use std::ffi::OsString;
 use std::process::Command;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
-use signal_hook::iterator::SignalsInfo;
-use signal_hook::iterator::exfiltrator::WithOrigin;
-use signal_hook::low_level::siginfo::Cause;
+use time::OffsetDateTime;
 
-use crate::cache::Cache;
-use crate::cli::{Cli, ExecArgs};
-use crate::commands;
-use crate::config::{ConfigPaths, Profiles};
-use crate::context::Context;
 use crate::credentials::Credentials;
 use crate::diag;
 use crate::env_vars;
-use crate::error::Error;
-use crate::exec::ExecError;
-use crate::mfa::NoPrompt;
+use crate::exec::{ChildEnv, ExecError};
 use crate::output::env::UNSET;
-use crate::plan::Plan;
-use crate::provider;
+use crate::platform::{self, SignalForwarder};
+use crate::provider::ProviderError;
+
+/// What keeps the endpoint's credentials fresh: the provider's renewal from the cached MFA
+/// session, which never asks for a code (a request must never wait on a human).
+pub trait Renew: Send + 'static {
+    /// Credentials with at least `min_remaining_seconds` of validity left.
+    fn renew(&mut self, min_remaining_seconds: i64) -> Result<Credentials, ProviderError>;
+    fn now(&self) -> OffsetDateTime;
+}
+
+/// The program the endpoint serves.
+pub struct Child<'a> {
+    pub command: &'a [OsString],
+    /// Its environment before the endpoint's variables are added.
+    pub env: ChildEnv,
+    pub profile: &'a str,
+    pub region: &'a str,
+}
 
 /// The path the endpoint serves.
 pub const PATH: &str = "/credentials";
@@ -54,15 +61,9 @@ pub const DEFAULT_REFRESH_MARGIN_SECONDS: u64 = 20 * 60;
 /// What the endpoint hands out now.
 type Current = Arc<Mutex<Result<Credentials, String>>>;
 
-/// Starts the endpoint and the child; returns the child's exit status.
-pub fn exec_with_server(
-    ctx: &Context,
-    cli: &Cli,
-    args: &ExecArgs,
-    plan: &Plan,
-    credentials: Credentials,
-    mut env: Vec<(String, String)>,
-) -> Result<u8, Error> {
+/// Starts the endpoint, its renewal and the child; returns the child's exit status.
+pub fn run(child: Child<'_>, credentials: Credentials, renewer: impl Renew, margin: u64) -> Result<u8, ExecError> {
+    let Child { command, mut env, profile, region } = child;
     let token = random_token().map_err(|e| ExecError::Spawn { program: "getrandom".into(), source: e })?;
     let server = tiny_http::Server::http("127.0.0.1:0")
         .map_err(|e| ExecError::Spawn { program: "the local endpoint".into(), source: std::io::Error::other(e) })?;
@@ -78,72 +79,40 @@ pub fn exec_with_server(
     }
 
     // Renew.
-    let margin = args.refresh_margin.unwrap_or(DEFAULT_REFRESH_MARGIN_SECONDS);
     {
-        let (ctx, plan, current) = (ctx.clone(), plan.clone(), current.clone());
-        let cache_dir = commands::cache_dir(&ctx, cli)?;
-        let paths = ConfigPaths::locate(&ctx)?;
-        let profiles = Profiles::load(&paths)?;
-        let prompt_timeout = args.session.prompt_timeout;
-        std::thread::spawn(move || {
-            renew(&ctx, &plan, &Cache::new(cache_dir), &profiles, &current, margin, prompt_timeout)
-        });
+        let current = current.clone();
+        std::thread::spawn(move || renew(renewer, &current, margin));
     }
 
     // The child: the endpoint instead of fixed keys.
-    let remove = [
+    for name in [
         env_vars::AWS_ACCESS_KEY_ID,
         env_vars::AWS_SECRET_ACCESS_KEY,
         env_vars::AWS_SESSION_TOKEN,
         env_vars::AWS_CREDENTIAL_EXPIRATION,
         env_vars::AWS_CONTAINER_CREDENTIALS_RELATIVE_URI,
         env_vars::AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE,
-        env_vars::AWS_CONTAINER_CREDENTIALS_FULL_URI,
-        env_vars::AWS_CONTAINER_AUTHORIZATION_TOKEN,
-        env_vars::AWS_REGION,
-        env_vars::AWS_DEFAULT_REGION,
-        env_vars::ROLEGATE_PROFILE,
-    ];
-    env.retain(|(k, _)| !remove.contains(&k.as_str()) && !UNSET.contains(&k.as_str()));
-    env.push((env_vars::AWS_CONTAINER_CREDENTIALS_FULL_URI.into(), format!("http://127.0.0.1:{port}{PATH}")));
-    env.push((env_vars::AWS_CONTAINER_AUTHORIZATION_TOKEN.into(), token));
-    env.push((env_vars::AWS_REGION.into(), plan.region.clone()));
-    env.push((env_vars::AWS_DEFAULT_REGION.into(), plan.region.clone()));
-    env.push((env_vars::ROLEGATE_PROFILE.into(), args.profile.clone()));
+    ]
+    .iter()
+    .chain(UNSET)
+    {
+        env.remove(name);
+    }
+    env.set(env_vars::AWS_CONTAINER_CREDENTIALS_FULL_URI, format!("http://127.0.0.1:{port}{PATH}"));
+    env.set(env_vars::AWS_CONTAINER_AUTHORIZATION_TOKEN, token);
+    env.set(env_vars::AWS_REGION, region);
+    env.set(env_vars::AWS_DEFAULT_REGION, region);
+    env.set(env_vars::ROLEGATE_PROFILE, profile);
 
-    let (program, rest) = args.command.split_first().expect("clap requires a command");
-    let mut signals = SignalsInfo::<WithOrigin>::new([SIGINT, SIGTERM, SIGHUP])
-        .map_err(|e| ExecError::Spawn { program: "signal handlers".into(), source: e })?;
-    let mut child = Command::new(program)
-        .args(rest)
-        .env_clear()
-        .envs(env)
-        .spawn()
-        .map_err(|source| ExecError::Spawn { program: program.to_string_lossy().into_owned(), source })?;
-    let child_pid = rustix::process::Pid::from_child(&child);
-    let handle = signals.handle();
-    let forwarder = std::thread::spawn(move || {
-        for origin in signals.forever() {
-            // The terminal sends SIGINT/SIGHUP to the whole foreground process group, child
-            // included; forwarding it again would be a second signal.
-            let from_terminal = origin.cause == Cause::Kernel;
-            if from_terminal && origin.signal != SIGTERM {
-                continue;
-            }
-            if let Some(sig) = rustix::process::Signal::from_named_raw(origin.signal) {
-                let _ = rustix::process::kill_process(child_pid, sig);
-            }
-        }
-    });
-    let status =
-        child.wait().map_err(|source| ExecError::Spawn { program: program.to_string_lossy().into_owned(), source })?;
-    handle.close();
-    let _ = forwarder.join();
-    Ok(match (status.code(), status.signal()) {
-        (Some(code), _) => u8::try_from(code).unwrap_or(1),
-        (None, Some(sig)) => u8::try_from(128 + sig).unwrap_or(255),
-        (None, None) => 1,
-    })
+    let (program, rest) = command.split_first().expect("clap requires a command");
+    let spawn_error = |source| ExecError::Spawn { program: program.to_string_lossy().into_owned(), source };
+    let signals =
+        SignalForwarder::install().map_err(|e| ExecError::Spawn { program: "signal handlers".into(), source: e })?;
+    let mut child = Command::new(program).args(rest).env_clear().envs(env.into_vars()).spawn().map_err(spawn_error)?;
+    let forwarder = signals.forward_to(&child);
+    let status = child.wait().map_err(spawn_error)?;
+    drop(forwarder);
+    Ok(platform::status_code(status))
 }
 
 fn serve(server: &tiny_http::Server, current: &Current, token: &str, hosts: &[String]) {
@@ -182,15 +151,7 @@ fn serve(server: &tiny_http::Server, current: &Current, token: &str, hosts: &[St
 }
 
 /// Renews the credentials `margin` before they expire, forever (the process ends with the child).
-fn renew(
-    ctx: &Context,
-    plan: &Plan,
-    cache: &Cache,
-    profiles: &Profiles,
-    current: &Current,
-    margin: u64,
-    prompt_timeout: u64,
-) {
+fn renew(mut renewer: impl Renew, current: &Current, margin: u64) {
     let margin = i64::try_from(margin).unwrap_or(i64::MAX);
     let mut warned = false;
     loop {
@@ -199,32 +160,21 @@ fn renew(
             Err(_) => None,
         };
         let wait = match expiration {
-            Some(exp) => (exp - ctx.now()).whole_seconds() - margin,
+            Some(exp) => (exp - renewer.now()).whole_seconds() - margin,
             None => 0,
         };
         if wait > 0 {
             std::thread::sleep(Duration::from_secs(wait.unsigned_abs()));
         }
-        let file_of =
-            |p: &str| profiles.origin(p).map_or_else(|| profiles.describe_files(), |f| f.display().to_string());
-        let mut no_prompt = NoPrompt;
-        let mut opts = provider::Options {
-            code_source: &mut no_prompt,
-            refresh: false,
-            deadline: Instant::now() + Duration::from_secs(60),
-            prompt_timeout_seconds: prompt_timeout,
-            min_remaining_seconds: margin.max(60),
-            file_of: &file_of,
-        };
         let _span = tracing::debug_span!("renew").entered();
-        match provider::credentials(ctx, plan, cache, &mut opts) {
+        match renewer.renew(margin.max(60)) {
             Ok(c) => {
                 tracing::debug!(expiration = %c.expiration, "renewed");
                 *current.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Ok(c);
                 warned = false;
             }
             Err(e) => {
-                let message = crate::error::chain_message(&e);
+                let message = crate::diag::chain_message(&e);
                 if !warned {
                     diag::warn(&format!("cannot renew the credentials of the local endpoint: {message}"));
                     if let Some(hint) = e.hint() {
@@ -233,7 +183,7 @@ fn renew(
                     warned = true;
                 }
                 let mut guard = current.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-                let expired = guard.as_ref().is_ok_and(|c| c.seconds_left(ctx.now()) <= 0);
+                let expired = guard.as_ref().is_ok_and(|c| c.seconds_left(renewer.now()) <= 0);
                 if expired {
                     *guard = Err(message);
                 }

@@ -176,8 +176,8 @@ impl StsClient {
         }
         Err(StsError::ExpiredOnArrival {
             action,
-            expiration: crate::output::credential_process::format_expiration(credentials.expiration),
-            now: crate::output::credential_process::format_expiration(self.clock.now()),
+            expiration: crate::credentials::format_expiration(credentials.expiration),
+            now: crate::credentials::format_expiration(self.clock.now()),
         })
     }
 

@@ -13,6 +13,7 @@
 
 pub mod client;
 pub mod endpoint;
+pub mod federation;
 pub mod xml;
 
 pub use client::StsClient;

@@ -339,7 +339,7 @@ fn the_documented_shape_names_every_field_and_finding_id() {
     // src/doctor (outside unit tests), less the documented enum values that look the same.
     const NOT_IDS: &[&str] =
         &["static-keys", "credential-process", "no-mfa", "long-role", "later-hop", "temporary-base", "long-term"];
-    let src_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/doctor");
+    let src_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/cmd/doctor");
     let mut seen = 0;
     for entry in std::fs::read_dir(&src_dir).unwrap() {
         let text = read(&entry.unwrap().path());
@@ -353,7 +353,7 @@ fn the_documented_shape_names_every_field_and_finding_id() {
                 seen += 1;
                 assert!(
                     ids.iter().any(|i| i == piece),
-                    "`{piece}` appears in src/doctor but not among docs/DOCTOR.md's ids"
+                    "`{piece}` appears in src/cmd/doctor but not among docs/DOCTOR.md's ids"
                 );
             }
         }

@@ -852,7 +852,7 @@ impl<'a> Checker<'a> {
         }
     }
 
-    fn cache_entry(&self, key: &plan::CacheKey) -> CacheEntryReport {
+    fn cache_entry(&self, key: &crate::cache::CacheKey) -> CacheEntryReport {
         let entry = self.inp.cache.read(key);
         CacheEntryReport {
             key: key.digest.clone(),

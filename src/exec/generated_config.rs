@@ -99,7 +99,7 @@ pub fn write(
         Ok(()) => {}
         Err(e) => return Err(io("create", dir, e)),
     }
-    let tag = crate::plan::short_digest(&format!("{}\n{}", paths.config.display(), paths.credentials.display()));
+    let tag = crate::cache::key::short_digest(&format!("{}\n{}", paths.config.display(), paths.credentials.display()));
     let credentials_path = dir.join(format!("credentials-{tag}"));
     let out = Generated {
         config: dir.join(format!("config-{tag}")),

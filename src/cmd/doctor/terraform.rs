@@ -21,9 +21,9 @@ use hcl::edit::template::Element;
 use crate::config::ConfigPaths;
 use crate::context::Context;
 
-use super::DoctorError;
 use super::profiles::{Checker, MfaNeed};
 use super::report::{Finding, Findings, Severity, TerraformBlock, TerraformReport};
+use crate::error::Error;
 
 /// The seed's error, as Terraform prints it.
 const SEED_ERROR: &str = "assume role with MFA enabled, but AssumeRoleTokenProvider session option not set";
@@ -109,8 +109,8 @@ impl Source<'_> {
 }
 
 /// Checks the `*.tf` files of `dir`.
-pub fn check(dir: &Path, inp: &TfInputs<'_, '_>, findings: &mut Findings) -> Result<TerraformReport, DoctorError> {
-    let read = std::fs::read_dir(dir).map_err(|source| DoctorError::TerraformDir { dir: dir.into(), source })?;
+pub fn check(dir: &Path, inp: &TfInputs<'_, '_>, findings: &mut Findings) -> Result<TerraformReport, Error> {
+    let read = std::fs::read_dir(dir).map_err(|source| Error::TerraformDir { dir: dir.into(), source })?;
     let mut files: Vec<PathBuf> = read
         .filter_map(Result::ok)
         .map(|e| e.path())
@@ -118,7 +118,7 @@ pub fn check(dir: &Path, inp: &TfInputs<'_, '_>, findings: &mut Findings) -> Res
         .collect();
     files.sort();
     if files.is_empty() {
-        return Err(DoctorError::NoTerraformFiles { dir: dir.into() });
+        return Err(Error::NoTerraformFiles { dir: dir.into() });
     }
     let mut blocks = Vec::new();
     for path in &files {

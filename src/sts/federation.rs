@@ -1,4 +1,4 @@
-//! `rolegate login PROFILE [--print]`: a signed-in AWS console URL for the profile's role.
+//! The AWS federation endpoint: a sign-in token for credentials, and the console URL with it.
 //!
 //! Wire contract (the AWS federation endpoint):
 //! 1. `GET {federation}/federation?Action=getSigninToken&Session=<url-encoded JSON
@@ -14,21 +14,11 @@
 //! `{federation}` is `https://signin.aws.amazon.com` (aws-cn, aws-us-gov: their own hosts), or
 //! `ROLEGATE_FEDERATION_URL`.
 
-use std::time::{Duration, Instant};
-
 use serde::Deserialize;
 
-use crate::base_credentials;
-use crate::cli::{Cli, LoginArgs};
-use crate::commands;
 use crate::context::Context;
 use crate::credentials::Credentials;
-use crate::diag;
-use crate::env_vars;
-use crate::error::Error;
-use crate::output;
-use crate::plan::Plan;
-use crate::sts::{StsClient, StsError, endpoint};
+use crate::sts::StsError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum LoginError {
@@ -66,44 +56,8 @@ struct SigninToken {
     signin_token: String,
 }
 
-pub fn login(ctx: &Context, cli: &Cli, args: &LoginArgs) -> Result<u8, Error> {
-    let (mut credentials, plan) = commands::credentials(ctx, cli, args.profile.as_deref(), &args.session)?;
-    if plan.chain.hops.is_empty() {
-        credentials = federation_session(ctx, &plan)?;
-        diag::notice("the console session is a federation session of your IAM user: it does not carry the MFA context");
-    }
-    let partition = endpoint::partition_id(&plan.region);
-    let (federation_default, console) = match partition {
-        "aws-cn" => ("https://signin.amazonaws.cn", "https://console.amazonaws.cn/"),
-        "aws-us-gov" => ("https://signin.amazonaws-us-gov.com", "https://console.amazonaws-us-gov.com/"),
-        _ => ("https://signin.aws.amazon.com", "https://console.aws.amazon.com/"),
-    };
-    let federation = ctx.env.get(env_vars::ROLEGATE_FEDERATION_URL).unwrap_or(federation_default).trim_end_matches('/');
-    let token = signin_token(ctx, federation, &credentials)?;
-    let destination = format!("{console}?region={}", plan.region);
-    let url = format!(
-        "{federation}/federation?Action=login&Issuer=rolegate&Destination={}&SigninToken={}",
-        encode(&destination),
-        encode(&token)
-    );
-    if args.print || !open_browser(&url) {
-        output::write_stdout(&format!("{url}\n")).map_err(Error::Stdout)?;
-    }
-    Ok(0)
-}
-
-fn federation_session(ctx: &Context, plan: &Plan) -> Result<Credentials, Error> {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let base = base_credentials::fetch(ctx, &plan.chain.base, &[plan.chain.base.profile()], deadline)?;
-    let profile = plan.chain.profile.clone();
-    let client = StsClient::new(ctx, plan.endpoint.clone())
-        .map_err(|source| LoginError::Federation { profile: profile.clone(), source })?;
-    Ok(client
-        .get_federation_token(&base, "rolegate", 43_200)
-        .map_err(|source| LoginError::Federation { profile, source })?)
-}
-
-fn signin_token(ctx: &Context, federation: &str, credentials: &Credentials) -> Result<String, Error> {
+/// Exchanges credentials for a sign-in token at `federation`.
+pub fn signin_token(ctx: &Context, federation: &str, credentials: &Credentials) -> Result<String, LoginError> {
     let mut session = serde_json::json!({
         "sessionId": credentials.access_key_id,
         "sessionKey": credentials.secret_access_key.expose_secret(),
@@ -119,7 +73,7 @@ fn signin_token(ctx: &Context, federation: &str, credentials: &Credentials) -> R
     let mut response = result.map_err(|e| LoginError::Transport { url: federation.into(), detail: e.to_string() })?;
     let status = response.status().as_u16();
     if status != 200 {
-        return Err(LoginError::Refused { url: federation.into(), status }.into());
+        return Err(LoginError::Refused { url: federation.into(), status });
     }
     let body = response
         .body_mut()
@@ -133,7 +87,7 @@ fn signin_token(ctx: &Context, federation: &str, credentials: &Credentials) -> R
 }
 
 /// Percent-encoding of a query value (RFC 3986 unreserved characters pass).
-fn encode(value: &str) -> String {
+pub fn encode(value: &str) -> String {
     value.bytes().fold(String::with_capacity(value.len() * 3), |mut out, b| {
         if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
             out.push(char::from(b));
@@ -142,17 +96,4 @@ fn encode(value: &str) -> String {
         }
         out
     })
-}
-
-/// Opens `url` in the browser (`open` on macOS, `xdg-open` elsewhere); `false` if it cannot.
-/// The URL goes in argv of the opener: it is a short-lived sign-in token, as every peer passes it.
-fn open_browser(url: &str) -> bool {
-    let opener = if cfg!(target_os = "macos") { "open" } else { "xdg-open" };
-    std::process::Command::new(opener)
-        .arg(url)
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
 }

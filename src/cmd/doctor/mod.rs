@@ -20,7 +20,6 @@ mod report;
 mod terraform;
 
 use std::os::unix::fs::MetadataExt;
-use std::path::PathBuf;
 
 use crate::cache::{Cache, CacheError};
 use crate::cli::{Cli, DoctorArgs};
@@ -31,39 +30,6 @@ use crate::error::Error;
 use locate::SourceMap;
 use profiles::{Checker, Inputs};
 use report::{CacheDirReport, Finding, Findings, JSON_VERSION, Report, Severity, Summary};
-
-#[derive(Debug, thiserror::Error)]
-pub enum DoctorError {
-    #[error("cannot read the Terraform directory {}", dir.display())]
-    TerraformDir {
-        dir: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("no *.tf files in {}", dir.display())]
-    NoTerraformFiles { dir: PathBuf },
-    #[error("cannot render the report as JSON")]
-    Json(#[source] serde_json::Error),
-}
-
-impl DoctorError {
-    pub fn hint(&self) -> Option<String> {
-        match self {
-            DoctorError::TerraformDir { .. } | DoctorError::NoTerraformFiles { .. } => Some(
-                "point --terraform at the directory that holds the root module's .tf files (subdirectories are not read)"
-                    .into(),
-            ),
-            DoctorError::Json(_) => None,
-        }
-    }
-
-    pub fn exit_code(&self) -> u8 {
-        match self {
-            DoctorError::TerraformDir { .. } | DoctorError::NoTerraformFiles { .. } => crate::error::EXIT_USAGE,
-            DoctorError::Json(_) => crate::error::EXIT_INTERNAL,
-        }
-    }
-}
 
 /// Exit status 0 when nothing is wrong, 1 when there are error findings.
 pub fn run(ctx: &Context, cli: &Cli, args: &DoctorArgs) -> Result<u8, Error> {
@@ -98,7 +64,7 @@ pub fn run(ctx: &Context, cli: &Cli, args: &DoctorArgs) -> Result<u8, Error> {
         }
     };
 
-    let cache = Cache::new(crate::commands::cache_dir(ctx, cli)?);
+    let cache = crate::session::cache(ctx, cli.cache_dir.as_deref())?;
     let (cache_report, cache_private) = check_cache(&cache, &mut findings);
 
     let mut checker = Checker::new(Inputs {
@@ -132,7 +98,7 @@ pub fn run(ctx: &Context, cli: &Cli, args: &DoctorArgs) -> Result<u8, Error> {
         summary,
     };
     let text = if args.json {
-        serde_json::to_string_pretty(&report).map_err(DoctorError::Json)? + "\n"
+        serde_json::to_string_pretty(&report).map_err(Error::Report)? + "\n"
     } else {
         report::render_text(&report)
     };

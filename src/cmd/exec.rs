@@ -1,0 +1,69 @@
+//! `rolegate exec PROFILE -- COMMAND`: run a command with credentials.
+//!
+//! The child's environment: the credential variables of [`output::env`] (or, with `--server`,
+//! the container-credentials endpoint instead of fixed keys), and `AWS_CONFIG_FILE` /
+//! `AWS_SHARED_CREDENTIALS_FILE` pointing at the generated copies ([`generated_config`]) so a
+//! profile named in the child's own code also gets rolegate's credentials.
+//!
+//! Without `--server`, rolegate replaces itself with the command (Unix `exec`): signals and the
+//! exit status are the command's own. With `--server`, rolegate stays the parent: it forwards
+//! SIGINT, SIGTERM and SIGHUP and exits with the child's status (128 + signal when killed).
+//!
+//! Nesting: inside a rolegate child (`ROLEGATE_PROFILE` set), the same profile re-uses the
+//! credentials already there; another profile replaces them. Either way with a one-line notice.
+
+use std::ffi::OsString;
+
+use crate::cli::{Cli, ExecArgs};
+use crate::context::Context;
+use crate::diag;
+use crate::env_vars;
+use crate::error::Error;
+use crate::exec::{ChildEnv, ExecError, generated_config, replace_with};
+use crate::output::env::child_env;
+use crate::server;
+use crate::session::Session;
+
+/// Runs the command; returns its exit status when rolegate stays the parent.
+pub fn run(ctx: Context, cli: &Cli, args: &ExecArgs) -> Result<u8, Error> {
+    let caller = || ChildEnv::new(ctx.env.as_map().iter().map(|(k, v)| (OsString::from(k), OsString::from(v))));
+    if let Some(current) = ctx.env.get(env_vars::ROLEGATE_PROFILE) {
+        if current == args.profile {
+            diag::notice(&format!("already running with credentials for `{current}`; re-using them"));
+            return Err(replace_with(&args.command, caller()).into());
+        }
+        diag::notice(&format!("replacing the credentials for `{current}` with `{}`", args.profile));
+    }
+    let mut env = caller();
+    let session = Session::load(ctx, cli.cache_dir.as_deref())?;
+    let target = session.target(Some(&args.profile), &args.session)?;
+    let credentials = session.credentials(&target)?;
+
+    if !args.no_generated_config {
+        let paths = &session.paths;
+        let exe = std::env::current_exe().map_err(ExecError::SelfPath)?;
+        let dir = generated_config::dir(&session.ctx.env, session.cache.dir());
+        let generated = generated_config::write(&dir, paths, &session.profiles, &session.ctx.env, &exe)?;
+        tracing::debug!(profiles = ?generated.rewritten, config = %generated.config.display(), "generated config");
+        env.set(env_vars::AWS_CONFIG_FILE, &generated.config);
+        env.set(env_vars::AWS_SHARED_CREDENTIALS_FILE, generated.credentials.as_ref().unwrap_or(&paths.credentials));
+        env.set(env_vars::ROLEGATE_CONFIG_FILE, &paths.config);
+        env.set(env_vars::ROLEGATE_SHARED_CREDENTIALS_FILE, &paths.credentials);
+    }
+
+    if args.server {
+        let child = server::Child { command: &args.command, env, profile: &args.profile, region: &target.plan.region };
+        let renewer = session.renewer(&target, args.session.prompt_timeout);
+        let margin = args.refresh_margin.unwrap_or(server::DEFAULT_REFRESH_MARGIN_SECONDS);
+        return Ok(server::run(child, credentials, renewer, margin)?);
+    }
+    let changes = child_env(&credentials, Some(&target.plan.region), &args.profile);
+    for name in &changes.unset {
+        env.remove(name);
+    }
+    for (name, value) in &changes.set {
+        env.set(name, value);
+    }
+    drop(changes);
+    Err(replace_with(&args.command, env).into())
+}

@@ -1,0 +1,69 @@
+//! Running a program with credentials: the child's environment, the generated config copy
+//! ([`generated_config`]), `argv[0]` shims ([`shim`]), and starting or becoming the child.
+//!
+//! The child's environment is the caller's, every variable kept, minus the documented removals
+//! ([`crate::output::env`]), plus the credential variables (or the local endpoint's) and
+//! `AWS_CONFIG_FILE` / `AWS_SHARED_CREDENTIALS_FILE` pointing at the generated copies, with the
+//! user's own files in `ROLEGATE_CONFIG_FILE` / `ROLEGATE_SHARED_CREDENTIALS_FILE`.
+
+pub mod generated_config;
+pub mod shim;
+
+use std::ffi::OsString;
+use std::process::Command;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ExecError {
+    #[error("cannot run `{program}`: {source}")]
+    Spawn {
+        program: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot find the rolegate executable for the generated config: {0}")]
+    SelfPath(#[source] std::io::Error),
+}
+
+impl ExecError {
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            ExecError::Spawn { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
+                Some("check the command's name and PATH".into())
+            }
+            _ => None,
+        }
+    }
+}
+
+/// A child's environment: ordered pairs, later ones replacing earlier ones of the same name.
+#[derive(Debug, Default)]
+pub struct ChildEnv {
+    vars: Vec<(OsString, OsString)>,
+}
+
+impl ChildEnv {
+    /// Starts from the caller's variables.
+    pub fn new(vars: impl IntoIterator<Item = (OsString, OsString)>) -> ChildEnv {
+        ChildEnv { vars: vars.into_iter().collect() }
+    }
+
+    pub fn remove(&mut self, name: &str) {
+        self.vars.retain(|(k, _)| k != name);
+    }
+
+    pub fn set(&mut self, name: &str, value: impl Into<OsString>) {
+        self.remove(name);
+        self.vars.push((name.into(), value.into()));
+    }
+
+    pub fn into_vars(self) -> Vec<(OsString, OsString)> {
+        self.vars
+    }
+}
+
+/// Replaces this process with `command`; returns only on failure.
+pub fn replace_with(command: &[OsString], env: ChildEnv) -> ExecError {
+    let (program, rest) = command.split_first().expect("clap requires a command");
+    let source = crate::platform::replace_process(Command::new(program).args(rest).env_clear().envs(env.into_vars()));
+    ExecError::Spawn { program: program.to_string_lossy().into_owned(), source }
+}
