@@ -47,14 +47,33 @@ pub enum StrategyReason {
     TemporaryBase,
 }
 
+/// Where a planned value came from: what `doctor` reports, instead of working it out again.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Source {
+    /// An environment variable.
+    Env(&'static str),
+    /// A command-line flag.
+    Flag(&'static str),
+    /// `key` in `profile`'s section (its file and line are in the profiles' source map).
+    Setting { profile: String, key: &'static str },
+    /// The `sts` `endpoint_url` of the `[services NAME]` section that `profile` names.
+    Services { profile: String, name: String },
+    /// The built-in default.
+    Default,
+}
+
 #[derive(Clone, Debug)]
 pub struct Plan {
     pub chain: Chain,
     pub strategy: MfaStrategy,
     pub reason: StrategyReason,
     pub mfa_session_seconds: u32,
+    pub mfa_session_source: Source,
     pub region: String,
+    pub region_source: Source,
     pub endpoint: Endpoint,
+    /// Where the endpoint URL was configured; [`Source::Default`] for the rules' own endpoint.
+    pub endpoint_source: Source,
     /// The key of the final credentials.
     pub result_key: CacheKey,
     /// The key of the shared MFA session, with [`MfaStrategy::Session`].
@@ -166,33 +185,38 @@ pub fn plan(profiles: &Profiles, profile: &str, env: &Env, options: &PlanOptions
         return Err(PlanError::NothingToDo { profile: profile.into(), file });
     }
 
-    let mfa_session_seconds = match options.mfa_session_seconds {
-        Some(s) => s,
-        None => setting(&chain, profiles, KEY_MFA_SESSION_DURATION)
-            .map(|v| {
-                resolve::parse_duration(v, 900, 129_600).ok_or_else(|| PlanError::BadSessionDuration {
-                    profile: profile.into(),
-                    file: file.clone(),
-                    value: v.into(),
-                })
-            })
-            .transpose()?
-            .unwrap_or(DEFAULT_MFA_SESSION_SECONDS),
+    let (mfa_session_seconds, mfa_session_source) = match options.mfa_session_seconds {
+        Some(s) => (s, Source::Flag("--mfa-session-duration")),
+        None => match setting_from(&chain, profiles, KEY_MFA_SESSION_DURATION) {
+            Some((from, v)) => {
+                let seconds = resolve::parse_duration(v, 900, 129_600).ok_or_else(|| {
+                    PlanError::BadSessionDuration { profile: profile.into(), file: file.clone(), value: v.into() }
+                })?;
+                (seconds, Source::Setting { profile: from.into(), key: KEY_MFA_SESSION_DURATION })
+            }
+            None => (DEFAULT_MFA_SESSION_SECONDS, Source::Default),
+        },
     };
 
-    let region = env
-        .get(env_vars::AWS_REGION)
-        .or_else(|| env.get(env_vars::AWS_DEFAULT_REGION))
-        .map(str::to_string)
-        .or_else(|| setting(&chain, profiles, "region").map(str::to_string))
-        .unwrap_or_else(|| "us-east-1".to_string());
-    let endpoint = endpoint::resolve(&endpoint_params(&selected, profiles, env, &region))
-        .map_err(|source| PlanError::Endpoint { profile: profile.into(), source })?;
+    let (region, region_source) = if let Some(r) = env.get(env_vars::AWS_REGION) {
+        (r.to_string(), Source::Env(env_vars::AWS_REGION))
+    } else if let Some(r) = env.get(env_vars::AWS_DEFAULT_REGION) {
+        (r.to_string(), Source::Env(env_vars::AWS_DEFAULT_REGION))
+    } else if let Some((from, r)) = setting_from(&chain, profiles, "region") {
+        (r.to_string(), Source::Setting { profile: from.into(), key: "region" })
+    } else {
+        ("us-east-1".to_string(), Source::Default)
+    };
+    let configured = configured_endpoint(profile, &selected, profiles, env);
+    let endpoint =
+        endpoint::resolve(&endpoint_params(&selected, configured.as_ref().map(|c| c.0.clone()), env, &region))
+            .map_err(|source| PlanError::Endpoint { profile: profile.into(), source })?;
+    let endpoint_source = configured.map_or(Source::Default, |c| c.1);
 
     let identity = base_identity(&chain.base, env);
     // The MFA session is valid in every region of its partition: key it on the partition, or on
     // the custom endpoint when one is configured (a test or a private STS is another world).
-    let sts_world = if endpoint_is_custom(&selected, profiles, env) {
+    let sts_world = if endpoint_source != Source::Default {
         endpoint.url.clone()
     } else {
         endpoint::partition_id(&region).to_string()
@@ -226,7 +250,19 @@ pub fn plan(profiles: &Profiles, profile: &str, env: &Env, options: &PlanOptions
         CacheKey::new("role", &material, label)
     };
 
-    Ok(Plan { chain, strategy, reason, mfa_session_seconds, region, endpoint, result_key, mfa_session_key })
+    Ok(Plan {
+        chain,
+        strategy,
+        reason,
+        mfa_session_seconds,
+        mfa_session_source,
+        region,
+        region_source,
+        endpoint,
+        endpoint_source,
+        result_key,
+        mfa_session_key,
+    })
 }
 
 fn choose_strategy(
@@ -296,10 +332,15 @@ impl Plan {
 
 /// A setting from the requested profile, else from the chain's profiles in order.
 fn setting<'a>(chain: &Chain, profiles: &'a Profiles, key: &str) -> Option<&'a str> {
+    setting_from(chain, profiles, key).map(|(_, value)| value)
+}
+
+/// [`setting`], with the profile that sets it.
+fn setting_from<'a, 'c>(chain: &'c Chain, profiles: &'a Profiles, key: &str) -> Option<(&'c str, &'a str)> {
     std::iter::once(chain.profile.as_str())
         .chain(chain.hops.iter().rev().map(|h| h.profile.as_str()))
         .chain(std::iter::once(chain.base.profile()))
-        .find_map(|p| profiles.get(p).and_then(|props| props.get(key)).map(String::as_str))
+        .find_map(|p| profiles.get(p).and_then(|props| props.get(key)).map(|v| (p, v.as_str())))
 }
 
 fn ignore_configured(selected: &Properties, env: &Env) -> bool {
@@ -308,23 +349,33 @@ fn ignore_configured(selected: &Properties, env: &Env) -> bool {
         .unwrap_or(false)
 }
 
-/// The configured endpoint URL, in the SDKs' order.
-fn configured_endpoint(selected: &Properties, profiles: &Profiles, env: &Env) -> Option<String> {
+/// The configured endpoint URL of `profile` (with `selected`, its settings), in the SDKs' order,
+/// and where it was configured.
+fn configured_endpoint(
+    profile: &str,
+    selected: &Properties,
+    profiles: &Profiles,
+    env: &Env,
+) -> Option<(String, Source)> {
     if ignore_configured(selected, env) {
         return None;
     }
-    env.get(env_vars::AWS_ENDPOINT_URL_STS)
-        .or_else(|| env.get(env_vars::AWS_ENDPOINT_URL))
-        .map(str::to_string)
-        .or_else(|| selected.get("services").and_then(|s| profiles.sts_service_endpoints.get(s)).cloned())
-        .or_else(|| selected.get("endpoint_url").cloned())
+    for var in [env_vars::AWS_ENDPOINT_URL_STS, env_vars::AWS_ENDPOINT_URL] {
+        if let Some(url) = env.get(var) {
+            return Some((url.to_string(), Source::Env(var)));
+        }
+    }
+    if let Some(name) = selected.get("services")
+        && let Some(url) = profiles.sts_service_endpoints.get(name)
+    {
+        return Some((url.clone(), Source::Services { profile: profile.into(), name: name.clone() }));
+    }
+    selected
+        .get("endpoint_url")
+        .map(|url| (url.clone(), Source::Setting { profile: profile.into(), key: "endpoint_url" }))
 }
 
-fn endpoint_is_custom(selected: &Properties, profiles: &Profiles, env: &Env) -> bool {
-    configured_endpoint(selected, profiles, env).is_some()
-}
-
-fn endpoint_params(selected: &Properties, profiles: &Profiles, env: &Env, region: &str) -> EndpointParams {
+fn endpoint_params(selected: &Properties, configured: Option<String>, env: &Env, region: &str) -> EndpointParams {
     let profile_flag = |key: &str| selected.get(key).map(|v| v.eq_ignore_ascii_case("true"));
     EndpointParams {
         region: Some(region.to_string()),
@@ -340,7 +391,7 @@ fn endpoint_params(selected: &Properties, profiles: &Profiles, env: &Env, region
             .get(env_vars::AWS_STS_REGIONAL_ENDPOINTS)
             .or_else(|| selected.get("sts_regional_endpoints").map(String::as_str))
             .is_some_and(|v| v.eq_ignore_ascii_case("legacy")),
-        endpoint: configured_endpoint(selected, profiles, env),
+        endpoint: configured,
     }
 }
 

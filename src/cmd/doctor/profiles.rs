@@ -13,9 +13,8 @@ use crate::cache::Cache;
 use crate::config::resolve::{self, Base, KEY_MFA_SESSION_DURATION, KEY_MFA_STRATEGY, ResolveError};
 use crate::config::{ConfigPaths, Profiles};
 use crate::context::Context;
-use crate::env_vars;
 use crate::output::credential_process::format_expiration;
-use crate::plan::{self, MfaStrategy, Plan, PlanError, PlanOptions, ROLE_CHAINING_MAX_SECONDS, StrategyReason};
+use crate::plan::{self, MfaStrategy, Plan, PlanError, PlanOptions, ROLE_CHAINING_MAX_SECONDS, Source, StrategyReason};
 
 use super::clock;
 use super::locate::{Location, OddSection, SourceMap};
@@ -326,7 +325,7 @@ impl<'a> Checker<'a> {
                 .fix(format!("add `region = us-east-1` (or your region) to profile `{name}`")),
             );
         }
-        let (source, at) = self.endpoint_source(&plan.chain.profile);
+        let (source, at) = self.endpoint_source(plan);
         if source != "default" {
             let url = plan.endpoint.url.clone();
             let ctx = self.inp.ctx;
@@ -623,58 +622,35 @@ impl<'a> Checker<'a> {
         }
     }
 
+    /// The region and where `plan` found it.
     fn region(&self, plan: &Plan) -> RegionReport {
-        let env = &self.inp.ctx.env;
-        for var in [env_vars::AWS_REGION, env_vars::AWS_DEFAULT_REGION] {
-            if env.get(var).is_some() {
-                let source = if var == env_vars::AWS_REGION { "AWS_REGION" } else { "AWS_DEFAULT_REGION" };
-                return RegionReport { value: plan.region.clone(), source, profile: None, file: None, line: None };
-            }
-        }
-        // The order of `plan`'s own lookup: the profile, then its roles from the last, then the base.
-        for p in lookup_order(plan) {
-            if self.inp.profiles.get(&p).is_some_and(|pp| pp.contains_key("region")) {
-                let at = self.key(&p, "region");
-                return RegionReport {
-                    value: plan.region.clone(),
+        let value = plan.region.clone();
+        match &plan.region_source {
+            Source::Env(var) => RegionReport { value, source: var, profile: None, file: None, line: None },
+            Source::Setting { profile, key } => {
+                let at = self.key(profile, key);
+                RegionReport {
+                    value,
                     source: "profile",
-                    profile: Some(p),
+                    profile: Some(profile.clone()),
                     file: at.as_ref().map(|l| l.file.display().to_string()),
                     line: at.map(|l| l.line),
-                };
+                }
+            }
+            Source::Flag(_) | Source::Services { .. } | Source::Default => {
+                RegionReport { value, source: "default", profile: None, file: None, line: None }
             }
         }
-        RegionReport { value: plan.region.clone(), source: "default", profile: None, file: None, line: None }
     }
 
-    /// Where the STS endpoint URL comes from, in the SDKs' order (as `plan` applies it).
-    fn endpoint_source(&self, profile: &str) -> (&'static str, Option<Location>) {
-        let env = &self.inp.ctx.env;
-        let selected = self.inp.profiles.get(profile);
-        let ignore = env
-            .flag(env_vars::AWS_IGNORE_CONFIGURED_ENDPOINT_URLS)
-            .or_else(|| {
-                selected.and_then(|p| p.get("ignore_configured_endpoint_urls")).map(|v| v.eq_ignore_ascii_case("true"))
-            })
-            .unwrap_or(false);
-        if ignore {
-            return ("default", None);
+    /// Where `plan` found the STS endpoint URL, in the report's words.
+    fn endpoint_source(&self, plan: &Plan) -> (&'static str, Option<Location>) {
+        match &plan.endpoint_source {
+            Source::Env(var) => (var, None),
+            Source::Services { name, .. } => ("services", self.inp.sources.services(name, Some("sts.endpoint_url"))),
+            Source::Setting { profile, key } => ("endpoint_url", self.key(profile, key)),
+            Source::Flag(_) | Source::Default => ("default", None),
         }
-        if env.get(env_vars::AWS_ENDPOINT_URL_STS).is_some() {
-            return ("AWS_ENDPOINT_URL_STS", None);
-        }
-        if env.get(env_vars::AWS_ENDPOINT_URL).is_some() {
-            return ("AWS_ENDPOINT_URL", None);
-        }
-        if let Some(services) = selected.and_then(|p| p.get("services"))
-            && self.inp.profiles.sts_service_endpoints.contains_key(services)
-        {
-            return ("services", self.inp.sources.services(services, Some("sts.endpoint_url")));
-        }
-        if selected.is_some_and(|p| p.contains_key("endpoint_url")) {
-            return ("endpoint_url", self.key(profile, "endpoint_url"));
-        }
-        ("default", None)
     }
 
     fn explain(&mut self, name: &str, plan: &Plan) -> ProfileReport {
@@ -722,7 +698,7 @@ impl<'a> Checker<'a> {
 
         let strategy = self.strategy(plan);
         let region = self.region(plan);
-        let (source, endpoint_at) = self.endpoint_source(&chain.profile);
+        let (source, endpoint_at) = self.endpoint_source(plan);
         let sts_endpoint = EndpointReport {
             url: plan.endpoint.url.clone(),
             signing_region: plan.endpoint.signing_region.clone(),
@@ -870,10 +846,6 @@ fn chain_profiles(chain: &resolve::Chain) -> Vec<String> {
     out.push(chain.base.profile().to_string());
     out.dedup();
     out
-}
-
-fn lookup_order(plan: &Plan) -> Vec<String> {
-    chain_profiles(&plan.chain)
 }
 
 /// `start` and every profile it reaches through source_profile or a rolegate credential_process,
