@@ -121,10 +121,14 @@ pub fn credentials(
     };
     let mut code_source = mfa::select(&sources, &ctx.env, &plan.chain.profile)?;
     let file_of = |p: &str| profiles.origin(p).map_or_else(|| profiles.describe_files(), |f| f.display().to_string());
+    let deadline = started + Duration::from_secs(args.prompt_timeout) + DEADLINE_MARGIN;
+    let sts = crate::sts::LazyClient::new(ctx, plan.endpoint.clone(), deadline);
     let mut opts = provider::Options {
         code_source: code_source.as_mut(),
+        base: &base_credentials::Configured,
+        sts: &sts,
         refresh: args.refresh_mfa,
-        deadline: started + Duration::from_secs(args.prompt_timeout) + DEADLINE_MARGIN,
+        deadline,
         prompt_timeout_seconds: args.prompt_timeout,
         min_remaining_seconds: crate::cache::MIN_REMAINING_SECONDS,
         file_of: &file_of,

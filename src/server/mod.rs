@@ -208,10 +208,14 @@ fn renew(
         let file_of =
             |p: &str| profiles.origin(p).map_or_else(|| profiles.describe_files(), |f| f.display().to_string());
         let mut no_prompt = NoPrompt;
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let sts = crate::sts::LazyClient::new(ctx, plan.endpoint.clone(), deadline);
         let mut opts = provider::Options {
             code_source: &mut no_prompt,
+            base: &crate::base_credentials::Configured,
+            sts: &sts,
             refresh: false,
-            deadline: Instant::now() + Duration::from_secs(60),
+            deadline,
             prompt_timeout_seconds: prompt_timeout,
             min_remaining_seconds: margin.max(60),
             file_of: &file_of,
