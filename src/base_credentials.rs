@@ -4,6 +4,10 @@
 //! inherited, stdout parsed as credential_process JSON), bounded by the call's deadline, with
 //! `ROLEGATE_RESOLVING` naming the profiles being resolved so that a rolegate started by it
 //! for one of them stops instead of recursing.
+//!
+//! The provider asks a [`BaseSource`] only when an STS call is about to be signed with the base
+//! credentials: a call served by a cached MFA session runs no `credential_process` (a password
+//! manager may prompt, or take seconds). [`Configured`] is the real source; unit tests count.
 
 use std::io::Read;
 use std::process::{Command, Stdio};
@@ -62,6 +66,34 @@ pub fn check_recursion(ctx: &Context, profile: &str) -> Result<(), BaseError> {
             Err(BaseError::Recursion { profile: profile.into(), chain: chain.into() })
         }
         _ => Ok(()),
+    }
+}
+
+/// Where the base credentials of a chain come from.
+pub trait BaseSource {
+    /// The base credentials of `base`; `resolving` lists the profiles of the chain being
+    /// resolved, and nothing may wait past `deadline`.
+    fn fetch(
+        &self,
+        ctx: &Context,
+        base: &Base,
+        resolving: &[&str],
+        deadline: Instant,
+    ) -> Result<BaseCredentials, BaseError>;
+}
+
+/// The base credentials as the profiles configure them: [`fetch`].
+pub struct Configured;
+
+impl BaseSource for Configured {
+    fn fetch(
+        &self,
+        ctx: &Context,
+        base: &Base,
+        resolving: &[&str],
+        deadline: Instant,
+    ) -> Result<BaseCredentials, BaseError> {
+        fetch(ctx, base, resolving, deadline)
     }
 }
 

@@ -6,27 +6,35 @@
 //!   │ stale/missing
 //! lock result key, re-read ── fresh ───────────────────────────────────────> done
 //!   │ (if we waited and the holder stored nothing new, it failed: fail too, never a second prompt)
-//! base credentials (keys / environment / credential_process)
-//!   ├ Session: lock MFA key, re-read; else prompt + GetSessionToken; store
-//!   │          then AssumeRole each hop silently from it
-//!   ├ Direct:  AssumeRole the MFA hop with the code (next code on "invalid code")
-//!   └ None:    AssumeRole each hop
+//!   ├ Session: MFA session cached? else lock MFA key, re-read; else base + prompt +
+//!   │          GetSessionToken; store. Then AssumeRole each hop silently from it (a cached
+//!   │          session STS no longer accepts is replaced, once)
+//!   ├ Direct:  base; AssumeRole the MFA hop with the code (next code on "invalid code")
+//!   └ None:    base; AssumeRole each hop
 //! store result entry
 //! ```
 //!
+//! The base credentials (keys, environment, a `credential_process` such as a password manager)
+//! are asked for only when a call is about to be signed with them, at most once per call: a
+//! renewal from a cached MFA session never runs the base `credential_process`.
+//!
 //! A request that carried a code is never re-sent; a refused code asks for the next one, up to
-//! [`MAX_CODE_ATTEMPTS`] codes.
+//! [`MAX_CODE_ATTEMPTS`] codes. The one re-send of a request STS refused for its signing time
+//! is the client's ([`crate::sts::client`]): it alone sees STS's clock.
+//!
+//! Everything outside comes in through [`Options`] (the code source, the base source, STS), so
+//! every decision here is unit-tested against scripted ones.
 
 use std::time::Instant;
 
-use crate::base_credentials::{self, BaseError};
+use crate::base_credentials::{BaseError, BaseSource};
 use crate::cache::CacheKey;
 use crate::cache::{self, Cache, CacheError, Entry, entry::ENTRY_VERSION};
 use crate::context::Context;
 use crate::credentials::{BaseCredentials, Credentials};
 use crate::mfa::{CodeRequest, CodeSource, MfaError};
 use crate::plan::{MfaStrategy, Plan, StrategyReason};
-use crate::sts::{AssumeRole, GetSessionToken, StsClient, StsError};
+use crate::sts::{AssumeRole, GetSessionToken, Sts, StsError};
 
 /// Codes asked for when STS refuses one.
 pub const MAX_CODE_ATTEMPTS: u32 = 3;
@@ -62,6 +70,11 @@ impl ProviderError {
 /// How this call may behave.
 pub struct Options<'a> {
     pub code_source: &'a mut dyn CodeSource,
+    /// The base credentials: asked only when a call is about to be signed with them, at most
+    /// once per call (`base_credentials::Configured` in use).
+    pub base: &'a dyn BaseSource,
+    /// STS (`sts::LazyClient` in use: built at the first call, so a cache hit builds nothing).
+    pub sts: &'a dyn Sts,
     /// Entries issued before this process started are stale (`--refresh-mfa`).
     pub refresh: bool,
     /// Bound on every wait: the lock, the prompt, a base credential_process.
@@ -95,10 +108,10 @@ pub fn credentials(
     {
         return Ok(entry.credentials.clone());
     }
+    let mut base = LazyBase::default();
     // A profile with keys and mfa_serial and no role: the MFA session is the result.
     if plan.chain.hops.is_empty() {
-        let base = fetch_base(ctx, plan, opts)?;
-        return mfa_session(ctx, plan, cache, &base, opts);
+        return mfa_session(ctx, plan, cache, &mut base, opts).map(|s| s.credentials);
     }
     let lock = cache.lock(&plan.result_key, opts.deadline)?;
     let now_seen = lock.read();
@@ -111,19 +124,22 @@ pub fn credentials(
         return Err(CacheError::OtherFailed { label: plan.result_key.label.clone() }.into());
     }
 
-    let base = fetch_base(ctx, plan, opts)?;
     let result = match plan.strategy {
-        MfaStrategy::None => assume_from(ctx, plan, opts, base, 0)?,
+        MfaStrategy::None => {
+            let base = base.get(ctx, plan, opts)?.clone();
+            assume_from(ctx, plan, opts, base, 0)?
+        }
         MfaStrategy::Session => {
-            let session = mfa_session(ctx, plan, cache, &base, opts)?;
-            match assume_from(ctx, plan, opts, session.as_base(), 0) {
+            let session = mfa_session(ctx, plan, cache, &mut base, opts)?;
+            match assume_from(ctx, plan, opts, session.credentials.as_base(), 0) {
                 // The cached MFA session was revoked or expired early: start a new one, once.
+                // (A session made just now that STS refuses would be refused again.)
                 Err(ProviderError::Sts {
                     source: StsError::ExpiredToken { .. } | StsError::InvalidClientTokenId { .. },
                     ..
-                }) => {
+                }) if session.cached => {
                     crate::diag::notice("the cached MFA session is no longer valid; starting a new one");
-                    let session = new_mfa_session(ctx, plan, cache, &base, opts)?;
+                    let session = new_mfa_session(ctx, plan, cache, &mut base, opts)?;
                     assume_from(ctx, plan, opts, session.as_base(), 0)?
                 }
                 other => other?,
@@ -131,6 +147,7 @@ pub fn credentials(
         }
         MfaStrategy::Direct => {
             let mfa_hop = plan.chain.mfa_hop().unwrap_or(0);
+            let base = base.get(ctx, plan, opts)?.clone();
             let (before, _) = assume_range(ctx, plan, opts, base, 0, mfa_hop)?;
             let with_mfa = assume_with_code(ctx, plan, opts, &before, mfa_hop)?;
             if mfa_hop + 1 == plan.chain.hops.len() {
@@ -162,17 +179,43 @@ fn result_is_fresh(entry: &Entry, ctx: &Context, not_before: Option<time::Offset
         && entry.credentials.seconds_left(ctx.now()) >= opts.min_remaining_seconds
 }
 
-fn fetch_base(ctx: &Context, plan: &Plan, opts: &Options<'_>) -> Result<BaseCredentials, ProviderError> {
-    let mut resolving: Vec<&str> = plan.chain.hops.iter().map(|h| h.profile.as_str()).collect();
-    resolving.push(plan.chain.base.profile());
-    resolving.push(&plan.chain.profile);
-    Ok(base_credentials::fetch(ctx, &plan.chain.base, &resolving, opts.deadline)?)
+/// The base credentials of one call: asked of [`Options::base`] the first time a call is about
+/// to be signed with them, then kept for the rest of the call.
+#[derive(Default)]
+struct LazyBase {
+    got: Option<BaseCredentials>,
 }
 
-fn sts(ctx: &Context, plan: &Plan, opts: &Options<'_>) -> Result<StsClient, ProviderError> {
-    StsClient::new(ctx, plan.endpoint.clone()).map(|c| c.with_deadline(opts.deadline)).map_err(|source| {
-        ProviderError::Sts { profile: plan.chain.profile.clone(), file: (opts.file_of)(&plan.chain.profile), source }
-    })
+impl LazyBase {
+    fn get(&mut self, ctx: &Context, plan: &Plan, opts: &Options<'_>) -> Result<&BaseCredentials, ProviderError> {
+        let base = match self.got.take() {
+            Some(base) => base,
+            None => {
+                let mut resolving: Vec<&str> = plan.chain.hops.iter().map(|h| h.profile.as_str()).collect();
+                resolving.push(plan.chain.base.profile());
+                resolving.push(&plan.chain.profile);
+                tracing::debug!(profile = plan.chain.base.profile(), "base credentials");
+                opts.base.fetch(ctx, &plan.chain.base, &resolving, opts.deadline)?
+            }
+        };
+        Ok(self.got.insert(base))
+    }
+}
+
+/// STS, ready to call; a failure to set it up is reported against the requested profile.
+fn sts<'o>(plan: &Plan, opts: &Options<'o>) -> Result<&'o dyn Sts, ProviderError> {
+    opts.sts.prepare().map_err(|source| ProviderError::Sts {
+        profile: plan.chain.profile.clone(),
+        file: (opts.file_of)(&plan.chain.profile),
+        source,
+    })?;
+    Ok(opts.sts)
+}
+
+/// An MFA session, and whether it came from the cache (STS may have revoked it since).
+struct MfaSession {
+    credentials: Credentials,
+    cached: bool,
 }
 
 /// The shared MFA session: cached, or new under the MFA key's lock.
@@ -180,26 +223,27 @@ fn mfa_session(
     ctx: &Context,
     plan: &Plan,
     cache: &Cache,
-    base: &BaseCredentials,
+    base: &mut LazyBase,
     opts: &mut Options<'_>,
-) -> Result<Credentials, ProviderError> {
+) -> Result<MfaSession, ProviderError> {
     let key = plan.mfa_session_key.as_ref().expect("Session strategy has an MFA key");
     let not_before = opts.refresh.then_some(ctx.started_at);
     let seen = cache.read(key);
     if let Some(e) = seen.as_ref().filter(|e| cache::is_fresh(e, ctx.now(), not_before)) {
-        return Ok(e.credentials.clone());
+        return Ok(MfaSession { credentials: e.credentials.clone(), cached: true });
     }
     let lock = cache.lock(key, opts.deadline)?;
     let now_seen = lock.read();
     if let Some(e) = now_seen.as_ref().filter(|e| cache::is_fresh(e, ctx.now(), not_before)) {
-        return Ok(e.credentials.clone());
+        return Ok(MfaSession { credentials: e.credentials.clone(), cached: true });
     }
     if lock.waited && !opts.refresh && issued(&now_seen) == issued(&seen) {
         return Err(CacheError::OtherFailed { label: key.label.clone() }.into());
     }
-    let session = get_session_token(ctx, plan, base, opts)?;
+    let base = base.get(ctx, plan, opts)?;
+    let session = get_session_token(plan, base, opts)?;
     store(&lock, key, plan, "mfa-session", ctx, &session)?;
-    Ok(session)
+    Ok(MfaSession { credentials: session, cached: false })
 }
 
 /// A new MFA session even though one is cached (it was refused by STS).
@@ -207,13 +251,14 @@ fn new_mfa_session(
     ctx: &Context,
     plan: &Plan,
     cache: &Cache,
-    base: &BaseCredentials,
+    base: &mut LazyBase,
     opts: &mut Options<'_>,
 ) -> Result<Credentials, ProviderError> {
     let key = plan.mfa_session_key.as_ref().expect("Session strategy has an MFA key");
     let lock = cache.lock(key, opts.deadline)?;
     let _ = lock.remove()?;
-    let session = get_session_token(ctx, plan, base, opts)?;
+    let base = base.get(ctx, plan, opts)?;
+    let session = get_session_token(plan, base, opts)?;
     store(&lock, key, plan, "mfa-session", ctx, &session)?;
     Ok(session)
 }
@@ -251,14 +296,13 @@ fn keep_going(stored: Result<(), CacheError>) {
 }
 
 fn get_session_token(
-    ctx: &Context,
     plan: &Plan,
     base: &BaseCredentials,
     opts: &mut Options<'_>,
 ) -> Result<Credentials, ProviderError> {
     let serial = plan.chain.mfa_serial().expect("Session strategy has a serial");
     let profile = plan.chain.base.profile().to_string();
-    let client = sts(ctx, plan, opts)?;
+    let client = sts(plan, opts)?;
     with_codes(plan, opts, None, |code| {
         let _span = tracing::debug_span!("get_session_token", duration = plan.mfa_session_seconds).entered();
         client.get_session_token(
@@ -278,7 +322,7 @@ fn assume_with_code(
 ) -> Result<Credentials, ProviderError> {
     let hop = &plan.chain.hops[index];
     let serial = hop.mfa_serial.as_deref().or(plan.chain.mfa_serial()).expect("Direct strategy has a serial");
-    let client = sts(ctx, plan, opts)?;
+    let client = sts(plan, opts)?;
     let session_name = session_name(ctx, hop.role_session_name.as_deref());
     let duration = plan.role_seconds(index);
     let notice = direct_notice(plan);
@@ -340,7 +384,7 @@ fn assume_range(
     if from >= until {
         return Ok((current, last));
     }
-    let client = sts(ctx, plan, opts)?;
+    let client = sts(plan, opts)?;
     for index in from..until {
         let hop = &plan.chain.hops[index];
         let session_name = session_name(ctx, hop.role_session_name.as_deref());
@@ -413,5 +457,644 @@ fn with_codes(
             Err(StsError::InvalidMfaCode { .. }) if attempt < MAX_CODE_ATTEMPTS => attempt += 1,
             other => return other.map_err(CodeCallError::Sts),
         }
+    }
+}
+
+/// What keeps a long-running consumer's credentials fresh (the local endpoint's): the
+/// provider's own decision, from the cached MFA session, never asking for a code (a request to
+/// the endpoint must never wait on a human).
+pub trait Renew: Send + 'static {
+    /// Credentials with at least `min_remaining_seconds` of validity left.
+    fn renew(&mut self, min_remaining_seconds: i64) -> Result<Credentials, ProviderError>;
+    /// The clock the expirations are read by.
+    fn now(&self) -> time::OffsetDateTime;
+}
+
+/// The [`Renew`] of one plan. It owns copies of what it needs (the plan, the cache's place, the
+/// files that define the chain's profiles, for messages), never the configuration.
+pub struct Renewer {
+    pub ctx: Context,
+    pub plan: Plan,
+    pub cache: Cache,
+    /// The file that defines each profile of the chain.
+    pub files: std::collections::BTreeMap<String, String>,
+    /// Where profiles live, for a profile not in `files`.
+    pub other_files: String,
+    pub prompt_timeout_seconds: u64,
+}
+
+impl Renew for Renewer {
+    fn renew(&mut self, min_remaining_seconds: i64) -> Result<Credentials, ProviderError> {
+        let file_of = |p: &str| self.files.get(p).cloned().unwrap_or_else(|| self.other_files.clone());
+        let mut no_prompt = crate::mfa::NoPrompt;
+        let deadline = Instant::now() + std::time::Duration::from_secs(60);
+        let sts = crate::sts::LazyClient::new(&self.ctx, self.plan.endpoint.clone(), deadline);
+        let mut opts = Options {
+            code_source: &mut no_prompt,
+            base: &crate::base_credentials::Configured,
+            sts: &sts,
+            refresh: false,
+            deadline,
+            prompt_timeout_seconds: self.prompt_timeout_seconds,
+            min_remaining_seconds,
+            file_of: &file_of,
+        };
+        credentials(&self.ctx, &self.plan, &self.cache, &mut opts)
+    }
+
+    fn now(&self) -> time::OffsetDateTime {
+        self.ctx.now()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! Every decision of the provider against a scripted STS, a counting base source, counted
+    //! codes, a cache in a temporary directory and a fixed clock.
+
+    use std::cell::Cell;
+    use std::os::unix::fs::MetadataExt;
+    use std::path::Path;
+    use std::sync::mpsc;
+    use std::time::Duration;
+
+    use time::OffsetDateTime;
+    use time::macros::datetime;
+
+    use super::*;
+    use crate::cache::MIN_REMAINING_SECONDS;
+    use crate::config::{Base, Profiles};
+    use crate::context::{Clock, Env};
+    use crate::credentials::{MfaCode, Secret};
+    use crate::plan::PlanOptions;
+    use crate::sts::fake::{Call, FakeSts, issued};
+
+    const CONFIG: &str = "[profile base]
+region = us-west-2
+
+[profile target]
+source_profile = base
+role_arn = arn:aws:iam::123456789012:role/target
+mfa_serial = arn:aws:iam::123456789012:mfa/user
+
+[profile long]
+source_profile = base
+role_arn = arn:aws:iam::123456789012:role/long
+mfa_serial = arn:aws:iam::123456789012:mfa/user
+duration_seconds = 7200
+
+[profile plain]
+source_profile = base
+role_arn = arn:aws:iam::123456789012:role/plain
+
+[profile keys-mfa]
+region = us-west-2
+mfa_serial = arn:aws:iam::123456789012:mfa/user
+";
+    const CREDENTIALS: &str = "[base]
+aws_access_key_id = AKIAFROMTHEFILE00000
+aws_secret_access_key = unused-the-base-source-is-counted
+[keys-mfa]
+aws_access_key_id = AKIAFROMTHEFILE00001
+aws_secret_access_key = unused-the-base-source-is-counted
+";
+    /// What the counted base source hands out.
+    const BASE_KEY: &str = "AKIABASE";
+    const ROLE: &str = "arn:aws:iam::123456789012:role/target";
+    const T0: OffsetDateTime = datetime!(2026-03-02 08:00 UTC);
+
+    fn hours(h: i64) -> time::Duration {
+        time::Duration::hours(h)
+    }
+
+    fn plan(profile: &str) -> Plan {
+        let profiles = Profiles::parse(CONFIG, CREDENTIALS).expect("config parses");
+        crate::plan::plan(&profiles, profile, &Env::default(), &PlanOptions::default()).expect("plan")
+    }
+
+    /// Codes 100001, 100002, ...; records the attempt number of each request.
+    #[derive(Default)]
+    struct Codes {
+        attempts: Vec<u32>,
+    }
+
+    impl CodeSource for Codes {
+        fn code(&mut self, request: &CodeRequest<'_>) -> Result<MfaCode, MfaError> {
+            self.attempts.push(request.attempt);
+            Ok(MfaCode::parse(&format!("{}", 100_000 + self.attempts.len())).expect("six digits"))
+        }
+    }
+
+    /// The base source, counted; fails when told to.
+    #[derive(Default)]
+    struct CountingBase {
+        asked: Cell<u32>,
+        fail: bool,
+    }
+
+    impl BaseSource for CountingBase {
+        fn fetch(
+            &self,
+            _ctx: &Context,
+            base: &Base,
+            resolving: &[&str],
+            _deadline: Instant,
+        ) -> Result<BaseCredentials, BaseError> {
+            self.asked.set(self.asked.get() + 1);
+            assert!(resolving.contains(&base.profile()), "{resolving:?}");
+            if self.fail {
+                return Err(BaseError::ProcessFailed {
+                    profile: base.profile().into(),
+                    status: "exit status: 1".into(),
+                });
+            }
+            Ok(BaseCredentials {
+                access_key_id: BASE_KEY.into(),
+                secret_access_key: Secret::new("base-secret"),
+                session_token: None,
+                expiration: None,
+            })
+        }
+    }
+
+    struct World {
+        _dir: tempfile::TempDir,
+        cache: Cache,
+        sts: FakeSts,
+        base: CountingBase,
+        codes: Codes,
+    }
+
+    impl World {
+        fn new() -> World {
+            let dir = tempfile::tempdir().expect("temp dir");
+            let cache = Cache::new(dir.path().join("cache"));
+            World { _dir: dir, cache, sts: FakeSts::new(), base: CountingBase::default(), codes: Codes::default() }
+        }
+
+        fn call(&mut self, plan: &Plan, at: OffsetDateTime) -> Result<Credentials, ProviderError> {
+            self.call_with(plan, at, false)
+        }
+
+        fn call_with(&mut self, plan: &Plan, at: OffsetDateTime, refresh: bool) -> Result<Credentials, ProviderError> {
+            let ctx = Context::new(Env::default(), Clock::Fixed(at));
+            let file_of = |p: &str| format!("file-of-{p}");
+            let mut opts = Options {
+                code_source: &mut self.codes,
+                base: &self.base,
+                sts: &self.sts,
+                refresh,
+                deadline: Instant::now() + Duration::from_secs(30),
+                prompt_timeout_seconds: 5,
+                min_remaining_seconds: MIN_REMAINING_SECONDS,
+                file_of: &file_of,
+            };
+            credentials(&ctx, plan, &self.cache, &mut opts)
+        }
+
+        /// Stores an entry as another process would.
+        fn seed(
+            &self,
+            key: &CacheKey,
+            kind: &str,
+            access_key_id: &str,
+            issued_at: OffsetDateTime,
+            expires: OffsetDateTime,
+        ) {
+            let lock = self.cache.lock(key, Instant::now() + Duration::from_secs(5)).expect("lock");
+            lock.store(&entry(key, kind, access_key_id, issued_at, expires)).expect("store");
+        }
+
+        fn cached_key_id(&self, key: &CacheKey) -> Option<String> {
+            self.cache.read(key).map(|e| e.credentials.access_key_id)
+        }
+
+        fn base_asked(&self) -> u32 {
+            self.base.asked.get()
+        }
+
+        fn actions(&self) -> Vec<&'static str> {
+            self.sts.calls().iter().map(|c| c.action).collect()
+        }
+    }
+
+    fn entry(
+        key: &CacheKey,
+        kind: &str,
+        access_key_id: &str,
+        issued_at: OffsetDateTime,
+        expires: OffsetDateTime,
+    ) -> Entry {
+        Entry {
+            version: ENTRY_VERSION,
+            kind: kind.into(),
+            label: key.label.clone(),
+            profile: "target".into(),
+            issued_at,
+            credentials: issued(access_key_id, expires),
+            path: None,
+        }
+    }
+
+    fn gst(caller: &str, code: &str) -> Call {
+        Call { action: "GetSessionToken", caller: caller.into(), code: Some(code.into()), role_arn: None }
+    }
+
+    fn assume(caller: &str, code: Option<&str>, role: &str) -> Call {
+        Call {
+            action: "AssumeRole",
+            caller: caller.into(),
+            code: code.map(str::to_string),
+            role_arn: Some(role.into()),
+        }
+    }
+
+    fn sts_error(code: &str, message: &str) -> StsError {
+        StsError::from_service("AssumeRole", 403, code.into(), message.into())
+    }
+
+    fn gst_error(code: &str, message: &str) -> StsError {
+        StsError::from_service("GetSessionToken", 403, code.into(), message.into())
+    }
+
+    fn invalid_code() -> StsError {
+        StsError::from_service(
+            "GetSessionToken",
+            403,
+            "AccessDenied".into(),
+            "MultiFactorAuthentication failed with invalid MFA one time pass code.".into(),
+        )
+    }
+
+    fn transport(action: &'static str) -> StsError {
+        StsError::Transport {
+            action,
+            url: "https://sts.us-west-2.amazonaws.com".into(),
+            detail: "connection reset".into(),
+        }
+    }
+
+    // ---- the cache first ----
+
+    #[test]
+    fn a_fresh_result_is_served_without_sts_base_or_code() {
+        let mut w = World::new();
+        let plan = plan("target");
+        w.seed(&plan.result_key, "role", "ASIAROLE", T0, T0 + hours(1));
+        let got = w.call(&plan, T0 + time::Duration::minutes(30)).expect("served");
+        assert_eq!(got.access_key_id, "ASIAROLE");
+        assert_eq!((w.sts.calls().len(), w.base_asked(), w.codes.attempts.len()), (0, 0, 0));
+    }
+
+    #[test]
+    fn a_cold_call_asks_the_base_once_and_one_code_then_serves_from_the_cache() {
+        let mut w = World::new();
+        let plan = plan("target");
+        w.sts.issue("ASIASESSION", T0 + hours(12)).issue("ASIAROLE", T0 + hours(1));
+        let got = w.call(&plan, T0).expect("credentials");
+        assert_eq!(got.access_key_id, "ASIAROLE");
+        assert_eq!(w.sts.calls(), [gst(BASE_KEY, "100001"), assume("ASIASESSION", None, ROLE)]);
+        assert_eq!((w.base_asked(), w.codes.attempts.clone()), (1, vec![1]));
+        assert_eq!(w.cached_key_id(plan.mfa_session_key.as_ref().unwrap()).as_deref(), Some("ASIASESSION"));
+        assert_eq!(w.cached_key_id(&plan.result_key).as_deref(), Some("ASIAROLE"));
+
+        assert_eq!(w.call(&plan, T0 + time::Duration::minutes(40)).unwrap().access_key_id, "ASIAROLE");
+        assert_eq!((w.sts.calls().len(), w.base_asked(), w.codes.attempts.len()), (2, 1, 1));
+    }
+
+    // ---- the lock, then the re-check ----
+
+    /// Takes `key`'s lock in another thread, as another process would, and returns once it
+    /// holds it. When a call blocks on that lock (seen in /proc/locks), the holder stores
+    /// `store`, if any, and lets go.
+    fn hold_lock(dir: &Path, key: &CacheKey, store: Option<Entry>) -> std::thread::JoinHandle<()> {
+        let (dir, key) = (dir.to_path_buf(), key.clone());
+        let (locked_tx, locked_rx) = mpsc::channel();
+        let holder = std::thread::spawn(move || {
+            let cache = Cache::new(dir.clone());
+            let lock = cache.lock(&key, Instant::now() + Duration::from_secs(5)).expect("lock");
+            locked_tx.send(()).expect("the test waits");
+            wait_for_a_waiter(&dir.join(format!("{}.lock", key.digest)));
+            if let Some(entry) = store {
+                lock.store(&entry).expect("store");
+            }
+        });
+        locked_rx.recv().expect("the holder has the lock");
+        holder
+    }
+
+    /// Returns once some open file description waits for the `flock` on `path` (a line
+    /// `N: -> FLOCK ADVISORY WRITE PID MAJOR:MINOR:INODE 0 EOF` in /proc/locks).
+    fn wait_for_a_waiter(path: &Path) {
+        let meta = std::fs::metadata(path).expect("lock file");
+        let (dev, ino) = (meta.dev(), meta.ino());
+        let file = format!("{:02x}:{:02x}:{ino}", rustix::fs::major(dev), rustix::fs::minor(dev));
+        let give_up = Instant::now() + Duration::from_secs(20);
+        loop {
+            let locks = std::fs::read_to_string("/proc/locks").expect("/proc/locks");
+            let waiting = locks.lines().any(|l| l.contains("->") && l.split_whitespace().any(|field| field == file));
+            if waiting {
+                return;
+            }
+            assert!(Instant::now() < give_up, "nobody waited for {}", path.display());
+            std::thread::yield_now();
+        }
+    }
+
+    #[test]
+    fn an_entry_stored_while_this_call_waited_for_the_lock_is_served() {
+        let mut w = World::new();
+        let plan = plan("target");
+        // Nothing cached at the first read; the holder stores the result while we wait.
+        let stored = entry(&plan.result_key, "role", "ASIAFROMHOLDER", T0, T0 + hours(1));
+        let holder = hold_lock(w.cache.dir(), &plan.result_key, Some(stored));
+        let got = w.call(&plan, T0).expect("served");
+        holder.join().unwrap();
+        assert_eq!(got.access_key_id, "ASIAFROMHOLDER");
+        assert_eq!((w.sts.calls().len(), w.base_asked(), w.codes.attempts.len()), (0, 0, 0));
+    }
+
+    #[test]
+    fn a_holder_that_stored_nothing_failed_and_this_call_does_not_prompt() {
+        let mut w = World::new();
+        let plan = plan("target");
+        let holder = hold_lock(w.cache.dir(), &plan.result_key, None);
+        let err = w.call(&plan, T0).unwrap_err();
+        holder.join().unwrap();
+        assert!(matches!(err, ProviderError::Cache(CacheError::OtherFailed { .. })), "{err:?}");
+        assert_eq!((w.sts.calls().len(), w.base_asked(), w.codes.attempts.len()), (0, 0, 0));
+
+        // The same on the MFA session's key (another role of the same device was starting it).
+        let mfa_key = plan.mfa_session_key.clone().unwrap();
+        let holder = hold_lock(w.cache.dir(), &mfa_key, None);
+        let err = w.call(&plan, T0).unwrap_err();
+        holder.join().unwrap();
+        assert!(matches!(&err, ProviderError::Cache(CacheError::OtherFailed { label }) if *label == mfa_key.label));
+        assert_eq!((w.sts.calls().len(), w.base_asked(), w.codes.attempts.len()), (0, 0, 0));
+    }
+
+    #[test]
+    fn an_mfa_session_stored_while_this_call_waited_is_used_without_a_prompt() {
+        let mut w = World::new();
+        let plan = plan("target");
+        let mfa_key = plan.mfa_session_key.clone().unwrap();
+        let session = entry(&mfa_key, "mfa-session", "ASIASESSION", T0, T0 + hours(12));
+        let holder = hold_lock(w.cache.dir(), &mfa_key, Some(session));
+        w.sts.issue("ASIAROLE", T0 + hours(1));
+        assert_eq!(w.call(&plan, T0).unwrap().access_key_id, "ASIAROLE");
+        holder.join().unwrap();
+        assert_eq!(w.sts.calls(), [assume("ASIASESSION", None, ROLE)]);
+        assert_eq!((w.base_asked(), w.codes.attempts.len()), (0, 0));
+    }
+
+    // ---- codes ----
+
+    #[test]
+    fn a_refused_code_asks_for_the_next_one() {
+        let mut w = World::new();
+        let plan = plan("target");
+        w.sts
+            .fail(invalid_code())
+            .fail(invalid_code())
+            .issue("ASIASESSION", T0 + hours(12))
+            .issue("ASIAROLE", T0 + hours(1));
+        assert_eq!(w.call(&plan, T0).unwrap().access_key_id, "ASIAROLE");
+        assert_eq!(w.codes.attempts, [1, 2, 3]);
+        assert_eq!(
+            w.sts.calls(),
+            [
+                gst(BASE_KEY, "100001"),
+                gst(BASE_KEY, "100002"),
+                gst(BASE_KEY, "100003"),
+                assume("ASIASESSION", None, ROLE)
+            ]
+        );
+        assert_eq!(w.base_asked(), 1, "the base is asked once however many codes");
+    }
+
+    #[test]
+    fn after_max_code_attempts_refused_codes_it_gives_up() {
+        let mut w = World::new();
+        let plan = plan("target");
+        for _ in 0..MAX_CODE_ATTEMPTS {
+            w.sts.fail(invalid_code());
+        }
+        let err = w.call(&plan, T0).unwrap_err();
+        assert!(matches!(err, ProviderError::Sts { source: StsError::InvalidMfaCode { .. }, .. }), "{err:?}");
+        assert_eq!(w.codes.attempts.len(), MAX_CODE_ATTEMPTS as usize);
+        assert_eq!(w.actions(), ["GetSessionToken"; MAX_CODE_ATTEMPTS as usize]);
+        assert!(w.cache.read(plan.mfa_session_key.as_ref().unwrap()).is_none());
+    }
+
+    #[test]
+    fn a_request_with_a_code_is_never_sent_again() {
+        // GetSessionToken: a transport failure or throttling ends the call; no second code.
+        for failure in [transport("GetSessionToken"), gst_error("Throttling", "Rate exceeded")] {
+            let mut w = World::new();
+            w.sts.fail(failure);
+            assert!(w.call(&plan("target"), T0).is_err());
+            assert_eq!((w.actions(), w.codes.attempts.len()), (vec!["GetSessionToken"], 1));
+        }
+        // AssumeRole with the code (direct strategy): the same.
+        let mut w = World::new();
+        w.sts.fail(transport("AssumeRole"));
+        let err = w.call(&plan("long"), T0).unwrap_err();
+        assert!(matches!(err, ProviderError::Sts { source: StsError::Transport { .. }, .. }), "{err:?}");
+        assert_eq!(w.sts.calls(), [assume(BASE_KEY, Some("100001"), "arn:aws:iam::123456789012:role/long")]);
+        assert_eq!(w.codes.attempts.len(), 1);
+    }
+
+    #[test]
+    fn a_failing_base_costs_no_code() {
+        let mut w = World::new();
+        w.base.fail = true;
+        let err = w.call(&plan("target"), T0).unwrap_err();
+        assert!(matches!(err, ProviderError::Base(BaseError::ProcessFailed { .. })), "{err:?}");
+        assert_eq!((w.base_asked(), w.codes.attempts.len(), w.sts.calls().len()), (1, 0, 0));
+    }
+
+    // ---- the base only when needed ----
+
+    #[test]
+    fn a_renewal_from_a_cached_mfa_session_does_not_ask_the_base() {
+        let mut w = World::new();
+        let plan = plan("target");
+        w.seed(plan.mfa_session_key.as_ref().unwrap(), "mfa-session", "ASIASESSION", T0, T0 + hours(12));
+        // The role entry is about to expire: under the 15-minute floor.
+        w.seed(&plan.result_key, "role", "ASIAOLDROLE", T0, T0 + hours(1));
+        w.sts.issue("ASIAROLE", T0 + hours(1) + time::Duration::minutes(50));
+        let got = w.call(&plan, T0 + time::Duration::minutes(50)).unwrap();
+        assert_eq!(got.access_key_id, "ASIAROLE");
+        assert_eq!(w.sts.calls(), [assume("ASIASESSION", None, ROLE)]);
+        assert_eq!((w.base_asked(), w.codes.attempts.len()), (0, 0));
+    }
+
+    #[test]
+    fn an_expired_mfa_session_asks_the_base_once() {
+        let mut w = World::new();
+        let plan = plan("target");
+        // Ten minutes left: below the floor, so a new session.
+        w.seed(
+            plan.mfa_session_key.as_ref().unwrap(),
+            "mfa-session",
+            "ASIAOLDSESSION",
+            T0 - hours(12),
+            T0 + time::Duration::minutes(10),
+        );
+        w.sts.issue("ASIASESSION", T0 + hours(12)).issue("ASIAROLE", T0 + hours(1));
+        assert_eq!(w.call(&plan, T0).unwrap().access_key_id, "ASIAROLE");
+        assert_eq!(w.sts.calls(), [gst(BASE_KEY, "100001"), assume("ASIASESSION", None, ROLE)]);
+        assert_eq!((w.base_asked(), w.codes.attempts.len()), (1, 1));
+    }
+
+    #[test]
+    fn a_day_of_hourly_renewals_asks_the_base_and_a_code_once_per_mfa_session() {
+        let mut w = World::new();
+        let plan = plan("target");
+        for hour in 0..24 {
+            let now = T0 + hours(hour);
+            if hour % 12 == 0 {
+                // The 12-hour MFA session ran out (0 s left at hour 12): a new one.
+                w.sts.issue(&format!("ASIASESSION{hour}"), now + hours(12));
+            }
+            w.sts.issue(&format!("ASIAROLE{hour}"), now + hours(1));
+            assert_eq!(w.call(&plan, now).unwrap().access_key_id, format!("ASIAROLE{hour}"));
+            // Anything asked again within the hour is a cache hit.
+            assert_eq!(
+                w.call(&plan, now + time::Duration::minutes(44)).unwrap().access_key_id,
+                format!("ASIAROLE{hour}")
+            );
+        }
+        assert_eq!(w.sts.unused(), 0);
+        assert_eq!(w.actions().iter().filter(|a| **a == "AssumeRole").count(), 24);
+        assert_eq!(w.actions().iter().filter(|a| **a == "GetSessionToken").count(), 2);
+        assert_eq!((w.base_asked(), w.codes.attempts.len()), (2, 2), "the base and a code at hours 0 and 12 only");
+    }
+
+    // ---- a session STS no longer accepts ----
+
+    #[test]
+    fn a_revoked_cached_session_is_replaced_once() {
+        for refusal in [
+            sts_error("ExpiredToken", "The security token included in the request is expired"),
+            sts_error("InvalidClientTokenId", "The security token included in the request is invalid."),
+        ] {
+            let mut w = World::new();
+            let plan = plan("target");
+            w.seed(plan.mfa_session_key.as_ref().unwrap(), "mfa-session", "ASIAREVOKED", T0, T0 + hours(12));
+            w.sts.fail(refusal).issue("ASIASESSION", T0 + hours(12)).issue("ASIAROLE", T0 + hours(1));
+            assert_eq!(w.call(&plan, T0).unwrap().access_key_id, "ASIAROLE");
+            assert_eq!(
+                w.sts.calls(),
+                [assume("ASIAREVOKED", None, ROLE), gst(BASE_KEY, "100001"), assume("ASIASESSION", None, ROLE)]
+            );
+            assert_eq!((w.base_asked(), w.codes.attempts.len()), (1, 1));
+            assert_eq!(w.cached_key_id(plan.mfa_session_key.as_ref().unwrap()).as_deref(), Some("ASIASESSION"));
+        }
+    }
+
+    #[test]
+    fn a_replacement_session_is_not_replaced_again() {
+        let mut w = World::new();
+        let plan = plan("target");
+        w.seed(plan.mfa_session_key.as_ref().unwrap(), "mfa-session", "ASIAREVOKED", T0, T0 + hours(12));
+        let expired = || sts_error("ExpiredToken", "The security token included in the request is expired");
+        w.sts.fail(expired()).issue("ASIASESSION", T0 + hours(12)).fail(expired());
+        let err = w.call(&plan, T0).unwrap_err();
+        assert!(matches!(err, ProviderError::Sts { source: StsError::ExpiredToken { .. }, .. }), "{err:?}");
+        assert_eq!(w.actions(), ["AssumeRole", "GetSessionToken", "AssumeRole"]);
+        assert_eq!(w.codes.attempts.len(), 1);
+    }
+
+    #[test]
+    fn a_session_made_just_now_that_sts_refuses_is_not_replaced() {
+        let mut w = World::new();
+        let plan = plan("target");
+        w.sts.issue("ASIASESSION", T0 + hours(12)).fail(sts_error("InvalidClientTokenId", "invalid"));
+        let err = w.call(&plan, T0).unwrap_err();
+        assert!(matches!(err, ProviderError::Sts { source: StsError::InvalidClientTokenId { .. }, .. }), "{err:?}");
+        assert_eq!(w.actions(), ["GetSessionToken", "AssumeRole"]);
+        assert_eq!(w.codes.attempts.len(), 1, "one prompt");
+    }
+
+    // ---- the other strategies ----
+
+    #[test]
+    fn direct_strategy_sends_the_code_on_assume_role_signed_with_the_base() {
+        let mut w = World::new();
+        let plan = plan("long");
+        assert_eq!(plan.strategy, MfaStrategy::Direct);
+        w.sts.issue("ASIALONG", T0 + hours(2));
+        assert_eq!(w.call(&plan, T0).unwrap().access_key_id, "ASIALONG");
+        assert_eq!(w.sts.calls(), [assume(BASE_KEY, Some("100001"), "arn:aws:iam::123456789012:role/long")]);
+        assert_eq!((w.base_asked(), w.codes.attempts.len()), (1, 1));
+        assert!(plan.mfa_session_key.is_none());
+    }
+
+    #[test]
+    fn no_mfa_assumes_from_the_base_without_a_code() {
+        let mut w = World::new();
+        let plan = plan("plain");
+        assert_eq!(plan.strategy, MfaStrategy::None);
+        w.sts.issue("ASIAPLAIN", T0 + hours(1));
+        assert_eq!(w.call(&plan, T0).unwrap().access_key_id, "ASIAPLAIN");
+        assert_eq!(w.sts.calls(), [assume(BASE_KEY, None, "arn:aws:iam::123456789012:role/plain")]);
+        assert_eq!((w.base_asked(), w.codes.attempts.len()), (1, 0));
+    }
+
+    #[test]
+    fn keys_with_mfa_and_no_role_get_the_mfa_session_itself() {
+        let mut w = World::new();
+        let plan = plan("keys-mfa");
+        assert!(plan.chain.hops.is_empty());
+        w.sts.issue("ASIASESSION", T0 + hours(12));
+        assert_eq!(w.call(&plan, T0).unwrap().access_key_id, "ASIASESSION");
+        assert_eq!(w.call(&plan, T0 + hours(6)).unwrap().access_key_id, "ASIASESSION");
+        assert_eq!(w.sts.calls(), [gst(BASE_KEY, "100001")]);
+        assert_eq!((w.base_asked(), w.codes.attempts.len()), (1, 1));
+    }
+
+    #[test]
+    fn refresh_starts_a_new_session_even_with_fresh_entries() {
+        let mut w = World::new();
+        let plan = plan("target");
+        w.seed(plan.mfa_session_key.as_ref().unwrap(), "mfa-session", "ASIAOLDSESSION", T0, T0 + hours(12));
+        w.seed(&plan.result_key, "role", "ASIAOLDROLE", T0, T0 + hours(1));
+        w.sts.issue("ASIASESSION", T0 + hours(12)).issue("ASIAROLE", T0 + hours(1));
+        assert_eq!(w.call_with(&plan, T0 + time::Duration::seconds(1), true).unwrap().access_key_id, "ASIAROLE");
+        assert_eq!(w.sts.calls(), [gst(BASE_KEY, "100001"), assume("ASIASESSION", None, ROLE)]);
+        assert_eq!((w.base_asked(), w.codes.attempts.len()), (1, 1));
+    }
+
+    // ---- errors name the profile they belong to ----
+
+    #[test]
+    fn errors_name_the_profile_and_file_they_belong_to() {
+        let mut w = World::new();
+        let plan = plan("target");
+        // GetSessionToken is the base profile's call.
+        w.sts.fail(gst_error("InvalidClientTokenId", "The security token included in the request is invalid."));
+        let err = w.call(&plan, T0).unwrap_err();
+        assert_eq!(
+            crate::diag::chain_message(&err),
+            "profile `base` (file-of-base): GetSessionToken: the access key is not valid: The security token included in the request is invalid."
+        );
+        // AssumeRole is the role's.
+        w.sts.issue("ASIASESSION", T0 + hours(12)).fail(sts_error("AccessDenied", "not authorized"));
+        let err = w.call(&plan, T0).unwrap_err();
+        assert_eq!(
+            crate::diag::chain_message(&err),
+            "profile `target` (file-of-target): AssumeRole: access denied: not authorized"
+        );
+        assert!(err.hint().unwrap().contains("trust policy"));
+        // A client that cannot be set up: the requested profile, before any code.
+        let mut w = World::new();
+        w.sts.fail_prepare(StsError::CaBundle { path: "/nowhere.pem".into(), detail: "not found".into() });
+        let err = w.call(&plan, T0).unwrap_err();
+        assert_eq!(
+            crate::diag::chain_message(&err),
+            "profile `target` (file-of-target): cannot read the CA bundle /nowhere.pem: not found"
+        );
+        assert_eq!((w.codes.attempts.len(), w.sts.calls().len()), (0, 0));
     }
 }

@@ -5,7 +5,7 @@
 //! profile, one [`Target`] from it: the requested profile's plan (pure: no file access), where
 //! its MFA codes come from, and the deadline that bounds every wait of the call. Every channel
 //! (credential-process, exec, the local endpoint, export, login, list, clear) takes these two
-//! values; none of them locates, reads or parses the configuration itself.
+//! values (the endpoint through the provider's renewer); none of them locates, reads or parses the configuration itself.
 //!
 //! ```text
 //! Context ──> Session::load ──> { paths, profiles (+ source map), cache }
@@ -27,6 +27,7 @@ use crate::error::Error;
 use crate::mfa;
 use crate::plan::{self, Plan, PlanOptions};
 use crate::provider;
+use crate::sts::LazyClient;
 
 /// Margin on top of the prompt time for the lock wait and the STS calls (10 s each at most).
 const DEADLINE_MARGIN: Duration = Duration::from_secs(25);
@@ -109,8 +110,11 @@ impl Session {
         }
         let mut code_source = mfa::select(&target.codes, &self.ctx.env, &target.plan.chain.profile)?;
         let file_of = |p: &str| self.file_of(p);
+        let sts = LazyClient::new(&self.ctx, target.plan.endpoint.clone(), target.deadline);
         let mut opts = provider::Options {
             code_source: code_source.as_mut(),
+            base: &base_credentials::Configured,
+            sts: &sts,
             refresh: target.refresh,
             deadline: target.deadline,
             prompt_timeout_seconds: target.prompt_timeout_seconds,
@@ -123,17 +127,17 @@ impl Session {
     /// What keeps the local endpoint's credentials fresh: the provider, from the cached MFA
     /// session, never asking for a code. It owns copies of what it needs (the plan, the cache's
     /// place, the files that define the chain's profiles), not the configuration.
-    pub fn renewer(&self, target: &Target, prompt_timeout_seconds: u64) -> Renewer {
+    pub fn renewer(&self, target: &Target, prompt_timeout_seconds: u64) -> provider::Renewer {
         let chain = &target.plan.chain;
         let names = std::iter::once(chain.profile.as_str())
             .chain(chain.hops.iter().map(|h| h.profile.as_str()))
             .chain(std::iter::once(chain.base.profile()));
-        Renewer {
+        provider::Renewer {
             ctx: self.ctx.clone(),
             plan: target.plan.clone(),
             cache: Cache::new(self.cache.dir().to_path_buf()),
             files: names.map(|p| (p.to_string(), self.file_of(p))).collect(),
-            describe_files: self.profiles.describe_files(),
+            other_files: self.profiles.describe_files(),
             prompt_timeout_seconds,
         }
     }
@@ -152,34 +156,4 @@ pub fn cache(ctx: &Context, cache_dir: Option<&Path>) -> Result<Cache, Error> {
 /// `--cache-dir`, else `$ROLEGATE_CACHE_DIR`, `$XDG_CACHE_HOME/rolegate`, `~/.cache/rolegate`.
 fn cache_dir_of(ctx: &Context, flag: Option<&Path>) -> Result<PathBuf, CacheError> {
     flag.map(Path::to_path_buf).or_else(|| ctx.default_cache_dir()).ok_or(CacheError::NoDir)
-}
-
-/// Renews one plan's credentials in the background (see [`Session::renewer`]).
-pub struct Renewer {
-    ctx: Context,
-    plan: Plan,
-    cache: Cache,
-    files: std::collections::BTreeMap<String, String>,
-    describe_files: String,
-    prompt_timeout_seconds: u64,
-}
-
-impl crate::server::Renew for Renewer {
-    fn renew(&mut self, min_remaining_seconds: i64) -> Result<Credentials, provider::ProviderError> {
-        let file_of = |p: &str| self.files.get(p).cloned().unwrap_or_else(|| self.describe_files.clone());
-        let mut no_prompt = mfa::NoPrompt;
-        let mut opts = provider::Options {
-            code_source: &mut no_prompt,
-            refresh: false,
-            deadline: Instant::now() + Duration::from_secs(60),
-            prompt_timeout_seconds: self.prompt_timeout_seconds,
-            min_remaining_seconds,
-            file_of: &file_of,
-        };
-        provider::credentials(&self.ctx, &self.plan, &self.cache, &mut opts)
-    }
-
-    fn now(&self) -> time::OffsetDateTime {
-        self.ctx.now()
-    }
 }

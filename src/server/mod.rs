@@ -26,23 +26,13 @@ use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use time::OffsetDateTime;
-
 use crate::credentials::Credentials;
 use crate::diag;
 use crate::env_vars;
 use crate::exec::{ChildEnv, ExecError};
 use crate::output::env::UNSET;
 use crate::platform::{self, SignalForwarder};
-use crate::provider::ProviderError;
-
-/// What keeps the endpoint's credentials fresh: the provider's renewal from the cached MFA
-/// session, which never asks for a code (a request must never wait on a human).
-pub trait Renew: Send + 'static {
-    /// Credentials with at least `min_remaining_seconds` of validity left.
-    fn renew(&mut self, min_remaining_seconds: i64) -> Result<Credentials, ProviderError>;
-    fn now(&self) -> OffsetDateTime;
-}
+use crate::provider::Renew;
 
 /// The program the endpoint serves.
 pub struct Child<'a> {

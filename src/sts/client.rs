@@ -2,6 +2,7 @@
 //!
 //! Built only on the slow path: a cache hit never creates a client (no TLS setup).
 
+use std::cell::OnceCell;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -10,7 +11,7 @@ use aws_sigv4::sign::v4;
 use zeroize::Zeroize;
 
 use super::endpoint::Endpoint;
-use super::{AssumeRole, GetSessionToken, StsError, xml};
+use super::{AssumeRole, GetSessionToken, Sts, StsError, xml};
 use crate::context::Context;
 use crate::credentials::{BaseCredentials, Credentials};
 use crate::env_vars;
@@ -127,41 +128,12 @@ impl StsClient {
         attempts: u32,
     ) -> Result<Credentials, StsError> {
         let mut body = form_encode(params);
-        let mut attempt = 0;
-        let mut resigned = false;
-        let result = loop {
-            attempt += 1;
-            let _span = tracing::debug_span!("sts_call", action, attempt, url = %self.endpoint.url).entered();
-            tracing::debug!("request");
-            let signed_with_skew = SKEW.load(Ordering::Relaxed);
-            let result = self.send(action, caller, &body);
-            if let Err(e) = &result {
-                tracing::debug!(error = %e, "failed");
-                // Refused for the local clock, and the answer told STS's time: signed again by
-                // it, once. This holds for a request with an MFA code too: STS checks the
-                // signature before it reads the parameters, so the code was not used.
-                let skew = SKEW.load(Ordering::Relaxed);
-                if !resigned && e.is_clock_refusal() && (skew - signed_with_skew).abs() > SKEW_TOLERANCE_SECONDS {
-                    resigned = true;
-                    attempt -= 1;
-                    tracing::debug!(skew, "signing again with STS's clock");
-                    continue;
-                }
-            }
-            let backoff = Duration::from_millis(200 * u64::from(attempt));
-            match &result {
-                Err(e)
-                    if e.is_retryable()
-                        && attempt < attempts
-                        && self.time_left() > backoff + Duration::from_secs(1) =>
-                {
-                    tracing::debug!(error = %e, "retrying");
-                    // Bounded backoff between retries of a request that carries no code.
-                    std::thread::sleep(backoff);
-                }
-                _ => break result,
-            }
-        };
+        let result = send_with_retries(
+            action,
+            &self.endpoint.url,
+            attempts,
+            &mut Request { client: self, action, caller, body: &body },
+        );
         body.zeroize();
         result
     }
@@ -267,6 +239,140 @@ impl StsClient {
     }
 }
 
+impl Sts for StsClient {
+    fn get_session_token(&self, caller: &BaseCredentials, req: &GetSessionToken<'_>) -> Result<Credentials, StsError> {
+        StsClient::get_session_token(self, caller, req)
+    }
+
+    fn assume_role(&self, caller: &BaseCredentials, req: &AssumeRole<'_>) -> Result<Credentials, StsError> {
+        StsClient::assume_role(self, caller, req)
+    }
+}
+
+/// An [`StsClient`] built on its first use and then kept for every later call (one agent, so
+/// one connection and one TLS handshake for the MFA session and the roles after it). A call
+/// answered from the cache never builds one.
+pub struct LazyClient<'a> {
+    ctx: &'a Context,
+    endpoint: Endpoint,
+    deadline: Instant,
+    client: OnceCell<StsClient>,
+}
+
+impl<'a> LazyClient<'a> {
+    /// A client for `endpoint` whose requests and retries all end by `deadline`.
+    pub fn new(ctx: &'a Context, endpoint: Endpoint, deadline: Instant) -> LazyClient<'a> {
+        LazyClient { ctx, endpoint, deadline, client: OnceCell::new() }
+    }
+
+    fn client(&self) -> Result<&StsClient, StsError> {
+        if let Some(client) = self.client.get() {
+            return Ok(client);
+        }
+        let client = StsClient::new(self.ctx, self.endpoint.clone())?.with_deadline(self.deadline);
+        Ok(self.client.get_or_init(|| client))
+    }
+}
+
+impl Sts for LazyClient<'_> {
+    fn prepare(&self) -> Result<(), StsError> {
+        self.client().map(|_| ())
+    }
+
+    fn get_session_token(&self, caller: &BaseCredentials, req: &GetSessionToken<'_>) -> Result<Credentials, StsError> {
+        self.client()?.get_session_token(caller, req)
+    }
+
+    fn assume_role(&self, caller: &BaseCredentials, req: &AssumeRole<'_>) -> Result<Credentials, StsError> {
+        self.client()?.assume_role(caller, req)
+    }
+}
+
+/// What sending one request needs from the world; [`Request`] is the real one, the unit tests
+/// script another.
+trait Exchange {
+    /// Signs the request by STS's clock as last seen, and sends it once.
+    fn send(&mut self) -> Result<Credentials, StsError>;
+    /// STS's clock minus the local clock, in seconds, as the last answer's `Date` showed.
+    fn skew(&self) -> i64;
+    /// What is left of the deadline for one request.
+    fn time_left(&self) -> Duration;
+    /// Waits between two attempts.
+    fn pause(&mut self, duration: Duration);
+}
+
+/// One request of an [`StsClient`] on the network.
+struct Request<'c> {
+    client: &'c StsClient,
+    action: &'static str,
+    caller: &'c BaseCredentials,
+    body: &'c str,
+}
+
+impl Exchange for Request<'_> {
+    fn send(&mut self) -> Result<Credentials, StsError> {
+        self.client.send(self.action, self.caller, self.body)
+    }
+
+    fn skew(&self) -> i64 {
+        SKEW.load(Ordering::Relaxed)
+    }
+
+    fn time_left(&self) -> Duration {
+        self.client.time_left()
+    }
+
+    fn pause(&mut self, duration: Duration) {
+        // Bounded backoff between retries of a request that carries no code.
+        std::thread::sleep(duration);
+    }
+}
+
+/// The retry rules of one request. Up to `attempts` sends (1 for a request with an MFA code)
+/// on throttling, 5xx and connection failures, with a backoff, while the deadline allows. And
+/// one more send, whatever `attempts`, when STS refused the signing time and its answer showed
+/// a clock offset other than the one the request was signed with: the request is signed again
+/// by STS's clock, once. That holds for a request with a code too: STS checks the signature
+/// before it reads the parameters, so the code was not used.
+fn send_with_retries(
+    action: &'static str,
+    url: &str,
+    attempts: u32,
+    exchange: &mut impl Exchange,
+) -> Result<Credentials, StsError> {
+    let mut attempt = 0;
+    let mut resigned = false;
+    loop {
+        attempt += 1;
+        let _span = tracing::debug_span!("sts_call", action, attempt, url = %url).entered();
+        tracing::debug!("request");
+        let signed_with_skew = exchange.skew();
+        let result = exchange.send();
+        if let Err(e) = &result {
+            tracing::debug!(error = %e, "failed");
+            let skew = exchange.skew();
+            if !resigned && e.is_clock_refusal() && (skew - signed_with_skew).abs() > SKEW_TOLERANCE_SECONDS {
+                resigned = true;
+                attempt -= 1;
+                tracing::debug!(skew, "signing again with STS's clock");
+                continue;
+            }
+        }
+        let backoff = Duration::from_millis(200 * u64::from(attempt));
+        match &result {
+            Err(e)
+                if e.is_retryable()
+                    && attempt < attempts
+                    && exchange.time_left() > backoff + Duration::from_secs(1) =>
+            {
+                tracing::debug!(error = %e, "retrying");
+                exchange.pause(backoff);
+            }
+            _ => return result,
+        }
+    }
+}
+
 /// The HTTP agent of every AWS call: rustls with the system trust store (or `AWS_CA_BUNDLE`),
 /// bounded, no redirects, proxies from the environment.
 pub fn agent(ctx: &Context) -> Result<ureq::Agent, StsError> {
@@ -348,6 +454,146 @@ fn load_pem_bundle(path: &str) -> Result<Vec<ureq::tls::Certificate<'static>>, S
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Answers from a script; each answer may move STS's clock offset, as a `Date` header does.
+    struct Scripted {
+        answers: std::collections::VecDeque<(Result<Credentials, StsError>, i64)>,
+        skew: i64,
+        sends: u32,
+        pauses: Vec<Duration>,
+        left: Duration,
+    }
+
+    impl Scripted {
+        fn new(answers: Vec<(Result<Credentials, StsError>, i64)>) -> Scripted {
+            Scripted { answers: answers.into(), skew: 0, sends: 0, pauses: Vec::new(), left: REQUEST_TIMEOUT }
+        }
+
+        fn run(&mut self, attempts: u32) -> Result<Credentials, StsError> {
+            send_with_retries("GetSessionToken", "https://sts.example", attempts, self)
+        }
+    }
+
+    impl Exchange for Scripted {
+        fn send(&mut self) -> Result<Credentials, StsError> {
+            self.sends += 1;
+            let (answer, skew) = self.answers.pop_front().expect("a send beyond the script");
+            self.skew = skew;
+            answer
+        }
+        fn skew(&self) -> i64 {
+            self.skew
+        }
+        fn time_left(&self) -> Duration {
+            self.left
+        }
+        fn pause(&mut self, duration: Duration) {
+            self.pauses.push(duration);
+        }
+    }
+
+    fn issued() -> Result<Credentials, StsError> {
+        Ok(Credentials {
+            access_key_id: "ASIAISSUED".into(),
+            secret_access_key: crate::credentials::Secret::new("s"),
+            session_token: crate::credentials::Secret::new("t"),
+            expiration: time::OffsetDateTime::UNIX_EPOCH,
+            account_id: None,
+            arn: None,
+        })
+    }
+
+    fn signature_expired() -> Result<Credentials, StsError> {
+        Err(StsError::from_service(
+            "GetSessionToken",
+            403,
+            "SignatureDoesNotMatch".into(),
+            "Signature expired: 20260101T000000Z is now earlier than 20260101T010000Z (20260101T011500Z - 15 min.)"
+                .into(),
+        ))
+    }
+
+    fn transport() -> Result<Credentials, StsError> {
+        Err(StsError::Transport { action: "AssumeRole", url: "https://sts.example".into(), detail: "reset".into() })
+    }
+
+    #[test]
+    fn a_clock_refusal_is_signed_again_by_stss_clock_once_even_with_a_code() {
+        // One attempt: the request carries a code. STS's answer shows its clock an hour ahead.
+        let mut sts = Scripted::new(vec![(signature_expired(), 3600), (issued(), 3600)]);
+        assert!(sts.run(1).is_ok());
+        assert_eq!(sts.sends, 2);
+        assert!(sts.pauses.is_empty(), "no backoff: the request was refused for its time, not failed");
+    }
+
+    #[test]
+    fn a_second_clock_refusal_is_not_signed_again() {
+        let mut sts = Scripted::new(vec![(signature_expired(), 3600), (signature_expired(), 7200)]);
+        assert!(matches!(sts.run(3), Err(StsError::SignatureDoesNotMatch { .. })));
+        assert_eq!(sts.sends, 2);
+    }
+
+    #[test]
+    fn a_clock_refusal_that_shows_no_other_clock_is_not_signed_again() {
+        // Signed by STS's clock already (or the answer had no usable Date): signing again by
+        // the same clock would be refused the same way.
+        let mut sts = Scripted::new(vec![(signature_expired(), 0)]);
+        sts.skew = 0;
+        assert!(sts.run(1).is_err());
+        assert_eq!(sts.sends, 1);
+        let mut sts = Scripted::new(vec![(signature_expired(), 3630)]);
+        sts.skew = 3600;
+        assert!(sts.run(1).is_err());
+        assert_eq!(sts.sends, 1, "within the tolerance of the offset it was signed with");
+    }
+
+    #[test]
+    fn request_time_too_skewed_is_a_clock_refusal_too() {
+        let skewed = StsError::from_service("AssumeRole", 400, "RequestTimeTooSkewed".into(), "too skewed".into());
+        let mut sts = Scripted::new(vec![(Err(skewed), -7200), (issued(), -7200)]);
+        assert!(sts.run(1).is_ok());
+        assert_eq!(sts.sends, 2);
+    }
+
+    #[test]
+    fn a_request_with_a_code_is_sent_once_whatever_the_failure() {
+        let throttled = || Err(StsError::from_service("GetSessionToken", 400, "Throttling".into(), "Rate".into()));
+        let server = || Err(StsError::from_service("GetSessionToken", 500, "InternalFailure".into(), "x".into()));
+        for failure in [transport(), throttled(), server()] {
+            let mut sts = Scripted::new(vec![(failure, 0)]);
+            assert!(sts.run(1).is_err());
+            assert_eq!((sts.sends, sts.pauses.len()), (1, 0));
+        }
+    }
+
+    #[test]
+    fn a_request_without_a_code_is_retried_with_a_growing_backoff() {
+        let mut sts = Scripted::new(vec![(transport(), 0), (transport(), 0), (issued(), 0)]);
+        assert!(sts.run(MAX_ATTEMPTS).is_ok());
+        assert_eq!(sts.sends, 3);
+        assert_eq!(sts.pauses, [Duration::from_millis(200), Duration::from_millis(400)]);
+
+        let mut sts = Scripted::new(vec![(transport(), 0), (transport(), 0), (transport(), 0)]);
+        assert!(matches!(sts.run(MAX_ATTEMPTS), Err(StsError::Transport { .. })));
+        assert_eq!(sts.sends, MAX_ATTEMPTS);
+    }
+
+    #[test]
+    fn no_retry_for_a_refusal_or_past_the_deadline() {
+        let denied = StsError::from_service("AssumeRole", 403, "AccessDenied".into(), "not allowed".into());
+        let mut sts = Scripted::new(vec![(Err(denied), 0)]);
+        assert!(sts.run(MAX_ATTEMPTS).is_err());
+        assert_eq!(sts.sends, 1);
+
+        let mut sts = Scripted::new(vec![(transport(), 0)]);
+        sts.left = Duration::from_millis(1100);
+        assert!(sts.run(MAX_ATTEMPTS).is_err());
+        assert_eq!(
+            (sts.sends, sts.pauses.len()),
+            (1, 0),
+            "the backoff and a second try do not fit before the deadline"
+        );
+    }
 
     #[test]
     fn form_encoding() {

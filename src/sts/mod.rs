@@ -10,15 +10,37 @@
 //! Retries: a request that carries an MFA code is sent once and never again (TOTP codes are
 //! single-use: a resent code fails, and the first attempt may have reached STS). Requests
 //! without a code are retried on throttling, 5xx and connection failures.
+//!
+//! [`Sts`] is the seam between the decision (`provider`) and the wire: [`StsClient`] speaks to
+//! STS, [`LazyClient`] builds one on its first call, and unit tests script answers with
+//! `fake::FakeSts`.
 
 pub mod client;
 pub mod endpoint;
+#[cfg(test)]
+pub mod fake;
 pub mod federation;
 pub mod xml;
 
-pub use client::StsClient;
+pub use client::{LazyClient, StsClient};
 
-use crate::credentials::{BaseCredentials, MfaCode};
+use crate::credentials::{BaseCredentials, Credentials, MfaCode};
+
+/// The STS calls credentials are made of, each signed with `caller`.
+pub trait Sts {
+    /// Gets ready to call (for the real client: the HTTP agent and its trust store). The
+    /// provider calls it before a step's first request, so that a setup failure is reported
+    /// against the profile being resolved rather than the hop that happened to come first.
+    fn prepare(&self) -> Result<(), StsError> {
+        Ok(())
+    }
+
+    /// `GetSessionToken` with the request's code: sent once, never again.
+    fn get_session_token(&self, caller: &BaseCredentials, req: &GetSessionToken<'_>) -> Result<Credentials, StsError>;
+
+    /// `AssumeRole`: sent once when it carries a code, else retried on passing failures.
+    fn assume_role(&self, caller: &BaseCredentials, req: &AssumeRole<'_>) -> Result<Credentials, StsError>;
+}
 
 /// Parameters of `GetSessionToken`.
 #[derive(Debug)]

@@ -513,3 +513,86 @@ fn an_edit_to_the_config_is_seen_by_the_next_cached_call() {
     assert_eq!(roles, ["arn:aws:iam::123456789012:role/hc/hc-master", "arn:aws:iam::123456789012:role/other"]);
     assert_eq!(sts.count("GetSessionToken"), 1, "the MFA session is shared by both roles");
 }
+
+/// The role entry's credentials set to expire in 10 minutes: below the 15-minute floor, so the
+/// next call renews them, as an hour later.
+fn age_role_entry(env: &TestEnv) {
+    let role_entry = std::fs::read_dir(env.cache_dir())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| {
+            p.file_name().unwrap().to_str().unwrap().starts_with("role-") && p.extension().is_some_and(|e| e == "json")
+        })
+        .unwrap();
+    let mut entry: serde_json::Value = serde_json::from_slice(&std::fs::read(&role_entry).unwrap()).unwrap();
+    let soon = time::OffsetDateTime::now_utc() + time::Duration::minutes(10);
+    entry["credentials"]["expiration"] =
+        serde_json::Value::String(soon.format(&time::format_description::well_known::Rfc3339).unwrap());
+    std::fs::write(&role_entry, serde_json::to_vec(&entry).unwrap()).unwrap();
+}
+
+#[test]
+fn a_base_credential_process_runs_once_for_a_day_of_renewals_from_the_mfa_session() {
+    let sts = seed_sts();
+    let mut env = TestEnv::seed(&sts);
+    // The base keys come from a command (a password manager, say) that counts its runs. The keys
+    // reach it through the environment, so that no file of the test holds them.
+    let runs = env.path("base-runs.txt");
+    let script = env.path("base-keys.sh");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\necho run >> '{}'\nprintf '{{\"Version\": 1, \"AccessKeyId\": \"%s\", \"SecretAccessKey\": \"%s\"}}\\n' \"$TEST_BASE_KEY_ID\" \"$TEST_BASE_SECRET\"\n",
+            runs.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o700)).unwrap();
+    env.set("TEST_BASE_KEY_ID", BASE_KEY_ID);
+    env.set("TEST_BASE_SECRET", BASE_SECRET);
+    // A 36-hour MFA session: a day of hourly role renewals fits in one.
+    let config = SEED_CONFIG
+        .replace("[profile base]\n", &format!("[profile base]\ncredential_process = {}\n", script.display()))
+        .replace(
+            "external_id = 123456789069\n",
+            "external_id = 123456789069\nrolegate_mfa_session_duration = 129600\n",
+        );
+    env.write_config(&config);
+    env.write_credentials("");
+    let base_runs = || std::fs::read_to_string(&runs).unwrap_or_default().lines().count();
+
+    // Hour 0: the code starts the MFA session, signed with the base keys.
+    let first = env.rolegate(&["credential-process", "target", "--mfa-token", "123456"]).output().unwrap();
+    assert!(first.status.success(), "{}", stderr_of(&first));
+    let mut previous = parse_process_json(&first.stdout).access_key_id;
+    assert_eq!(base_runs(), 1);
+    let gst = sts.calls().into_iter().find(|c| c.action == "GetSessionToken").unwrap();
+    assert_eq!((gst.access_key_id.as_str(), gst.duration_seconds), (BASE_KEY_ID, Some(129_600)));
+
+    // Hours 1 to 23: the role runs out and is assumed again from the MFA session, as an SDK
+    // calls for it (no terminal, no code); STS's clock moves with the hours.
+    for hour in 1..24 {
+        sts.advance(3600);
+        age_role_entry(&env);
+        let renewal = env.run_without_terminal(&["credential-process", "target"]);
+        assert!(renewal.status.success(), "hour {hour}: {}", stderr_of(&renewal));
+        assert!(renewal.stderr.is_empty(), "hour {hour}: {}", stderr_of(&renewal));
+        let json = parse_process_json(&renewal.stdout);
+        assert_ne!(json.access_key_id, previous, "hour {hour}: new role credentials");
+        previous = json.access_key_id;
+        assert_eq!(base_runs(), 1, "hour {hour}: the base credential_process ran again");
+        assert_eq!((sts.count("GetSessionToken"), sts.count("AssumeRole")), (1, hour + 1), "hour {hour}");
+    }
+    let ars: Vec<_> = sts.calls().into_iter().filter(|c| c.action == "AssumeRole").collect();
+    assert!(ars.iter().all(|c| c.access_key_id.starts_with("ASIA") && c.token_code.is_none()));
+
+    // A day and a half later the session is over at STS: the base is asked once more, for the
+    // new session's GetSessionToken.
+    sts.advance(13 * 3600);
+    age_role_entry(&env);
+    let next_day = env.rolegate(&["credential-process", "target", "--mfa-token", "654321"]).output().unwrap();
+    assert!(next_day.status.success(), "{}", stderr_of(&next_day));
+    parse_process_json(&next_day.stdout);
+    assert_eq!(base_runs(), 2);
+    assert_eq!(sts.count("GetSessionToken"), 2);
+}
