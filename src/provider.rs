@@ -147,6 +147,7 @@ pub fn credentials(
         }
         MfaStrategy::Direct => {
             let mfa_hop = plan.chain.mfa_hop().unwrap_or(0);
+            code_available(plan, opts)?;
             let base = base.get(ctx, plan, opts)?.clone();
             let (before, _) = assume_range(ctx, plan, opts, base, 0, mfa_hop)?;
             let with_mfa = assume_with_code(ctx, plan, opts, &before, mfa_hop)?;
@@ -240,10 +241,21 @@ fn mfa_session(
     if lock.waited && !opts.refresh && issued(&now_seen) == issued(&seen) {
         return Err(CacheError::OtherFailed { label: key.label.clone() }.into());
     }
+    code_available(plan, opts)?;
     let base = base.get(ctx, plan, opts)?;
     let session = get_session_token(plan, base, opts)?;
     store(&lock, key, plan, "mfa-session", ctx, &session)?;
     Ok(MfaSession { credentials: session, cached: false })
+}
+
+/// Fails early, before the base is asked, when the code source surely cannot give a code (a
+/// background renewal): a base `credential_process` then does not run every retry for nothing.
+fn code_available(plan: &Plan, opts: &Options<'_>) -> Result<(), ProviderError> {
+    let serial = plan.chain.mfa_serial().unwrap_or_default();
+    match opts.code_source.unavailable(&plan.chain.profile, serial) {
+        Some(e) => Err(e.into()),
+        None => Ok(()),
+    }
 }
 
 /// A new MFA session even though one is cached (it was refused by STS).
@@ -256,6 +268,7 @@ fn new_mfa_session(
 ) -> Result<Credentials, ProviderError> {
     let key = plan.mfa_session_key.as_ref().expect("Session strategy has an MFA key");
     let lock = cache.lock(key, opts.deadline)?;
+    code_available(plan, opts)?;
     let _ = lock.remove()?;
     let base = base.get(ctx, plan, opts)?;
     let session = get_session_token(plan, base, opts)?;
@@ -945,6 +958,30 @@ aws_secret_access_key = unused-the-base-source-is-counted
         assert_eq!(w.call(&plan, T0).unwrap().access_key_id, "ASIAROLE");
         assert_eq!(w.sts.calls(), [gst(BASE_KEY, "100001"), assume("ASIASESSION", None, ROLE)]);
         assert_eq!((w.base_asked(), w.codes.attempts.len()), (1, 1));
+    }
+
+    #[test]
+    fn a_renewal_that_cannot_ask_for_a_code_fails_before_asking_the_base() {
+        let w = World::new();
+        let plan = plan("target");
+        w.seed(plan.mfa_session_key.as_ref().unwrap(), "mfa-session", "ASIAOLD", T0 - hours(13), T0 - hours(1));
+        let ctx = Context::new(Env::default(), Clock::Fixed(T0));
+        let file_of = |p: &str| format!("file-of-{p}");
+        let mut no_prompt = crate::mfa::NoPrompt;
+        let mut opts = Options {
+            code_source: &mut no_prompt,
+            base: &w.base,
+            sts: &w.sts,
+            refresh: false,
+            deadline: Instant::now() + Duration::from_secs(30),
+            prompt_timeout_seconds: 5,
+            min_remaining_seconds: MIN_REMAINING_SECONDS,
+            file_of: &file_of,
+        };
+        let err = credentials(&ctx, &plan, &w.cache, &mut opts).unwrap_err();
+        assert!(matches!(err, ProviderError::Mfa(MfaError::NotNow { .. })), "{err:?}");
+        assert_eq!(w.base_asked(), 0, "the base is not run for a call that cannot get a code");
+        assert!(w.sts.calls().is_empty());
     }
 
     #[test]

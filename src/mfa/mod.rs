@@ -36,6 +36,12 @@ pub struct CodeRequest<'a> {
 /// A source of MFA codes.
 pub trait CodeSource {
     fn code(&mut self, request: &CodeRequest<'_>) -> Result<MfaCode, MfaError>;
+
+    /// The error [`code`](CodeSource::code) would surely give for `profile`'s `serial`, known
+    /// before anything is spent on the call (a base `credential_process` run, a request).
+    fn unavailable(&self, _profile: &str, _serial: &str) -> Option<MfaError> {
+        None
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -109,6 +115,10 @@ pub struct NoPrompt;
 impl CodeSource for NoPrompt {
     fn code(&mut self, request: &CodeRequest<'_>) -> Result<MfaCode, MfaError> {
         Err(MfaError::NotNow { profile: request.profile.into(), serial: request.serial.into() })
+    }
+
+    fn unavailable(&self, profile: &str, serial: &str) -> Option<MfaError> {
+        Some(MfaError::NotNow { profile: profile.into(), serial: serial.into() })
     }
 }
 
