@@ -55,6 +55,8 @@ pub use error::Error;
 /// 2. `credential-process PROFILE` answered from the cache without parsing anything;
 /// 3. the command line parsed by clap, and the subcommand run.
 pub fn main(args: Vec<OsString>) -> u8 {
+    // Before any secret is read (the fast path reads one from the cache).
+    platform::forbid_core_dumps();
     if let Some(name) = args.first().and_then(exec::shim::invoked_as) {
         let ctx = Context::from_process();
         let result = {

@@ -12,6 +12,36 @@ use std::time::Duration;
 use rustix::event::{PollFd, PollFlags, Timespec, poll};
 use rustix::fs::OFlags;
 
+/// The core-size limit this process started with, to hand back to a program it becomes.
+static CORE_LIMIT: std::sync::OnceLock<Option<u64>> = std::sync::OnceLock::new();
+
+/// Keeps secrets out of core dumps and away from debuggers: the process becomes non-dumpable
+/// (no core file, no `ptrace` attach by other processes of the same user; Linux resets this at
+/// `exec`, so it is ours alone) and its soft `RLIMIT_CORE` becomes 0 (also honoured where the
+/// first is not, e.g. macOS). Call first thing, before any secret is read; failures are ignored
+/// (a sandbox may forbid them, and credentials must still work).
+pub fn forbid_core_dumps() {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    let _ = rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable);
+    let limit = rustix::process::getrlimit(rustix::process::Resource::Core);
+    let _ = CORE_LIMIT.set(limit.current);
+    let _ = rustix::process::setrlimit(
+        rustix::process::Resource::Core,
+        rustix::process::Rlimit { current: Some(0), maximum: limit.maximum },
+    );
+}
+
+/// Gives the user's own core-size limit back before this process becomes their program.
+fn restore_core_limit() {
+    if let Some(current) = CORE_LIMIT.get() {
+        let maximum = rustix::process::getrlimit(rustix::process::Resource::Core).maximum;
+        let _ = rustix::process::setrlimit(
+            rustix::process::Resource::Core,
+            rustix::process::Rlimit { current: *current, maximum },
+        );
+    }
+}
+
 /// This process's effective user id.
 pub fn my_uid() -> u32 {
     rustix::process::geteuid().as_raw()
@@ -101,10 +131,19 @@ pub fn wait_readable(file: &File, timeout: Duration) -> io::Result<bool> {
     }
 }
 
-/// Replaces this process with `command` (Unix `exec`): signals and the exit status become the
-/// command's own. Returns only on failure.
+/// Replaces this process with `command` (Unix `exec`): signals, the exit status and the user's
+/// core-size limit become the command's own. Returns only on failure.
 pub fn replace_process(command: &mut Command) -> io::Error {
-    command.exec()
+    restore_core_limit();
+    let error = command.exec();
+    let _ = rustix::process::setrlimit(
+        rustix::process::Resource::Core,
+        rustix::process::Rlimit {
+            current: Some(0),
+            maximum: rustix::process::getrlimit(rustix::process::Resource::Core).maximum,
+        },
+    );
+    error
 }
 
 /// The status a shell would report for a finished child: its exit code, or 128 + the signal

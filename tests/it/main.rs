@@ -9,6 +9,7 @@ mod doctor;
 mod exec;
 mod export_shells;
 mod faults;
+mod hardening;
 mod leaks;
 mod list_clear;
 mod login;
