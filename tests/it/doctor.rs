@@ -9,14 +9,12 @@
 //! explanation, the text report, the cache directory, the clock, an STS stand-in, unreadable
 //! Terraform directories, secrets) are tests of their own.
 
-use std::io::{Read, Write};
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
 use crate::common::env::*;
+use crate::common::net::{CannedServer, closed_port_url};
 
 /// Terraform's error for the seed's setup, which the MFA-profile finding quotes.
 const SEED_ERROR: &str = "assume role with MFA enabled, but AssumeRoleTokenProvider session option not set";
@@ -600,49 +598,23 @@ fn cached_sessions_are_shown_with_their_expiry_and_no_secret() {
 // ---------------------------------------------------------------------------------------------
 // The clock and the endpoint.
 
-/// A loopback HTTP server whose `Date` header is `offset` away from now; it answers a few
-/// requests within 10 s, then stops.
-fn dated_server(offset: time::Duration) -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.set_nonblocking(true).unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    std::thread::spawn(move || {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        let mut served = 0;
-        while Instant::now() < deadline && served < 4 {
-            let Ok((mut stream, _)) = listener.accept() else {
-                std::thread::sleep(Duration::from_millis(10));
-                continue;
-            };
-            served += 1;
-            let _ = stream.set_nonblocking(false);
-            let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
-            let mut request = Vec::new();
-            let mut buf = [0u8; 1024];
-            while !request.windows(4).any(|w| w == b"\r\n\r\n") {
-                match stream.read(&mut buf) {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => request.extend_from_slice(&buf[..n]),
-                }
-            }
-            let date = (time::OffsetDateTime::now_utc() + offset)
-                .format(time::macros::format_description!(
-                    "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
-                ))
-                .unwrap();
-            let _ = write!(
-                stream,
-                "HTTP/1.1 403 Forbidden\r\nDate: {date}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-            );
-        }
-    });
-    url
+/// A loopback HTTP server whose `Date` header is `offset` away from now (until dropped).
+fn dated_server(offset: time::Duration) -> CannedServer {
+    CannedServer::start(move || {
+        let date = (time::OffsetDateTime::now_utc() + offset)
+            .format(time::macros::format_description!(
+                "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
+            ))
+            .unwrap();
+        format!("HTTP/1.1 403 Forbidden\r\nDate: {date}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n").into_bytes()
+    })
 }
 
 #[test]
 fn clock_skew_against_a_configured_endpoint() {
     let mut env = env_for("healthy");
-    let url = dated_server(time::Duration::hours(-1));
+    let behind = dated_server(time::Duration::hours(-1));
+    let url = behind.url();
     env.set("AWS_ENDPOINT_URL", &url);
     let (code, json) = doctor_json(&env, &[]);
     assert_eq!(code, 1);
@@ -661,7 +633,8 @@ fn clock_skew_against_a_configured_endpoint() {
     let skew = profile(&json, "target")["sts_endpoint"]["clock_skew_seconds"].as_i64().unwrap();
     assert!((3595..=3605).contains(&skew), "{skew}");
 
-    let url = dated_server(time::Duration::minutes(5));
+    let ahead = dated_server(time::Duration::minutes(5));
+    let url = ahead.url();
     env.set("AWS_ENDPOINT_URL", &url);
     let (code, json) = doctor_json(&env, &[]);
     assert_eq!(code, 0, "a few minutes off is a warning");
@@ -681,8 +654,7 @@ fn clock_skew_against_a_configured_endpoint() {
 #[test]
 fn an_unreachable_configured_endpoint_is_a_warning() {
     let mut env = env_for("healthy");
-    let closed = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
-    let url = format!("http://{closed}");
+    let url = closed_port_url();
     env.set("AWS_ENDPOINT_URL_STS", &url);
     let (code, json) = doctor_json(&env, &[]);
     assert_eq!(code, 0);
