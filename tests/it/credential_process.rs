@@ -413,11 +413,7 @@ fn throttled_calls_without_a_code_are_retried_and_calls_with_a_code_are_not() {
 #[test]
 fn an_assume_role_throttled_once_is_retried() {
     let sts = seed_sts();
-    sts.add_role(RoleSpec::new("arn:aws:iam::123456789012:role/plain"));
-    let mut env = TestEnv::seed(&sts);
-    env.write_config(&format!(
-        "{SEED_CONFIG}\n[profile plain]\nsource_profile = base\nrole_arn = arn:aws:iam::123456789012:role/plain\n"
-    ));
+    let env = TestEnv::seed_with_plain(&sts);
     sts.throttle_next(1);
     let out = env.run_without_terminal(&["credential-process", "plain"]);
     assert!(out.status.success(), "{}", stderr_of(&out));

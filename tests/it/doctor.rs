@@ -1,15 +1,20 @@
-//! `rolegate doctor`: one test per finding on the fixture configs and Terraform directories of
-//! `tests/data/doctor/` (the seed's own files among them), the `--json` document checked against
-//! the shape documented in docs/DOCTOR.md, the exit codes, and no secret in any output.
+//! `rolegate doctor` on the fixture configs and Terraform directories of `tests/data/doctor/`
+//! (the seed's own files among them): the `--json` document checked against the shape documented
+//! in docs/DOCTOR.md, the exit codes, and no secret in any output.
+//!
+//! Most scenarios share one shape (two files, maybe an environment variable, `rolegate doctor
+//! ARGS`, the findings expected with their id, severity, profile, place, message and fix, and
+//! the exit status): they are rows of one table ([`cases`]) run by [`doctor_findings_table`],
+//! which reports every failing row by name. Scenarios of another shape (the seed's full
+//! explanation, the text report, the cache directory, the clock, an STS stand-in, unreadable
+//! Terraform directories, secrets) are tests of their own.
 
-use std::io::{Read, Write};
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
 use crate::common::env::*;
+use crate::common::net::{CannedServer, closed_port_url};
 
 /// Terraform's error for the seed's setup, which the MFA-profile finding quotes.
 const SEED_ERROR: &str = "assume role with MFA enabled, but AssumeRoleTokenProvider session option not set";
@@ -336,7 +341,7 @@ fn the_documented_shape_names_every_field_and_finding_id() {
         assert!(ids.iter().any(|i| i == id), "{id}");
     }
     // Every id the source can emit is documented: the quoted `lower-case-with-dashes` words of
-    // src/doctor (outside unit tests), less the documented enum values that look the same.
+    // the doctor sources (outside unit tests), less the documented enum values that look the same.
     const NOT_IDS: &[&str] =
         &["static-keys", "credential-process", "no-mfa", "long-role", "later-hop", "temporary-base", "long-term"];
     let src_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/cmd/doctor");
@@ -353,7 +358,8 @@ fn the_documented_shape_names_every_field_and_finding_id() {
                 seen += 1;
                 assert!(
                     ids.iter().any(|i| i == piece),
-                    "`{piece}` appears in src/cmd/doctor but not among docs/DOCTOR.md's ids"
+                    "`{piece}` appears in {} but not among docs/DOCTOR.md's ids",
+                    src_dir.display()
                 );
             }
         }
@@ -503,267 +509,6 @@ fn a_healthy_setup_has_no_findings_and_exits_0() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Profile findings.
-
-#[test]
-fn source_profile_loop() {
-    let env = env_for("loop");
-    let (code, json) = doctor_json(&env, &[]);
-    assert_eq!(code, 1);
-    assert_eq!(ids(&json), ["source-profile-loop"], "one loop, one finding, whichever member meets it");
-    expect(
-        &json,
-        "source-profile-loop",
-        "error",
-        Some("a"),
-        Some("$HOME/.aws/config:7"),
-        "source_profile loop a -> b -> a: no profile in it holds keys, so nothing can start the chain",
-        "point source_profile of `b` at the profile that holds your keys (aws_access_key_id/aws_secret_access_key in $HOME/.aws/credentials), or give one profile of the loop its own keys",
-    );
-    for name in ["a", "b"] {
-        let p = profile(&json, name);
-        assert_eq!(p["ok"], false);
-        assert_eq!(p["error"], json["findings"][0]["message"]);
-        assert_eq!(p["chain"], serde_json::json!([]));
-    }
-}
-
-#[test]
-fn dangling_source_profile_and_sections_the_sdks_ignore() {
-    let env = env_for("dangling");
-    let (code, json) = doctor_json(&env, &[]);
-    assert_eq!(code, 1);
-    expect(
-        &json,
-        "source-profile-missing",
-        "error",
-        Some("GEHC-056"),
-        Some("$HOME/.aws/config:5"),
-        "profile `GEHC-056` names source_profile `GEHC-000`, which is not defined in either file",
-        "write `[profile GEHC-000]` instead of `[GEHC-000]` at $HOME/.aws/config:1: the config file ignores sections without `profile `",
-    );
-    expect(
-        &json,
-        "source-profile-missing",
-        "error",
-        Some("typo"),
-        Some("$HOME/.aws/config:10"),
-        "profile `typo` names source_profile `basse`, which is not defined in either file",
-        "add [profile basse] to $HOME/.aws/config (or [basse] with its keys to $HOME/.aws/credentials), or correct the name in source_profile",
-    );
-    expect(
-        &json,
-        "config-section-without-profile-prefix",
-        "warning",
-        Some("GEHC-000"),
-        Some("$HOME/.aws/config:1"),
-        "section `[GEHC-000]` in the config file is ignored by the SDKs: only `[profile GEHC-000]` (and `[default]`) define profiles there",
-        "write `[profile GEHC-000]`",
-    );
-    expect(
-        &json,
-        "credentials-section-with-profile-prefix",
-        "warning",
-        Some("base2"),
-        Some("$HOME/.aws/credentials:5"),
-        "section `[profile base2]` in the credentials file defines a profile named `profile base2`, not `base2`",
-        "write `[base2]`: the credentials file takes section names without `profile `",
-    );
-    assert_eq!(json["findings"].as_array().unwrap().len(), 4, "{:#}", json["findings"]);
-}
-
-#[test]
-fn mfa_serial_that_is_a_user_arn_or_a_user_name() {
-    let env = env_for("mfa-user");
-    let (code, json) = doctor_json(&env, &[]);
-    assert_eq!(code, 1);
-    let console = "IAM console: Users > your user > Security credentials > Multi-factor authentication";
-    expect(
-        &json,
-        "mfa-serial-not-mfa",
-        "error",
-        Some("user-arn"),
-        Some("$HOME/.aws/config:7"),
-        "mfa_serial `arn:aws:iam::1:user/x` is the ARN of an IAM user, not of its MFA device",
-        &format!(
-            "write the ARN of the user's MFA device, usually `mfa_serial = arn:aws:iam::1:mfa/x` ({console}; or `aws iam list-mfa-devices --user-name x`)"
-        ),
-    );
-    expect(
-        &json,
-        "mfa-serial-not-mfa",
-        "error",
-        Some("user-name"),
-        Some("$HOME/.aws/config:12"),
-        "mfa_serial `jdoe` looks like an IAM user name, not an MFA device ARN",
-        &format!(
-            "write the ARN of the MFA device, usually `mfa_serial = arn:aws:iam::ACCOUNT_ID:mfa/jdoe` with your account id ({console}; or `aws iam list-mfa-devices --user-name jdoe`)"
-        ),
-    );
-    assert_eq!(ids(&json).len(), 2);
-}
-
-#[test]
-fn durations_above_the_role_chaining_cap_and_out_of_range() {
-    let env = env_for("duration");
-    let (code, json) = doctor_json(&env, &[]);
-    assert_eq!(code, 1);
-    expect(
-        &json,
-        "duration-exceeds-role-chaining-cap",
-        "error",
-        Some("session-long"),
-        Some("$HOME/.aws/config:8"),
-        "duration_seconds = 7200 cannot work: `rolegate_mfa_strategy = session` assumes `session-long` from the MFA session (role chaining), and STS refuses more than 3600 s for such a role",
-        "set duration_seconds to 3600 or less in profile `session-long`, or remove `rolegate_mfa_strategy = session` so that rolegate sends the code to AssumeRole directly (a new code each time the role expires)",
-    );
-    expect(
-        &json,
-        "duration-exceeds-role-chaining-cap",
-        "error",
-        Some("chained"),
-        Some("$HOME/.aws/config:20"),
-        "duration_seconds = 7200 cannot work: `chained` is assumed with the credentials of another role (role chaining), and STS refuses more than 3600 s for such a role",
-        "set duration_seconds to 3600 or less in profile `chained` (AWS caps a chained role at 1 h whatever the role allows)",
-    );
-    expect(
-        &json,
-        "duration-out-of-range",
-        "error",
-        Some("too-long"),
-        Some("$HOME/.aws/config:26"),
-        "duration_seconds `50000` is out of range: AssumeRole accepts whole seconds from 900 to 43200",
-        "set duration_seconds between 900 and 3600 in profile `too-long` (up to 43200 if the role's maximum session duration allows it; above 3600 rolegate asks a code each time the role expires)",
-    );
-    assert_eq!(ids(&json).len(), 3, "a long role with the direct strategy is fine: {:#}", json["findings"]);
-    let direct = profile(&json, "direct-long");
-    assert_eq!(direct["strategy"]["name"], "direct");
-    assert_eq!(direct["strategy"]["reason"], "long-role");
-    assert_eq!(direct["strategy"]["mfa_session_seconds"], Value::Null);
-    assert_eq!(direct["strategy"]["roles"], serde_json::json!([{"profile": "direct-long", "seconds": 7200}]));
-}
-
-#[test]
-fn credential_process_profile_with_role_settings() {
-    let env = env_for("credential-process-role");
-    let (code, json) = doctor_json(&env, &[]);
-    assert_eq!(code, 1);
-    assert_eq!(ids(&json), ["credential-process-with-role-settings"]);
-    expect(
-        &json,
-        "credential-process-with-role-settings",
-        "error",
-        Some("target-tf"),
-        Some("$HOME/.aws/config:12"),
-        &format!(
-            "profile `target-tf` has credential_process and also source_profile, role_arn, mfa_serial: the SDKs (Terraform, the AWS CLI) try the role settings first and never run credential_process, so Terraform fails again with \"{SEED_ERROR}\""
-        ),
-        "remove source_profile, role_arn, mfa_serial from profile `target-tf`: `rolegate credential-process target` already follows `target`'s role and MFA settings; keep only credential_process (and region)",
-    );
-}
-
-#[test]
-fn self_recursion_through_a_base_and_a_profile_naming_itself() {
-    let env = env_for("self-recursion");
-    let (code, json) = doctor_json(&env, &[]);
-    assert_eq!(code, 1);
-    assert_eq!(ids(&json), ["self-recursion", "self-recursion"]);
-    expect(
-        &json,
-        "self-recursion",
-        "error",
-        Some("base"),
-        Some("$HOME/.aws/config:8"),
-        "the credential_process of profile `base` runs `rolegate credential-process target`, and `target` gets its credentials from `base`: rolegate would call itself forever",
-        "the start of a chain needs its own credentials: give profile `base` static keys (in $HOME/.aws/credentials) or `credential_source = Environment` instead of a credential_process that calls rolegate for `target`",
-    );
-    expect(
-        &json,
-        "self-recursion",
-        "error",
-        Some("loop-tf"),
-        Some("$HOME/.aws/config:11"),
-        "the credential_process of profile `loop-tf` runs `rolegate credential-process loop-tf`, that is, itself: rolegate would call itself forever",
-        "a profile with `credential_process = rolegate credential-process X` must not be X: put role_arn/source_profile/mfa_serial in profile `loop-tf` and the credential_process line in a new profile such as `loop-tf-tf` (`rolegate setup` writes it)",
-    );
-}
-
-#[test]
-fn missing_region_is_a_warning() {
-    let env = env_for("region-missing");
-    let (code, json) = doctor_json(&env, &[]);
-    assert_eq!(code, 0, "a warning alone exits 0");
-    assert_eq!(ids(&json), ["region-missing"]);
-    expect(
-        &json,
-        "region-missing",
-        "warning",
-        Some("target"),
-        Some("$HOME/.aws/config:4"),
-        "no region for profile `target` (none in its chain, no AWS_REGION): rolegate uses us-east-1, and Terraform's provider and backend need one too",
-        "add `region = us-east-1` (or your region) to profile `target`",
-    );
-    assert_eq!(profile(&json, "target")["region"]["source"], "default");
-
-    let mut env = env;
-    env.set("AWS_REGION", "eu-central-1");
-    let (code, json) = doctor_json(&env, &[]);
-    assert_eq!((code, ids(&json).len()), (0, 0), "{:#}", json["findings"]);
-    assert_eq!(
-        profile(&json, "target")["region"],
-        serde_json::json!({"value": "eu-central-1", "source": "AWS_REGION", "profile": null, "file": null, "line": null})
-    );
-}
-
-#[test]
-fn a_file_the_sdk_parser_rejects() {
-    let env = env_for("parse-error");
-    let (code, json) = doctor_json(&env, &[]);
-    assert_eq!(code, 1);
-    assert_eq!(ids(&json), ["config-parse-error"]);
-    expect(
-        &json,
-        "config-parse-error",
-        "error",
-        None,
-        Some("$HOME/.aws/credentials:3"),
-        "the SDK's parser rejects this file: error parsing on line 3: Expected an '=' sign defining a property",
-        "fix the line named; `aws configure list` shows how the AWS CLI reads the same files",
-    );
-    assert_eq!(json["profiles"], serde_json::json!([]));
-}
-
-#[test]
-fn a_requested_profile_is_explained_alone() {
-    let env = env_for("healthy");
-    let (code, json) = doctor_json(&env, &["target-tf"]);
-    assert_eq!(code, 0);
-    let names: Vec<&str> = json["profiles"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
-    assert_eq!(names, ["target-tf"]);
-    let p = profile(&json, "target-tf");
-    assert_eq!(p["stands_for"], "target");
-    assert_eq!((p["file"].as_str(), p["line"].as_u64()), (Some("$HOME/.aws/config"), Some(10)));
-    assert_eq!(p["chain"][1]["profile"], "target");
-
-    let (code, json) = doctor_json(&env, &["base"]);
-    assert_eq!(code, 0);
-    assert_eq!(ids(&json), ["nothing-to-do"]);
-
-    let (code, json) = doctor_json(&env, &["nope"]);
-    assert_eq!(code, 1);
-    expect(
-        &json,
-        "profile-not-found",
-        "error",
-        Some("nope"),
-        None,
-        "profile `nope` is not defined in $HOME/.aws/config or $HOME/.aws/credentials",
-        "`aws configure list-profiles` lists the profiles; the name is case-sensitive",
-    );
-    assert_eq!(profile(&json, "nope")["ok"], false);
-}
-
-// ---------------------------------------------------------------------------------------------
 // The cache directory.
 
 #[test]
@@ -847,49 +592,23 @@ fn cached_sessions_are_shown_with_their_expiry_and_no_secret() {
 // ---------------------------------------------------------------------------------------------
 // The clock and the endpoint.
 
-/// A loopback HTTP server whose `Date` header is `offset` away from now; it answers a few
-/// requests within 10 s, then stops.
-fn dated_server(offset: time::Duration) -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.set_nonblocking(true).unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    std::thread::spawn(move || {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        let mut served = 0;
-        while Instant::now() < deadline && served < 4 {
-            let Ok((mut stream, _)) = listener.accept() else {
-                std::thread::sleep(Duration::from_millis(10));
-                continue;
-            };
-            served += 1;
-            let _ = stream.set_nonblocking(false);
-            let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
-            let mut request = Vec::new();
-            let mut buf = [0u8; 1024];
-            while !request.windows(4).any(|w| w == b"\r\n\r\n") {
-                match stream.read(&mut buf) {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => request.extend_from_slice(&buf[..n]),
-                }
-            }
-            let date = (time::OffsetDateTime::now_utc() + offset)
-                .format(time::macros::format_description!(
-                    "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
-                ))
-                .unwrap();
-            let _ = write!(
-                stream,
-                "HTTP/1.1 403 Forbidden\r\nDate: {date}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-            );
-        }
-    });
-    url
+/// A loopback HTTP server whose `Date` header is `offset` away from now (until dropped).
+fn dated_server(offset: time::Duration) -> CannedServer {
+    CannedServer::start(move || {
+        let date = (time::OffsetDateTime::now_utc() + offset)
+            .format(time::macros::format_description!(
+                "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
+            ))
+            .unwrap();
+        format!("HTTP/1.1 403 Forbidden\r\nDate: {date}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n").into_bytes()
+    })
 }
 
 #[test]
 fn clock_skew_against_a_configured_endpoint() {
     let mut env = env_for("healthy");
-    let url = dated_server(time::Duration::hours(-1));
+    let behind = dated_server(time::Duration::hours(-1));
+    let url = behind.url();
     env.set("AWS_ENDPOINT_URL", &url);
     let (code, json) = doctor_json(&env, &[]);
     assert_eq!(code, 1);
@@ -908,7 +627,8 @@ fn clock_skew_against_a_configured_endpoint() {
     let skew = profile(&json, "target")["sts_endpoint"]["clock_skew_seconds"].as_i64().unwrap();
     assert!((3595..=3605).contains(&skew), "{skew}");
 
-    let url = dated_server(time::Duration::minutes(5));
+    let ahead = dated_server(time::Duration::minutes(5));
+    let url = ahead.url();
     env.set("AWS_ENDPOINT_URL", &url);
     let (code, json) = doctor_json(&env, &[]);
     assert_eq!(code, 0, "a few minutes off is a warning");
@@ -928,8 +648,7 @@ fn clock_skew_against_a_configured_endpoint() {
 #[test]
 fn an_unreachable_configured_endpoint_is_a_warning() {
     let mut env = env_for("healthy");
-    let closed = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
-    let url = format!("http://{closed}");
+    let url = closed_port_url();
     env.set("AWS_ENDPOINT_URL_STS", &url);
     let (code, json) = doctor_json(&env, &[]);
     assert_eq!(code, 0);
@@ -946,209 +665,7 @@ fn an_unreachable_configured_endpoint_is_a_warning() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Terraform findings.
-
-#[test]
-fn terraform_backend_and_remote_state_with_the_mfa_profile() {
-    let env = env_for("healthy");
-    let (code, json) = doctor_json(&env, &["--terraform", &tf("backend")]);
-    assert_eq!(code, 1);
-    let fix = "write profile = \"target-tf\" (already in your config: `credential_process = rolegate credential-process target`), or run Terraform as `rolegate exec target -- terraform plan`: exec's generated config makes the hard-coded profile work unchanged";
-    expect(
-        &json,
-        "terraform-mfa-profile",
-        "error",
-        Some("target"),
-        Some("$DATA/terraform/backend/main.tf:6"),
-        &format!(
-            "backend \"s3\" hard-codes profile = \"target\", which needs an MFA code (mfa_serial of profile `target`): Terraform cannot ask for it and stops with \"{SEED_ERROR}\""
-        ),
-        fix,
-    );
-    expect(
-        &json,
-        "terraform-mfa-profile",
-        "error",
-        Some("target"),
-        Some("$DATA/terraform/backend/main.tf:17"),
-        &format!(
-            "data \"terraform_remote_state\" \"network\" hard-codes profile = \"target\", which needs an MFA code (mfa_serial of profile `target`): Terraform cannot ask for it and stops with \"{SEED_ERROR}\""
-        ),
-        fix,
-    );
-    expect(
-        &json,
-        "terraform-credentials-file-is-config",
-        "error",
-        None,
-        Some("$DATA/terraform/backend/main.tf:7"),
-        "backend \"s3\": shared_credentials_files points at the AWS config file ($HOME/.aws/config), not the credentials file: the SDK reads `[profile NAME]` there as credentials sections named \"profile NAME\" and never reads the keys in $HOME/.aws/credentials",
-        "remove shared_credentials_files (the SDK reads ~/.aws/credentials by default), or set it to [\"~/.aws/credentials\"]",
-    );
-    assert_eq!(ids(&json).len(), 3, "the local remote state is not read: {:#}", json["findings"]);
-    let blocks: Vec<(&str, &str)> = json["terraform"]["blocks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|b| (b["kind"].as_str().unwrap(), b["name"].as_str().unwrap()))
-        .collect();
-    assert_eq!(blocks, [("backend", "s3"), ("remote_state", "network")]);
-}
-
-#[test]
-fn terraform_shared_config_files_bypass_the_generated_config() {
-    let env = env_for("healthy");
-    let (code, json) = doctor_json(&env, &["--terraform", &tf("shared-config")]);
-    assert_eq!(code, 1);
-    assert_eq!(ids(&json), ["terraform-mfa-profile", "terraform-shared-config-files"], "not for the rolegate profile");
-    expect(
-        &json,
-        "terraform-shared-config-files",
-        "warning",
-        None,
-        Some("$DATA/terraform/shared-config/main.tf:4"),
-        "provider \"aws\" sets shared_config_files: `rolegate exec` and the shims hand Terraform a generated config (AWS_CONFIG_FILE) in which MFA profiles call rolegate, and this setting bypasses it",
-        "remove shared_config_files, or write profile = \"target-tf\" (already in your config: `credential_process = rolegate credential-process target`), which works with any config file",
-    );
-    expect(
-        &json,
-        "terraform-mfa-profile",
-        "error",
-        Some("target"),
-        Some("$DATA/terraform/shared-config/main.tf:3"),
-        &format!(
-            "provider \"aws\" hard-codes profile = \"target\", which needs an MFA code (mfa_serial of profile `target`): Terraform cannot ask for it and stops with \"{SEED_ERROR}\""
-        ),
-        "write profile = \"target-tf\" (already in your config: `credential_process = rolegate credential-process target`); `rolegate exec` cannot help while the block sets shared_config_files",
-    );
-}
-
-#[test]
-fn terraform_assume_role_of_a_role_that_needs_mfa() {
-    let env = env_for("healthy");
-    let (code, json) = doctor_json(&env, &["--terraform", &tf("assume-role")]);
-    assert_eq!(code, 1);
-    assert_eq!(ids(&json), ["terraform-assume-role-mfa", "terraform-assume-role-mfa"], "not for a role without MFA");
-    let fix = "replace the assume_role (and the block's profile) with profile = \"target-tf\" (already in your config: `credential_process = rolegate credential-process target`)";
-    expect(
-        &json,
-        "terraform-assume-role-mfa",
-        "error",
-        None,
-        Some("$DATA/terraform/assume-role/main.tf:7"),
-        "backend \"s3\" assumes role arn:aws:iam::123456789012:role/hc-master with assume_role, and that role needs MFA (profile `target` assumes the same role with MFA): Terraform's assume_role cannot send an MFA code",
-        fix,
-    );
-    expect(
-        &json,
-        "terraform-assume-role-mfa",
-        "error",
-        None,
-        Some("$DATA/terraform/assume-role/main.tf:17"),
-        "provider \"aws\" assumes role arn:aws:iam::123456789012:role/hc-master with assume_role, and that role needs MFA (profile `target` assumes the same role with MFA): Terraform's assume_role cannot send an MFA code",
-        fix,
-    );
-    let names: Vec<&str> =
-        json["terraform"]["blocks"].as_array().unwrap().iter().map(|b| b["name"].as_str().unwrap()).collect();
-    assert_eq!(names, ["s3", "aws", "aws.readonly"]);
-}
-
-#[test]
-fn terraform_assume_role_from_keys_that_carry_mfa_serial() {
-    let env = env_for("keys-mfa");
-    let (code, json) = doctor_json(&env, &["--terraform", &tf("keys-mfa")]);
-    assert_eq!(code, 1);
-    expect(
-        &json,
-        "terraform-assume-role-mfa",
-        "error",
-        None,
-        Some("$DATA/terraform/keys-mfa/main.tf:5"),
-        "provider \"aws\" assumes role arn:aws:iam::123456789012:role/admin with assume_role, and that role needs MFA (the keys of profile `base` come with mfa_serial arn:aws:iam::123456789012:mfa/username): Terraform's assume_role cannot send an MFA code",
-        "move the role into a profile ([profile NAME] with source_profile = base, role_arn = arn:aws:iam::123456789012:role/admin, mfa_serial = arn:aws:iam::123456789012:mfa/username), then `rolegate setup NAME` and write profile = \"NAME-tf\" instead of assume_role",
-    );
-    expect(
-        &json,
-        "terraform-mfa-ignored",
-        "warning",
-        Some("base"),
-        Some("$DATA/terraform/keys-mfa/main.tf:3"),
-        "provider \"aws\" uses profile = \"base\", whose mfa_serial (on profile `base`, which holds the keys) the SDKs ignore: Terraform calls AWS with the keys alone, without MFA, and policies that require MFA deny it",
-        "run `rolegate setup base` and write profile = \"base-tf\": rolegate asks the code and hands Terraform MFA credentials",
-    );
-}
-
-#[test]
-fn terraform_profile_not_found() {
-    let env = env_for("healthy");
-    let (code, json) = doctor_json(&env, &["--terraform", &tf("not-found")]);
-    assert_eq!(code, 0);
-    assert_eq!(ids(&json), ["terraform-profile-not-found"]);
-    expect(
-        &json,
-        "terraform-profile-not-found",
-        "warning",
-        Some("targte"),
-        Some("$DATA/terraform/not-found/main.tf:3"),
-        "provider \"aws\" names profile = \"targte\", which is not defined in $HOME/.aws/config or $HOME/.aws/credentials",
-        "correct the name, or define the profile (Terraform fails with \"failed to get shared config profile\")",
-    );
-}
-
-#[test]
-fn terraform_values_that_cannot_be_evaluated_are_notes() {
-    let env = env_for("healthy");
-    let (code, json) = doctor_json(&env, &["--terraform", &tf("unknown")]);
-    assert_eq!(code, 0, "notes do not fail");
-    assert_eq!(ids(&json), ["terraform-cannot-evaluate"; 3]);
-    let fix = "check the value it has at run time (`terraform console` shows it), or write it literally";
-    expect(
-        &json,
-        "terraform-cannot-evaluate",
-        "info",
-        None,
-        Some("$DATA/terraform/unknown/main.tf:6"),
-        "provider \"aws\": cannot evaluate profile `var.profile`; only literal values are checked",
-        fix,
-    );
-    expect(
-        &json,
-        "terraform-cannot-evaluate",
-        "info",
-        None,
-        Some("$DATA/terraform/unknown/main.tf:7"),
-        "provider \"aws\": cannot evaluate shared_credentials_files `\"${path.module}/credentials\"`; only literal values are checked",
-        fix,
-    );
-    expect(
-        &json,
-        "terraform-cannot-evaluate",
-        "info",
-        None,
-        Some("$DATA/terraform/unknown/main.tf:12"),
-        "data \"terraform_remote_state\" \"network\": cannot evaluate config `var.state`; only literal values are checked",
-        fix,
-    );
-    let text = doctor(&env, &["--terraform", &tf("unknown")]);
-    assert!(
-        text.stdout.contains("\ninfo[terraform-cannot-evaluate]: $DATA/terraform/unknown/main.tf:6: "),
-        "{}",
-        text.stdout
-    );
-    assert!(text.stdout.ends_with("\n0 errors, 0 warnings, 3 notes\n"), "{}", text.stdout);
-}
-
-#[test]
-fn terraform_file_that_is_not_hcl() {
-    let env = env_for("healthy");
-    let (code, json) = doctor_json(&env, &["--terraform", &tf("broken")]);
-    assert_eq!(code, 0);
-    assert_eq!(ids(&json), ["terraform-parse-error"]);
-    let f = findings(&json, "terraform-parse-error")[0];
-    assert_eq!((f["file"].as_str(), f["line"].as_u64()), (Some("$DATA/terraform/broken/main.tf"), Some(8)));
-    assert!(f["message"].as_str().unwrap().starts_with("not valid HCL, not checked: "), "{f:#}");
-    assert_eq!(f["fix"], "`terraform validate` shows the same error");
-}
+// Terraform directories that cannot be read.
 
 #[test]
 fn terraform_dir_without_tf_files_is_a_usage_error() {
@@ -1215,13 +732,770 @@ fn no_output_holds_a_secret() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Each configuration error a profile can have, as doctor reports it.
+// Cache paths that are not a usable directory, a Terraform file that is not UTF-8.
+
+#[test]
+fn a_cache_path_that_is_a_file_is_a_finding() {
+    let mut env = env_for("healthy");
+    std::fs::write(env.path("not-a-dir"), "").unwrap();
+    env.set("ROLEGATE_CACHE_DIR", env.path("not-a-dir").to_str().unwrap());
+    let (code, json) = doctor_json(&env, &[]);
+    assert_eq!(code, 1, "{json:#}");
+    let f = findings(&json, "cache-dir-not-a-directory");
+    assert_eq!(f.len(), 1, "{:#}", json["findings"]);
+    assert_eq!(f[0]["severity"], "error");
+    assert!(f[0]["message"].as_str().unwrap().starts_with("the cache directory path is not a directory"), "{:#}", f[0]);
+}
+
+#[test]
+fn a_terraform_file_that_is_not_utf8_is_a_warning_and_the_rest_is_read() {
+    let env = env_for("healthy");
+    let dir = env.path("tf");
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::write(dir.join("a.tf"), b"provider \"aws\" { profile = \"\xff\" }\n").unwrap();
+    std::fs::write(dir.join("b.tf"), "provider \"aws\" {\n  profile = \"nope\"\n}\n").unwrap();
+    let (_, json) = doctor_json(&env, &["--terraform", dir.to_str().unwrap()]);
+    let f = findings(&json, "terraform-file-unreadable");
+    assert_eq!(f.len(), 1, "{:#}", json["findings"]);
+    assert_eq!(f[0]["severity"], "warning");
+    assert!(f[0]["file"].as_str().unwrap().ends_with("/tf/a.tf"), "{:#}", f[0]);
+    assert_eq!(findings(&json, "terraform-profile-not-found").len(), 1, "b.tf was read: {:#}", json["findings"]);
+}
+
+#[test]
+fn a_cache_path_that_cannot_be_inspected_is_a_warning() {
+    let mut env = env_for("healthy");
+    // A symlink that points at itself: every lookup through it fails (ELOOP), even for root.
+    std::os::unix::fs::symlink(env.path("loop"), env.path("loop")).unwrap();
+    env.set("ROLEGATE_CACHE_DIR", env.path("loop").to_str().unwrap());
+    let (_, json) = doctor_json(&env, &[]);
+    let f = findings(&json, "cache-dir-unreadable");
+    assert_eq!(f.len(), 1, "{:#}", json["findings"]);
+    assert_eq!(f[0]["severity"], "warning");
+    let message = f[0]["message"].as_str().unwrap();
+    assert!(message.starts_with("cannot inspect the cache directory: cannot inspect "), "{message}");
+    assert!(message.contains("/loop"), "{message}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// The findings table: one row per scenario of the shape "these two files (and environment),
+// `rolegate doctor ARGS`, these findings and this exit status". The runner checks every row's
+// `--json` document (the documented shape, the exit status, the findings pinned field by field)
+// and its text report (the same exit status, each finding's message), and reports every failing
+// row by name at the end instead of stopping at the first.
+
+/// What a finding's `message` must be.
+enum Msg {
+    /// Exactly this text.
+    Is(String),
+    /// Text that starts with this.
+    Starts(String),
+}
+
+/// What a finding's `fix` must be.
+enum Fix {
+    /// Exactly this text.
+    Is(String),
+    /// Some text, not empty.
+    Given,
+}
+
+/// One finding a case expects, found by its id and place.
+struct Finding {
+    id: &'static str,
+    severity: &'static str,
+    profile: Option<&'static str>,
+    /// `FILE:LINE`, `FILE`, or no place.
+    at: Option<String>,
+    message: Msg,
+    fix: Fix,
+}
+
+/// What a case says of the whole list of findings.
+enum Ids {
+    /// Not checked beyond the expected findings.
+    Unchecked,
+    /// Exactly these ids, in this order.
+    Exactly(Vec<&'static str>),
+    /// This many findings.
+    Count(usize),
+    /// Each expected finding's id occurs once (one finding per fault, though several profiles
+    /// of a chain meet it).
+    Once,
+}
+
+/// Checks that go beyond the findings, collected rather than stopping at the first.
+#[derive(Default)]
+struct Checks {
+    problems: Vec<String>,
+}
+
+impl Checks {
+    fn eq<A: PartialEq<E> + std::fmt::Debug, E: std::fmt::Debug>(&mut self, what: &str, actual: A, expected: E) {
+        if actual != expected {
+            self.problems.push(format!("{what}: expected {expected:?}, got {actual:?}"));
+        }
+    }
+
+    fn holds(&mut self, what: &str, ok: bool) {
+        if !ok {
+            self.problems.push(what.to_string());
+        }
+    }
+}
+
+struct Case {
+    name: String,
+    config: String,
+    credentials: String,
+    env: Vec<(&'static str, String)>,
+    args: Vec<String>,
+    exit: Option<i32>,
+    ids: Ids,
+    findings: Vec<Finding>,
+    /// Fragments of the text report.
+    text: Vec<String>,
+    /// How the text report ends.
+    text_end: Option<String>,
+    /// Checks of the `--json` document beyond the findings (the profiles' explanations).
+    extra: Option<fn(&Value, &mut Checks)>,
+}
+
+impl Case {
+    /// `configs/FIXTURE.config` and its credentials (`FIXTURE.credentials`, else the shared one).
+    fn fixture(name: &str, fixture: &str) -> Case {
+        let own = data(&format!("configs/{fixture}.credentials"));
+        let credentials = read(&if own.exists() { own } else { data_credentials() });
+        Case::inline(name, read(&data(&format!("configs/{fixture}.config"))), credentials)
+    }
+
+    fn inline(name: &str, config: String, credentials: String) -> Case {
+        Case {
+            name: name.to_string(),
+            config,
+            credentials,
+            env: Vec::new(),
+            args: Vec::new(),
+            exit: None,
+            ids: Ids::Unchecked,
+            findings: Vec::new(),
+            text: Vec::new(),
+            text_end: None,
+            extra: None,
+        }
+    }
+
+    fn args(mut self, args: &[&str]) -> Case {
+        self.args.extend(args.iter().map(|a| a.to_string()));
+        self
+    }
+
+    /// `--terraform` with the fixture directory `terraform/DIR`.
+    fn terraform(mut self, dir: &str) -> Case {
+        self.args.extend(["--terraform".to_string(), tf(dir)]);
+        self
+    }
+
+    fn env(mut self, name: &'static str, value: &str) -> Case {
+        self.env.push((name, value.to_string()));
+        self
+    }
+
+    fn exit(mut self, code: i32) -> Case {
+        self.exit = Some(code);
+        self
+    }
+
+    fn ids(mut self, ids: &[&'static str]) -> Case {
+        self.ids = Ids::Exactly(ids.to_vec());
+        self
+    }
+
+    fn count(mut self, n: usize) -> Case {
+        self.ids = Ids::Count(n);
+        self
+    }
+
+    fn once(mut self) -> Case {
+        self.ids = Ids::Once;
+        self
+    }
+
+    fn finding(
+        mut self,
+        id: &'static str,
+        severity: &'static str,
+        profile: Option<&'static str>,
+        at: Option<&str>,
+        message: impl Into<String>,
+        fix: impl Into<String>,
+    ) -> Case {
+        self.findings.push(Finding {
+            id,
+            severity,
+            profile,
+            at: at.map(str::to_string),
+            message: Msg::Is(message.into()),
+            fix: Fix::Is(fix.into()),
+        });
+        self
+    }
+
+    /// A finding pinned by the start of its message and with some fix.
+    fn finding_starting(
+        mut self,
+        id: &'static str,
+        severity: &'static str,
+        profile: Option<&'static str>,
+        at: &str,
+        message: &str,
+        fix: Fix,
+    ) -> Case {
+        self.findings.push(Finding {
+            id,
+            severity,
+            profile,
+            at: Some(at.to_string()),
+            message: Msg::Starts(message.to_string()),
+            fix,
+        });
+        self
+    }
+
+    fn text(mut self, fragment: impl Into<String>) -> Case {
+        self.text.push(fragment.into());
+        self
+    }
+
+    fn text_end(mut self, end: &str) -> Case {
+        self.text_end = Some(end.to_string());
+        self
+    }
+
+    fn extra(mut self, check: fn(&Value, &mut Checks)) -> Case {
+        self.extra = Some(check);
+        self
+    }
+}
+
+fn place(f: &Value) -> Option<String> {
+    match (f["file"].as_str(), f["line"].as_u64()) {
+        (Some(file), Some(line)) => Some(format!("{file}:{line}")),
+        (Some(file), None) => Some(file.to_string()),
+        _ => None,
+    }
+}
+
+/// Runs one case; returns what went wrong, empty when it passed.
+fn run_case(case: &Case) -> Vec<String> {
+    let Some(exit) = case.exit else { return vec!["malformed case: no exit status".into()] };
+    let mut env = TestEnv::new();
+    env.write_config(&case.config);
+    env.write_credentials(&case.credentials);
+    for (name, value) in &case.env {
+        env.set(name, value);
+    }
+    let args: Vec<&str> = case.args.iter().map(String::as_str).collect();
+    let mut c = Checks::default();
+    // doctor_json asserts the documented shape; a panic there is this case's failure.
+    let (code, json) = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| doctor_json(&env, &args))) {
+        Ok(result) => result,
+        Err(panic) => {
+            let why = panic
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_default();
+            return vec![format!("doctor --json: {why}")];
+        }
+    };
+    let listed = || format!("{:#}", json["findings"]);
+    c.eq("exit status", code, exit);
+    match &case.ids {
+        Ids::Unchecked => {}
+        Ids::Exactly(want) => c.eq("finding ids", ids(&json), want.as_slice()),
+        Ids::Count(n) => c.eq("number of findings", ids(&json).len(), *n),
+        Ids::Once => {
+            for f in &case.findings {
+                c.eq(&format!("findings {}", f.id), findings(&json, f.id).len(), 1);
+            }
+        }
+    }
+    let mut messages = Vec::new();
+    for want in &case.findings {
+        let all = findings(&json, want.id);
+        let Some(f) = all.iter().find(|f| place(f) == want.at) else {
+            c.problems.push(format!("no finding {} at {:?} in {}", want.id, want.at, listed()));
+            continue;
+        };
+        let what = |field: &str| format!("{} at {:?}: {field}", want.id, want.at);
+        c.eq(&what("severity"), f["severity"].as_str(), Some(want.severity));
+        c.eq(&what("profile"), f["profile"].as_str(), want.profile);
+        let message = f["message"].as_str().unwrap_or_default();
+        match &want.message {
+            Msg::Is(text) => c.eq(&what("message"), message, text.as_str()),
+            Msg::Starts(start) => c.holds(
+                &format!("{}: {message:?} does not start with {start:?}", what("message")),
+                message.starts_with(start.as_str()),
+            ),
+        }
+        let fix = f["fix"].as_str().unwrap_or_default();
+        match &want.fix {
+            Fix::Is(text) => c.eq(&what("fix"), fix, text.as_str()),
+            Fix::Given => c.holds(&format!("{} says how to fix it", what("fix")), !fix.is_empty()),
+        }
+        messages.push(message.to_string());
+    }
+    if let Some(extra) = case.extra {
+        extra(&json, &mut c);
+    }
+
+    // The text report: the same exit status, every expected finding's message, the fragments.
+    let text = doctor(&env, &args);
+    c.eq("text report's exit status", text.code, exit);
+    for message in messages.iter().chain(&case.text) {
+        c.holds(&format!("the text report lacks {message:?}"), text.stdout.contains(message.as_str()));
+    }
+    if let Some(end) = &case.text_end {
+        c.holds(&format!("the text report does not end with {end:?}"), text.stdout.ends_with(end.as_str()));
+    }
+    if !c.problems.is_empty() {
+        c.problems.push(format!("the findings: {}", listed()));
+    }
+    c.problems
+}
+
+#[test]
+fn doctor_findings_table() {
+    let cases = cases();
+    let mut names: Vec<&str> = cases.iter().map(|c| c.name.as_str()).collect();
+    names.sort_unstable();
+    names.dedup();
+    assert_eq!(names.len(), cases.len(), "case names are unique");
+    let mut failures = Vec::new();
+    for case in &cases {
+        let problems = run_case(case);
+        if !problems.is_empty() {
+            failures.push(format!("{}:\n    {}", case.name, problems.join("\n    ")));
+        }
+    }
+    assert!(failures.is_empty(), "{} of {} cases failed:\n{}", failures.len(), cases.len(), failures.join("\n"));
+}
 
 const ROLE: &str = "arn:aws:iam::123456789012:role/r";
 const MFA: &str = "arn:aws:iam::123456789012:mfa/u";
 
-/// (config, the profile asked about, id, profile of the finding, line in the config, message start)
-fn config_error_cases() -> Vec<(String, &'static str, &'static str, &'static str, u64, &'static str)> {
+/// Every case of the table.
+fn cases() -> Vec<Case> {
+    let mut all = profile_cases();
+    all.extend(terraform_cases());
+    all.extend(configuration_error_cases());
+    all
+}
+
+/// The profile findings on the fixture configs.
+fn profile_cases() -> Vec<Case> {
+    let console = "IAM console: Users > your user > Security credentials > Multi-factor authentication";
+    vec![
+        // One loop, one finding, whichever member meets it.
+        Case::fixture("source_profile_loop", "loop")
+            .exit(1)
+            .ids(&["source-profile-loop"])
+            .finding(
+                "source-profile-loop",
+                "error",
+                Some("a"),
+                Some("$HOME/.aws/config:7"),
+                "source_profile loop a -> b -> a: no profile in it holds keys, so nothing can start the chain",
+                "point source_profile of `b` at the profile that holds your keys (aws_access_key_id/aws_secret_access_key in $HOME/.aws/credentials), or give one profile of the loop its own keys",
+            )
+            .extra(|json, c| {
+                for name in ["a", "b"] {
+                    let p = profile(json, name);
+                    c.eq(&format!("profile {name}: ok"), &p["ok"], &Value::Bool(false));
+                    c.eq(&format!("profile {name}: error"), &p["error"], &json["findings"][0]["message"]);
+                    c.eq(&format!("profile {name}: chain"), &p["chain"], &serde_json::json!([]));
+                }
+            }),
+        Case::fixture("dangling_source_profile_and_sections_the_sdks_ignore", "dangling")
+            .exit(1)
+            .count(4)
+            .finding(
+                "source-profile-missing",
+                "error",
+                Some("GEHC-056"),
+                Some("$HOME/.aws/config:5"),
+                "profile `GEHC-056` names source_profile `GEHC-000`, which is not defined in either file",
+                "write `[profile GEHC-000]` instead of `[GEHC-000]` at $HOME/.aws/config:1: the config file ignores sections without `profile `",
+            )
+            .finding(
+                "source-profile-missing",
+                "error",
+                Some("typo"),
+                Some("$HOME/.aws/config:10"),
+                "profile `typo` names source_profile `basse`, which is not defined in either file",
+                "add [profile basse] to $HOME/.aws/config (or [basse] with its keys to $HOME/.aws/credentials), or correct the name in source_profile",
+            )
+            .finding(
+                "config-section-without-profile-prefix",
+                "warning",
+                Some("GEHC-000"),
+                Some("$HOME/.aws/config:1"),
+                "section `[GEHC-000]` in the config file is ignored by the SDKs: only `[profile GEHC-000]` (and `[default]`) define profiles there",
+                "write `[profile GEHC-000]`",
+            )
+            .finding(
+                "credentials-section-with-profile-prefix",
+                "warning",
+                Some("base2"),
+                Some("$HOME/.aws/credentials:5"),
+                "section `[profile base2]` in the credentials file defines a profile named `profile base2`, not `base2`",
+                "write `[base2]`: the credentials file takes section names without `profile `",
+            ),
+        Case::fixture("mfa_serial_that_is_a_user_arn_or_a_user_name", "mfa-user")
+            .exit(1)
+            .count(2)
+            .finding(
+                "mfa-serial-not-mfa",
+                "error",
+                Some("user-arn"),
+                Some("$HOME/.aws/config:7"),
+                "mfa_serial `arn:aws:iam::1:user/x` is the ARN of an IAM user, not of its MFA device",
+                format!(
+                    "write the ARN of the user's MFA device, usually `mfa_serial = arn:aws:iam::1:mfa/x` ({console}; or `aws iam list-mfa-devices --user-name x`)"
+                ),
+            )
+            .finding(
+                "mfa-serial-not-mfa",
+                "error",
+                Some("user-name"),
+                Some("$HOME/.aws/config:12"),
+                "mfa_serial `jdoe` looks like an IAM user name, not an MFA device ARN",
+                format!(
+                    "write the ARN of the MFA device, usually `mfa_serial = arn:aws:iam::ACCOUNT_ID:mfa/jdoe` with your account id ({console}; or `aws iam list-mfa-devices --user-name jdoe`)"
+                ),
+            ),
+        // A long role with the direct strategy is fine: three findings, not four.
+        Case::fixture("durations_above_the_role_chaining_cap_and_out_of_range", "duration")
+            .exit(1)
+            .count(3)
+            .finding(
+                "duration-exceeds-role-chaining-cap",
+                "error",
+                Some("session-long"),
+                Some("$HOME/.aws/config:8"),
+                "duration_seconds = 7200 cannot work: `rolegate_mfa_strategy = session` assumes `session-long` from the MFA session (role chaining), and STS refuses more than 3600 s for such a role",
+                "set duration_seconds to 3600 or less in profile `session-long`, or remove `rolegate_mfa_strategy = session` so that rolegate sends the code to AssumeRole directly (a new code each time the role expires)",
+            )
+            .finding(
+                "duration-exceeds-role-chaining-cap",
+                "error",
+                Some("chained"),
+                Some("$HOME/.aws/config:20"),
+                "duration_seconds = 7200 cannot work: `chained` is assumed with the credentials of another role (role chaining), and STS refuses more than 3600 s for such a role",
+                "set duration_seconds to 3600 or less in profile `chained` (AWS caps a chained role at 1 h whatever the role allows)",
+            )
+            .finding(
+                "duration-out-of-range",
+                "error",
+                Some("too-long"),
+                Some("$HOME/.aws/config:26"),
+                "duration_seconds `50000` is out of range: AssumeRole accepts whole seconds from 900 to 43200",
+                "set duration_seconds between 900 and 3600 in profile `too-long` (up to 43200 if the role's maximum session duration allows it; above 3600 rolegate asks a code each time the role expires)",
+            )
+            .extra(|json, c| {
+                let direct = profile(json, "direct-long");
+                c.eq("direct-long: strategy", &direct["strategy"]["name"], "direct");
+                c.eq("direct-long: reason", &direct["strategy"]["reason"], "long-role");
+                c.eq("direct-long: MFA session", &direct["strategy"]["mfa_session_seconds"], &Value::Null);
+                c.eq(
+                    "direct-long: roles",
+                    &direct["strategy"]["roles"],
+                    &serde_json::json!([{"profile": "direct-long", "seconds": 7200}]),
+                );
+            }),
+        Case::fixture("credential_process_profile_with_role_settings", "credential-process-role")
+            .exit(1)
+            .ids(&["credential-process-with-role-settings"])
+            .finding(
+                "credential-process-with-role-settings",
+                "error",
+                Some("target-tf"),
+                Some("$HOME/.aws/config:12"),
+                format!(
+                    "profile `target-tf` has credential_process and also source_profile, role_arn, mfa_serial: the SDKs (Terraform, the AWS CLI) try the role settings first and never run credential_process, so Terraform fails again with \"{SEED_ERROR}\""
+                ),
+                "remove source_profile, role_arn, mfa_serial from profile `target-tf`: `rolegate credential-process target` already follows `target`'s role and MFA settings; keep only credential_process (and region)",
+            ),
+        Case::fixture("self_recursion_through_a_base_and_a_profile_naming_itself", "self-recursion")
+            .exit(1)
+            .ids(&["self-recursion", "self-recursion"])
+            .finding(
+                "self-recursion",
+                "error",
+                Some("base"),
+                Some("$HOME/.aws/config:8"),
+                "the credential_process of profile `base` runs `rolegate credential-process target`, and `target` gets its credentials from `base`: rolegate would call itself forever",
+                "the start of a chain needs its own credentials: give profile `base` static keys (in $HOME/.aws/credentials) or `credential_source = Environment` instead of a credential_process that calls rolegate for `target`",
+            )
+            .finding(
+                "self-recursion",
+                "error",
+                Some("loop-tf"),
+                Some("$HOME/.aws/config:11"),
+                "the credential_process of profile `loop-tf` runs `rolegate credential-process loop-tf`, that is, itself: rolegate would call itself forever",
+                "a profile with `credential_process = rolegate credential-process X` must not be X: put role_arn/source_profile/mfa_serial in profile `loop-tf` and the credential_process line in a new profile such as `loop-tf-tf` (`rolegate setup` writes it)",
+            ),
+        // A warning alone exits 0.
+        Case::fixture("missing_region_is_a_warning", "region-missing")
+            .exit(0)
+            .ids(&["region-missing"])
+            .finding(
+                "region-missing",
+                "warning",
+                Some("target"),
+                Some("$HOME/.aws/config:4"),
+                "no region for profile `target` (none in its chain, no AWS_REGION): rolegate uses us-east-1, and Terraform's provider and backend need one too",
+                "add `region = us-east-1` (or your region) to profile `target`",
+            )
+            .extra(|json, c| c.eq("target: region source", &profile(json, "target")["region"]["source"], "default")),
+        Case::fixture("missing_region_is_a_warning_unless_aws_region_is_set", "region-missing")
+            .env("AWS_REGION", "eu-central-1")
+            .exit(0)
+            .ids(&[])
+            .extra(|json, c| {
+                c.eq(
+                    "target: region",
+                    &profile(json, "target")["region"],
+                    &serde_json::json!({"value": "eu-central-1", "source": "AWS_REGION", "profile": null, "file": null, "line": null}),
+                );
+            }),
+        Case::fixture("a_file_the_sdk_parser_rejects", "parse-error")
+            .exit(1)
+            .ids(&["config-parse-error"])
+            .finding(
+                "config-parse-error",
+                "error",
+                None,
+                Some("$HOME/.aws/credentials:3"),
+                "the SDK's parser rejects this file: error parsing on line 3: Expected an '=' sign defining a property",
+                "fix the line named; `aws configure list` shows how the AWS CLI reads the same files",
+            )
+            .extra(|json, c| c.eq("profiles", &json["profiles"], &serde_json::json!([]))),
+        Case::fixture("a_requested_profile_is_explained_alone", "healthy").args(&["target-tf"]).exit(0).extra(
+            |json, c| {
+                let names: Vec<&str> =
+                    json["profiles"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
+                c.eq("profiles explained", names, ["target-tf"]);
+                let p = profile(json, "target-tf");
+                c.eq("target-tf: stands_for", &p["stands_for"], "target");
+                c.eq(
+                    "target-tf: place",
+                    (p["file"].as_str(), p["line"].as_u64()),
+                    (Some("$HOME/.aws/config"), Some(10)),
+                );
+                c.eq("target-tf: second hop", &p["chain"][1]["profile"], "target");
+            },
+        ),
+        Case::fixture("a_requested_profile_with_nothing_to_do", "healthy")
+            .args(&["base"])
+            .exit(0)
+            .ids(&["nothing-to-do"]),
+        Case::fixture("a_requested_profile_that_is_not_defined", "healthy")
+            .args(&["nope"])
+            .exit(1)
+            .finding(
+                "profile-not-found",
+                "error",
+                Some("nope"),
+                None,
+                "profile `nope` is not defined in $HOME/.aws/config or $HOME/.aws/credentials",
+                "`aws configure list-profiles` lists the profiles; the name is case-sensitive",
+            )
+            .extra(|json, c| c.eq("nope: ok", &profile(json, "nope")["ok"], &Value::Bool(false))),
+    ]
+}
+
+/// The Terraform findings on the fixture directories, with the healthy config.
+fn terraform_cases() -> Vec<Case> {
+    let mfa_profile_message = |block: &str| {
+        format!(
+            "{block} hard-codes profile = \"target\", which needs an MFA code (mfa_serial of profile `target`): Terraform cannot ask for it and stops with \"{SEED_ERROR}\""
+        )
+    };
+    let exec_fix = "write profile = \"target-tf\" (already in your config: `credential_process = rolegate credential-process target`), or run Terraform as `rolegate exec target -- terraform plan`: exec's generated config makes the hard-coded profile work unchanged";
+    let assume_fix = "replace the assume_role (and the block's profile) with profile = \"target-tf\" (already in your config: `credential_process = rolegate credential-process target`)";
+    let evaluate_fix = "check the value it has at run time (`terraform console` shows it), or write it literally";
+    vec![
+        // The local remote state is not read: three findings.
+        Case::fixture("terraform_backend_and_remote_state_with_the_mfa_profile", "healthy")
+            .terraform("backend")
+            .exit(1)
+            .count(3)
+            .finding(
+                "terraform-mfa-profile",
+                "error",
+                Some("target"),
+                Some("$DATA/terraform/backend/main.tf:6"),
+                mfa_profile_message("backend \"s3\""),
+                exec_fix,
+            )
+            .finding(
+                "terraform-mfa-profile",
+                "error",
+                Some("target"),
+                Some("$DATA/terraform/backend/main.tf:17"),
+                mfa_profile_message("data \"terraform_remote_state\" \"network\""),
+                exec_fix,
+            )
+            .finding(
+                "terraform-credentials-file-is-config",
+                "error",
+                None,
+                Some("$DATA/terraform/backend/main.tf:7"),
+                "backend \"s3\": shared_credentials_files points at the AWS config file ($HOME/.aws/config), not the credentials file: the SDK reads `[profile NAME]` there as credentials sections named \"profile NAME\" and never reads the keys in $HOME/.aws/credentials",
+                "remove shared_credentials_files (the SDK reads ~/.aws/credentials by default), or set it to [\"~/.aws/credentials\"]",
+            )
+            .extra(|json, c| {
+                let blocks: Vec<(&str, &str)> = json["terraform"]["blocks"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|b| (b["kind"].as_str().unwrap(), b["name"].as_str().unwrap()))
+                    .collect();
+                c.eq("blocks", blocks, [("backend", "s3"), ("remote_state", "network")]);
+            }),
+        // Not for the rolegate profile.
+        Case::fixture("terraform_shared_config_files_bypass_the_generated_config", "healthy")
+            .terraform("shared-config")
+            .exit(1)
+            .ids(&["terraform-mfa-profile", "terraform-shared-config-files"])
+            .finding(
+                "terraform-shared-config-files",
+                "warning",
+                None,
+                Some("$DATA/terraform/shared-config/main.tf:4"),
+                "provider \"aws\" sets shared_config_files: `rolegate exec` and the shims hand Terraform a generated config (AWS_CONFIG_FILE) in which MFA profiles call rolegate, and this setting bypasses it",
+                "remove shared_config_files, or write profile = \"target-tf\" (already in your config: `credential_process = rolegate credential-process target`), which works with any config file",
+            )
+            .finding(
+                "terraform-mfa-profile",
+                "error",
+                Some("target"),
+                Some("$DATA/terraform/shared-config/main.tf:3"),
+                mfa_profile_message("provider \"aws\""),
+                "write profile = \"target-tf\" (already in your config: `credential_process = rolegate credential-process target`); `rolegate exec` cannot help while the block sets shared_config_files",
+            ),
+        // Not for a role without MFA.
+        Case::fixture("terraform_assume_role_of_a_role_that_needs_mfa", "healthy")
+            .terraform("assume-role")
+            .exit(1)
+            .ids(&["terraform-assume-role-mfa", "terraform-assume-role-mfa"])
+            .finding(
+                "terraform-assume-role-mfa",
+                "error",
+                None,
+                Some("$DATA/terraform/assume-role/main.tf:7"),
+                "backend \"s3\" assumes role arn:aws:iam::123456789012:role/hc-master with assume_role, and that role needs MFA (profile `target` assumes the same role with MFA): Terraform's assume_role cannot send an MFA code",
+                assume_fix,
+            )
+            .finding(
+                "terraform-assume-role-mfa",
+                "error",
+                None,
+                Some("$DATA/terraform/assume-role/main.tf:17"),
+                "provider \"aws\" assumes role arn:aws:iam::123456789012:role/hc-master with assume_role, and that role needs MFA (profile `target` assumes the same role with MFA): Terraform's assume_role cannot send an MFA code",
+                assume_fix,
+            )
+            .extra(|json, c| {
+                let names: Vec<&str> = json["terraform"]["blocks"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|b| b["name"].as_str().unwrap())
+                    .collect();
+                c.eq("block names", names, ["s3", "aws", "aws.readonly"]);
+            }),
+        Case::fixture("terraform_assume_role_from_keys_that_carry_mfa_serial", "keys-mfa")
+            .terraform("keys-mfa")
+            .exit(1)
+            .finding(
+                "terraform-assume-role-mfa",
+                "error",
+                None,
+                Some("$DATA/terraform/keys-mfa/main.tf:5"),
+                "provider \"aws\" assumes role arn:aws:iam::123456789012:role/admin with assume_role, and that role needs MFA (the keys of profile `base` come with mfa_serial arn:aws:iam::123456789012:mfa/username): Terraform's assume_role cannot send an MFA code",
+                "move the role into a profile ([profile NAME] with source_profile = base, role_arn = arn:aws:iam::123456789012:role/admin, mfa_serial = arn:aws:iam::123456789012:mfa/username), then `rolegate setup NAME` and write profile = \"NAME-tf\" instead of assume_role",
+            )
+            .finding(
+                "terraform-mfa-ignored",
+                "warning",
+                Some("base"),
+                Some("$DATA/terraform/keys-mfa/main.tf:3"),
+                "provider \"aws\" uses profile = \"base\", whose mfa_serial (on profile `base`, which holds the keys) the SDKs ignore: Terraform calls AWS with the keys alone, without MFA, and policies that require MFA deny it",
+                "run `rolegate setup base` and write profile = \"base-tf\": rolegate asks the code and hands Terraform MFA credentials",
+            ),
+        Case::fixture("terraform_profile_not_found", "healthy")
+            .terraform("not-found")
+            .exit(0)
+            .ids(&["terraform-profile-not-found"])
+            .finding(
+                "terraform-profile-not-found",
+                "warning",
+                Some("targte"),
+                Some("$DATA/terraform/not-found/main.tf:3"),
+                "provider \"aws\" names profile = \"targte\", which is not defined in $HOME/.aws/config or $HOME/.aws/credentials",
+                "correct the name, or define the profile (Terraform fails with \"failed to get shared config profile\")",
+            ),
+        // Notes do not fail.
+        Case::fixture("terraform_values_that_cannot_be_evaluated_are_notes", "healthy")
+            .terraform("unknown")
+            .exit(0)
+            .ids(&["terraform-cannot-evaluate"; 3])
+            .finding(
+                "terraform-cannot-evaluate",
+                "info",
+                None,
+                Some("$DATA/terraform/unknown/main.tf:6"),
+                "provider \"aws\": cannot evaluate profile `var.profile`; only literal values are checked",
+                evaluate_fix,
+            )
+            .finding(
+                "terraform-cannot-evaluate",
+                "info",
+                None,
+                Some("$DATA/terraform/unknown/main.tf:7"),
+                "provider \"aws\": cannot evaluate shared_credentials_files `\"${path.module}/credentials\"`; only literal values are checked",
+                evaluate_fix,
+            )
+            .finding(
+                "terraform-cannot-evaluate",
+                "info",
+                None,
+                Some("$DATA/terraform/unknown/main.tf:12"),
+                "data \"terraform_remote_state\" \"network\": cannot evaluate config `var.state`; only literal values are checked",
+                evaluate_fix,
+            )
+            .text("\ninfo[terraform-cannot-evaluate]: $DATA/terraform/unknown/main.tf:6: ")
+            .text_end("\n0 errors, 0 warnings, 3 notes\n"),
+        Case::fixture("terraform_file_that_is_not_hcl", "healthy")
+            .terraform("broken")
+            .exit(0)
+            .ids(&["terraform-parse-error"])
+            .finding_starting(
+                "terraform-parse-error",
+                "warning",
+                None,
+                "$DATA/terraform/broken/main.tf:8",
+                "not valid HCL, not checked: ",
+                Fix::Is("`terraform validate` shows the same error".into()),
+            ),
+    ]
+}
+
+/// Each configuration error a profile can have, as doctor reports it: an error at its line of
+/// the config, once, with a fix.
+fn configuration_error_cases() -> Vec<Case> {
     let role =
         |extra: &str| format!("[profile p]\nrole_arn = {ROLE}\nsource_profile = base\nmfa_serial = {MFA}\n{extra}");
     let long_chain = {
@@ -1231,7 +1505,8 @@ fn config_error_cases() -> Vec<(String, &'static str, &'static str, &'static str
         }
         c + &format!("[profile p40]\nrole_arn = {ROLE}\nsource_profile = base\n")
     };
-    vec![
+    // (config, the profile asked about, id, profile of the finding, line in the config, message start)
+    let rows: Vec<(String, &str, &'static str, &'static str, u64, &str)> = vec![
         (
             "[profile my role]\nregion = us-east-1\n".into(),
             "my role",
@@ -1383,70 +1658,18 @@ fn config_error_cases() -> Vec<(String, &'static str, &'static str, &'static str
             1,
             "no STS endpoint for profile `p`: invalid endpoint URL \"not-a-url\"",
         ),
-    ]
-}
-
-#[test]
-fn every_configuration_error_is_a_finding_at_its_line() {
-    for (config, asked, id, profile, line, message) in config_error_cases() {
-        let mut env = TestEnv::new();
-        env.write_config(&config);
-        env.write_credentials(&seed_credentials());
-        let (code, json) = doctor_json(&env, &[asked]);
-        assert_eq!(code, 1, "{id}: an error: {json:#}");
-        let found = findings(&json, id);
-        let f = found.first().unwrap_or_else(|| panic!("no {id} for {asked:?} in {:#}", json["findings"]));
-        // One finding per fault, though several profiles of a long chain meet it.
-        assert_eq!(found.len(), 1, "{id}: {:#}", json["findings"]);
-        assert_eq!((f["severity"].as_str(), f["profile"].as_str()), (Some("error"), Some(profile)), "{f:#}");
-        assert_eq!((f["file"].as_str(), f["line"].as_u64()), (Some("$HOME/.aws/config"), Some(line)), "{id}: {f:#}");
-        let text = f["message"].as_str().unwrap();
-        assert!(text.starts_with(message), "{id}: {text}");
-        assert!(!f["fix"].as_str().unwrap_or_default().is_empty(), "{id} says how to fix it: {f:#}");
-        let plain = doctor(&env, &[asked]);
-        assert!(plain.stdout.contains(text), "{id}: the text report says the same: {}", plain.stdout);
-    }
-}
-
-#[test]
-fn a_cache_path_that_is_a_file_is_a_finding() {
-    let mut env = env_for("healthy");
-    std::fs::write(env.path("not-a-dir"), "").unwrap();
-    env.set("ROLEGATE_CACHE_DIR", env.path("not-a-dir").to_str().unwrap());
-    let (code, json) = doctor_json(&env, &[]);
-    assert_eq!(code, 1, "{json:#}");
-    let f = findings(&json, "cache-dir-not-a-directory");
-    assert_eq!(f.len(), 1, "{:#}", json["findings"]);
-    assert_eq!(f[0]["severity"], "error");
-    assert!(f[0]["message"].as_str().unwrap().starts_with("the cache directory path is not a directory"), "{:#}", f[0]);
-}
-
-#[test]
-fn a_terraform_file_that_is_not_utf8_is_a_warning_and_the_rest_is_read() {
-    let env = env_for("healthy");
-    let dir = env.path("tf");
-    std::fs::create_dir(&dir).unwrap();
-    std::fs::write(dir.join("a.tf"), b"provider \"aws\" { profile = \"\xff\" }\n").unwrap();
-    std::fs::write(dir.join("b.tf"), "provider \"aws\" {\n  profile = \"nope\"\n}\n").unwrap();
-    let (_, json) = doctor_json(&env, &["--terraform", dir.to_str().unwrap()]);
-    let f = findings(&json, "terraform-file-unreadable");
-    assert_eq!(f.len(), 1, "{:#}", json["findings"]);
-    assert_eq!(f[0]["severity"], "warning");
-    assert!(f[0]["file"].as_str().unwrap().ends_with("/tf/a.tf"), "{:#}", f[0]);
-    assert_eq!(findings(&json, "terraform-profile-not-found").len(), 1, "b.tf was read: {:#}", json["findings"]);
-}
-
-#[test]
-fn a_cache_path_that_cannot_be_inspected_is_a_warning() {
-    let mut env = env_for("healthy");
-    // A symlink that points at itself: every lookup through it fails (ELOOP), even for root.
-    std::os::unix::fs::symlink(env.path("loop"), env.path("loop")).unwrap();
-    env.set("ROLEGATE_CACHE_DIR", env.path("loop").to_str().unwrap());
-    let (_, json) = doctor_json(&env, &[]);
-    let f = findings(&json, "cache-dir-unreadable");
-    assert_eq!(f.len(), 1, "{:#}", json["findings"]);
-    assert_eq!(f[0]["severity"], "warning");
-    let message = f[0]["message"].as_str().unwrap();
-    assert!(message.starts_with("cannot inspect the cache directory: cannot inspect "), "{message}");
-    assert!(message.contains("/loop"), "{message}");
+    ];
+    rows.into_iter()
+        .map(|(config, asked, id, profile, line, message)| {
+            let name = format!("configuration error {id}: {message}");
+            Case::inline(&name, config, seed_credentials()).args(&[asked]).exit(1).once().finding_starting(
+                id,
+                "error",
+                Some(profile),
+                &format!("$HOME/.aws/config:{line}"),
+                message,
+                Fix::Given,
+            )
+        })
+        .collect()
 }

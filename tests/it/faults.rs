@@ -29,204 +29,66 @@
 //! Every case must also finish within 10 s, never panic (exit 101), print nothing on stdout when
 //! it fails, end a failure with a `rolegate: hint:` line, and never show the secret key.
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::{TcpListener, TcpStream};
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::thread::JoinHandle;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
+use crate::common::cache::*;
 use crate::common::env::*;
+use crate::common::net::{CannedServer, closed_port_url};
 use crate::common::pty::{count, spawn_script};
+use crate::common::run::*;
 use crate::common::skip::skip;
-use crate::common::strict_sts::{RoleSpec, StrictSts, error_xml};
-
-/// Bound on one rolegate run outside a pty: a hang fails the test instead of blocking it.
-const RUN_LIMIT: Duration = Duration::from_secs(40);
-/// The exit statuses of the README.
-const EXIT_CONFIG: i32 = 3;
-const EXIT_AUTH: i32 = 4;
-const EXIT_STS: i32 = 5;
-/// A plain role without conditions, for calls that carry no MFA code.
-const PLAIN_ROLE: &str = "arn:aws:iam::123456789012:role/plain";
+use crate::common::strict_sts::{StrictSts, error_xml};
 const HINT_BAD_RESPONSE: &str = "rolegate: hint: the endpoint is probably not STS: check AWS_ENDPOINT_URL_STS / AWS_ENDPOINT_URL and the profile's endpoint_url\n";
 const HINT_TRANSPORT: &str = "rolegate: hint: check the network, the proxy variables (HTTPS_PROXY, NO_PROXY) and the endpoint (AWS_ENDPOINT_URL_STS, the profile's region)\n";
 
 // ---------------------------------------------------------------------------------------------
-// Running rolegate
+// Common steps
 // ---------------------------------------------------------------------------------------------
-
-/// What a bounded run gives back.
-struct Run {
-    out: Output,
-    took: Duration,
-}
-
-impl Run {
-    fn code(&self) -> Option<i32> {
-        self.out.status.code()
-    }
-
-    fn stderr(&self) -> String {
-        stderr_of(&self.out)
-    }
-
-    fn stdout(&self) -> String {
-        String::from_utf8_lossy(&self.out.stdout).into_owned()
-    }
-
-    /// Succeeded with credential_process JSON and nothing on stderr.
-    fn assert_ok_silent(&self) -> ProcessJson {
-        assert_eq!(self.code(), Some(0), "{}", self.stderr());
-        assert_eq!(self.stderr(), "", "a successful call is silent");
-        parse_process_json(&self.out.stdout)
-    }
-
-    /// Failed with `code`: nothing on stdout, exactly one error, no panic, no secret key.
-    fn assert_failed(&self, code: i32) -> String {
-        let err = self.stderr();
-        assert_eq!(self.code(), Some(code), "{err}");
-        assert!(self.out.stdout.is_empty(), "a failure prints no credentials: {}", self.stdout());
-        assert_eq!(count(&err, "rolegate: error: "), 1, "{err}");
-        assert!(!err.contains("panicked"), "{err}");
-        assert_no_base_secret(&err);
-        err
-    }
-}
-
-/// Runs `cmd` (stdout and stderr captured) and kills it if it outlives `limit`.
-fn run_bounded(mut cmd: Command, limit: Duration) -> Run {
-    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
-    let start = Instant::now();
-    let mut child = cmd.spawn().expect("spawn rolegate");
-    let mut stdout = child.stdout.take().expect("stdout");
-    let mut stderr = child.stderr.take().expect("stderr");
-    let out_reader = std::thread::spawn(move || {
-        let mut buf = Vec::new();
-        let _ = stdout.read_to_end(&mut buf);
-        buf
-    });
-    let err_reader = std::thread::spawn(move || {
-        let mut buf = Vec::new();
-        let _ = stderr.read_to_end(&mut buf);
-        buf
-    });
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait for rolegate") {
-            break status;
-        }
-        if start.elapsed() > limit {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("rolegate did not finish within {limit:?} (killed): a hang or far too slow");
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    };
-    let took = start.elapsed();
-    let out = Output {
-        status,
-        stdout: out_reader.join().expect("stdout reader"),
-        stderr: err_reader.join().expect("stderr reader"),
-    };
-    Run { out, took }
-}
-
-/// `rolegate ARGS` in a new session: no controlling terminal, so it can never prompt (and never
-/// reaches the terminal `cargo test` runs in).
-fn no_tty(env: &TestEnv, args: &[&str]) -> Run {
-    let mut all = vec!["-w", rolegate_bin().to_str().expect("utf-8 path")];
-    all.extend_from_slice(args);
-    let run = run_bounded(env.command("setsid", &all), RUN_LIMIT);
-    env.record(args, &run.out);
-    run
-}
 
 /// A cold call of the seed's `target` with `code`: an MFA session and a role entry.
 fn cold(env: &TestEnv, code: &str) -> ProcessJson {
     no_tty(env, &["credential-process", "target", "--mfa-token", code]).assert_ok_silent()
 }
 
-fn assert_no_base_secret(text: &str) {
-    assert!(!text.contains(BASE_SECRET), "the base secret key leaked: {text}");
+/// The seed's STS and files after a cold call of `target` with the code 123456, and what it
+/// handed out.
+fn warm() -> (StrictSts, TestEnv, ProcessJson) {
+    let sts = seed_sts();
+    let env = TestEnv::seed(&sts);
+    let first = cold(&env, "123456");
+    (sts, env, first)
 }
 
-fn config_path(env: &TestEnv) -> String {
-    env.home().join(".aws/config").display().to_string()
+/// The seed's `target` after a cold call, with its role entry damaged by `damage`, called
+/// again without a code.
+struct Damaged {
+    env: TestEnv,
+    sts: StrictSts,
+    /// What the cold call handed out.
+    first: ProcessJson,
+    role: PathBuf,
+    session: PathBuf,
+    /// The MFA session entry's bytes before the second call.
+    session_bytes: Vec<u8>,
+    run: Run,
 }
 
-// ---------------------------------------------------------------------------------------------
-// The cache directory
-// ---------------------------------------------------------------------------------------------
-
-/// The `.json` entries, sorted.
-fn entries(env: &TestEnv) -> Vec<PathBuf> {
-    let Ok(dir) = std::fs::read_dir(env.cache_dir()) else { return Vec::new() };
-    let mut out: Vec<PathBuf> =
-        dir.map(|e| e.expect("dir entry").path()).filter(|p| p.extension().is_some_and(|e| e == "json")).collect();
-    out.sort();
-    out
-}
-
-/// The one entry whose name starts with `prefix` (`role-` or `mfa-`).
-fn entry(env: &TestEnv, prefix: &str) -> PathBuf {
-    let found: Vec<PathBuf> = entries(env)
-        .into_iter()
-        .filter(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with(prefix)))
-        .collect();
-    assert_eq!(found.len(), 1, "one {prefix}* entry expected: {found:?}");
-    found.into_iter().next().expect("one entry")
-}
-
-fn read_json(path: &Path) -> serde_json::Value {
-    serde_json::from_slice(&std::fs::read(path).expect("read entry")).expect("an entry is JSON")
-}
-
-/// Rewrites an entry in place (its mode and owner stay).
-fn write_json(path: &Path, value: &serde_json::Value) {
-    std::fs::write(path, serde_json::to_vec(value).expect("encode")).expect("write entry");
-}
-
-fn rfc3339(t: OffsetDateTime) -> serde_json::Value {
-    serde_json::Value::String(t.format(&Rfc3339).expect("format"))
-}
-
-fn access_key_of(path: &Path) -> String {
-    read_json(path)["credentials"]["access_key_id"].as_str().expect("access_key_id").to_string()
-}
-
-/// No temporary file left behind, and every entry is whole: version 1, credentials, 0600, ours.
-fn assert_cache_clean(env: &TestEnv) {
-    let Ok(dir) = std::fs::read_dir(env.cache_dir()) else { return };
-    for path in dir.map(|e| e.expect("dir entry").path()) {
-        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_string();
-        assert!(!name.starts_with(".tmp-"), "a temporary file was left behind: {}", path.display());
-        if path.extension().is_some_and(|e| e == "json") {
-            let meta = std::fs::symlink_metadata(&path).expect("stat entry");
-            assert!(meta.is_file(), "{}", path.display());
-            assert_eq!(meta.mode() & 0o777, 0o600, "{}", path.display());
-            assert_eq!(meta.uid(), rustix::process::geteuid().as_raw(), "{}", path.display());
-            let json = read_json(&path);
-            assert_eq!(json["version"], 1, "{}", path.display());
-            for field in ["access_key_id", "secret_access_key", "session_token", "expiration"] {
-                assert!(json["credentials"][field].is_string(), "{field} in {}", path.display());
-            }
-        }
-    }
-}
-
-/// A seed environment whose config also has `[profile plain]`: a role without MFA, so that
-/// AssumeRole is the first and only call and carries no code.
-fn plain_env(sts: &StrictSts) -> TestEnv {
-    sts.add_role(RoleSpec::new(PLAIN_ROLE));
-    let mut env = TestEnv::seed(sts);
-    env.write_config(&format!("{SEED_CONFIG}\n[profile plain]\nsource_profile = base\nrole_arn = {PLAIN_ROLE}\n"));
-    env
+fn call_with_damaged_role_entry(damage: impl FnOnce(&Path)) -> Damaged {
+    let (sts, env, first) = warm();
+    let role = entry(&env, "role-");
+    let session = entry(&env, "mfa-");
+    let session_bytes = std::fs::read(&session).unwrap();
+    damage(&role);
+    let run = no_tty(&env, &["credential-process", "target"]);
+    Damaged { env, sts, first, role, session, session_bytes, run }
 }
 
 /// The status of every call of `action`, in order.
@@ -240,9 +102,7 @@ fn statuses(sts: &StrictSts, action: &str) -> Vec<u16> {
 
 #[test]
 fn a_code_already_used_asks_for_the_next_one_on_the_terminal() {
-    let sts = seed_sts();
-    let env = TestEnv::seed(&sts);
-    let first = cold(&env, "123456");
+    let (sts, env, first) = warm();
     let session_before = access_key_of(&entry(&env, "mfa-"));
     // A new session is forced and the code already spent is typed again (two terminals racing
     // for one code, or a user typing the code still on the screen): STS refuses it as it refuses
@@ -284,7 +144,7 @@ fn an_external_id_the_role_refuses_is_access_denied_and_the_mfa_session_is_kept(
         format!(
             "rolegate: error: profile `target` ({}): AssumeRole: access denied: User: {USER_ARN} is not authorized to perform: sts:AssumeRole on resource: {ROLE_ARN}\n\
              rolegate: hint: check the role's trust policy (the principal, aws:MultiFactorAuthPresent, the external id) and your user's sts:AssumeRole permission\n",
-            config_path(&env)
+            env.config_path().display()
         )
     );
     assert!(!err.contains("918273"), "{err}");
@@ -304,9 +164,7 @@ fn an_external_id_the_role_refuses_is_access_denied_and_the_mfa_session_is_kept(
 
 #[test]
 fn an_mfa_session_expired_at_sts_but_not_in_the_cache_asks_for_a_new_code() {
-    let sts = seed_sts();
-    let env = TestEnv::seed(&sts);
-    cold(&env, "123456");
+    let (sts, env, _) = warm();
     let old_session = access_key_of(&entry(&env, "mfa-"));
     // The role entry is gone, so AssumeRole must use the cached session; STS's clock is past the
     // session's end while the cache still thinks it has hours left.
@@ -339,9 +197,7 @@ fn an_mfa_session_expired_at_sts_but_not_in_the_cache_asks_for_a_new_code() {
 
 #[test]
 fn a_5xx_on_assume_role_without_a_code_is_retried() {
-    let sts = seed_sts();
-    let env = TestEnv::seed(&sts);
-    cold(&env, "123456");
+    let (sts, env, _) = warm();
     let session = access_key_of(&entry(&env, "mfa-"));
 
     // 500 with an STS ErrorResponse, once.
@@ -364,14 +220,14 @@ fn a_5xx_on_assume_role_without_a_code_is_retried() {
 #[test]
 fn a_5xx_on_assume_role_three_times_fails_with_exit_5() {
     let sts = seed_sts();
-    let env = plain_env(&sts);
+    let env = TestEnv::seed_with_plain(&sts);
     sts.fail_next(3, 503, error_xml("ServiceUnavailable", "Service is unavailable.", "r-503"));
     let run = no_tty(&env, &["credential-process", "plain"]);
     let err = run.assert_failed(EXIT_STS);
     assert!(
         err.starts_with(&format!(
             "rolegate: error: profile `plain` ({}): AssumeRole: STS error ServiceUnavailable (HTTP 503): Service is unavailable.\n",
-            config_path(&env)
+            env.config_path().display()
         )),
         "{err}"
     );
@@ -384,7 +240,7 @@ fn a_5xx_on_assume_role_three_times_fails_with_exit_5() {
 fn a_5xx_on_get_session_token_with_a_code_is_not_retried() {
     let sts = seed_sts();
     let env = TestEnv::seed(&sts);
-    let config = config_path(&env);
+    let config = env.config_path().display().to_string();
 
     sts.fail_next(1, 500, error_xml("InternalFailure", "An internal error occurred.", "r-500"));
     let run = no_tty(&env, &["credential-process", "target", "--mfa-token", "918273"]);
@@ -429,21 +285,13 @@ fn a_5xx_error_ends_with_a_hint() {
     assert!(last.starts_with("rolegate: hint: "), "every error ends with a hint: {err}");
 }
 
-/// `http://127.0.0.1:PORT` on a port nobody listens on.
-fn closed_port_url() -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-    let port = listener.local_addr().expect("addr").port();
-    drop(listener);
-    format!("http://127.0.0.1:{port}")
-}
-
 #[test]
 fn a_closed_port_is_reported_with_its_url_at_once() {
     let sts = seed_sts();
-    let mut env = plain_env(&sts);
+    let mut env = TestEnv::seed_with_plain(&sts);
     let url = closed_port_url();
     env.set("AWS_ENDPOINT_URL", &url);
-    let config = config_path(&env);
+    let config = env.config_path().display().to_string();
 
     // With a code: one attempt.
     let run = no_tty(&env, &["credential-process", "target", "--mfa-token", "123456"]);
@@ -465,54 +313,13 @@ fn a_closed_port_is_reported_with_its_url_at_once() {
     assert_cache_clean(&env);
 }
 
-/// A loopback TCP listener that answers every connection with plain HTTP, whatever it is sent
-/// (a TLS client hello, here). Stops when dropped.
-struct PlainListener {
-    port: u16,
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
-}
-
-impl PlainListener {
-    fn start() -> PlainListener {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-        listener.set_nonblocking(true).expect("nonblocking");
-        let port = listener.local_addr().expect("addr").port();
-        let stop = Arc::new(AtomicBool::new(false));
-        let flag = Arc::clone(&stop);
-        let thread = std::thread::spawn(move || {
-            while !flag.load(Ordering::Relaxed) {
-                match listener.accept() {
-                    Ok((mut stream, _)) => {
-                        let _ = stream.set_nonblocking(false);
-                        let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
-                        let mut buf = [0u8; 1024];
-                        let _ = stream.read(&mut buf);
-                        let _ = stream
-                            .write_all(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
-                    }
-                    Err(_) => std::thread::sleep(Duration::from_millis(10)),
-                }
-            }
-        });
-        PlainListener { port, stop, thread: Some(thread) }
-    }
-}
-
-impl Drop for PlainListener {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
-
 #[test]
 fn tls_to_a_server_that_speaks_plain_http_fails_fast_and_clearly() {
     let sts = seed_sts();
-    let mut env = plain_env(&sts);
-    let listener = PlainListener::start();
+    let mut env = TestEnv::seed_with_plain(&sts);
+    // Plain HTTP, whatever it is sent (a TLS client hello, here).
+    let listener =
+        CannedServer::start(|| b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_vec());
     let url = format!("https://127.0.0.1:{}", listener.port);
     env.set("AWS_ENDPOINT_URL", &url);
     for (profile, args, action) in [
@@ -523,7 +330,7 @@ fn tls_to_a_server_that_speaks_plain_http_fails_fast_and_clearly() {
         let err = run.assert_failed(EXIT_STS);
         let expected = format!(
             "rolegate: error: profile `{profile}` ({}): {action}: cannot reach STS at {url}: ",
-            config_path(&env)
+            env.config_path().display()
         );
         assert!(err.starts_with(&expected), "{err}");
         assert!(err.ends_with(HINT_TRANSPORT), "{err}");
@@ -617,7 +424,7 @@ fn a_self_signed_certificate_is_refused_clearly() {
     let err = run.assert_failed(EXIT_STS);
     let expected = format!(
         "rolegate: error: profile `base` ({}): GetSessionToken: cannot reach STS at {url}: ",
-        config_path(&env)
+        env.config_path().display()
     );
     assert!(err.starts_with(&expected), "{err}");
     assert!(err.to_lowercase().contains("certificate"), "the message says what failed: {err}");
@@ -650,8 +457,8 @@ fn a_certificate_failure_hints_at_aws_ca_bundle() {
 #[test]
 fn a_response_that_is_not_xml_is_an_sts_error_and_is_not_echoed() {
     let sts = seed_sts();
-    let env = plain_env(&sts);
-    let config = config_path(&env);
+    let env = TestEnv::seed_with_plain(&sts);
+    let config = env.config_path().display().to_string();
     let marker = "CAPTIVE-PORTAL-7f3a9c";
 
     // A captive portal's HTML page with HTTP 200, for the call that carries the code.
@@ -690,7 +497,7 @@ fn a_response_that_is_not_xml_is_an_sts_error_and_is_not_echoed() {
 #[test]
 fn a_slow_answer_is_abandoned_after_the_request_bound_and_retried() {
     let sts = seed_sts();
-    let env = plain_env(&sts);
+    let env = TestEnv::seed_with_plain(&sts);
     // The first AssumeRole is held 20 s; rolegate's bound on one request is 10 s. A call without
     // a code is then retried, and the retry is answered at once.
     sts.delay_next(1, 20_000);
@@ -705,7 +512,7 @@ fn a_slow_answer_is_abandoned_after_the_request_bound_and_retried() {
 #[test]
 fn a_server_that_never_answers_in_time_is_given_up_by_the_deadline() {
     let sts = seed_sts();
-    let env = plain_env(&sts);
+    let env = TestEnv::seed_with_plain(&sts);
     // Every attempt is held past the 10 s request bound. With --prompt-timeout 1 the whole call
     // must be over by its deadline, 1 + 25 s (under Terraform's 60 s kill with the default 30 s:
     // 30 + 25 = 55 s); three attempts of 10 s plus backoff take longer.
@@ -722,19 +529,12 @@ fn a_server_that_never_answers_in_time_is_given_up_by_the_deadline() {
 
 #[test]
 fn a_truncated_role_entry_costs_an_assume_role_and_not_a_code() {
-    let sts = seed_sts();
-    let env = TestEnv::seed(&sts);
-    let first = cold(&env, "123456");
-    let role = entry(&env, "role-");
-    let session = entry(&env, "mfa-");
-    let session_bytes = std::fs::read(&session).unwrap();
-    // A write cut short (as by a crash of another tool): half the bytes.
-    let bytes = std::fs::read(&role).unwrap();
-    std::fs::write(&role, &bytes[..bytes.len() / 2]).unwrap();
-
-    let run = no_tty(&env, &["credential-process", "target"]);
-    assert_eq!(run.code(), Some(0), "{}", run.stderr());
-    let json = parse_process_json(&run.out.stdout);
+    let Damaged { env, sts, first, role, session, session_bytes, run } = call_with_damaged_role_entry(|role| {
+        // A write cut short (as by a crash of another tool): half the bytes.
+        let bytes = std::fs::read(role).unwrap();
+        std::fs::write(role, &bytes[..bytes.len() / 2]).unwrap();
+    });
+    let json = run.assert_ok();
     let warning = format!(
         "rolegate: warning: ignoring the unreadable cache entry {} (corrupt or from another version)\n",
         role.display()
@@ -762,14 +562,11 @@ fn a_bad_entry_is_warned_about_once() {
     ];
     let mut failures = Vec::new();
     for (what, damage) in damages {
-        let sts = seed_sts();
-        let env = TestEnv::seed(&sts);
-        cold(&env, "123456");
-        damage(&entry(&env, "role-"));
-        let run = no_tty(&env, &["credential-process", "target"]);
+        let damaged = call_with_damaged_role_entry(damage);
+        let Damaged { env, run, .. } = &damaged;
         assert_eq!(run.code(), Some(0), "{what}: {}", run.stderr());
         let warnings = count(&run.stderr(), "rolegate: warning: ");
-        if warnings != 1 || !run.stderr().contains(&entry(&env, "role-").display().to_string()) {
+        if warnings != 1 || !run.stderr().contains(&entry(env, "role-").display().to_string()) {
             failures.push(format!("{what}: {warnings} warnings, one naming the entry expected:\n{}", run.stderr()));
         }
     }
@@ -778,16 +575,13 @@ fn a_bad_entry_is_warned_about_once() {
 
 #[test]
 fn an_empty_mfa_session_entry_is_a_miss_with_a_warning() {
-    let sts = seed_sts();
-    let env = TestEnv::seed(&sts);
-    let first = cold(&env, "123456");
+    let (sts, env, first) = warm();
     let session = entry(&env, "mfa-");
     std::fs::write(&session, b"").unwrap();
     std::fs::remove_file(entry(&env, "role-")).unwrap();
 
     let run = no_tty(&env, &["credential-process", "target", "--mfa-token", "654321"]);
-    assert_eq!(run.code(), Some(0), "{}", run.stderr());
-    let json = parse_process_json(&run.out.stdout);
+    let json = run.assert_ok();
     assert_ne!(json.access_key_id, first.access_key_id);
     let warning = format!(
         "rolegate: warning: ignoring the unreadable cache entry {} (corrupt or from another version)\n",
@@ -801,15 +595,10 @@ fn an_empty_mfa_session_entry_is_a_miss_with_a_warning() {
 
 #[test]
 fn an_entry_readable_by_others_is_ignored_with_a_warning_naming_the_mode() {
-    let sts = seed_sts();
-    let env = TestEnv::seed(&sts);
-    let first = cold(&env, "123456");
-    let role = entry(&env, "role-");
-    std::fs::set_permissions(&role, std::fs::Permissions::from_mode(0o644)).unwrap();
-
-    let run = no_tty(&env, &["credential-process", "target"]);
-    assert_eq!(run.code(), Some(0), "{}", run.stderr());
-    let json = parse_process_json(&run.out.stdout);
+    let Damaged { env, sts, first, role, run, .. } = call_with_damaged_role_entry(|role| {
+        std::fs::set_permissions(role, std::fs::Permissions::from_mode(0o644)).unwrap();
+    });
+    let json = run.assert_ok();
     let warning = format!("rolegate: warning: ignoring the cache entry {}: its mode is 644, not 600\n", role.display());
     assert!(run.stderr().contains(&warning), "{}", run.stderr());
     assert_ne!(json.access_key_id, first.access_key_id, "credentials others could read are not served");
@@ -825,15 +614,10 @@ fn an_entry_owned_by_another_user_is_ignored_with_a_warning() {
         skip(test, "root", "needs root to chown an entry");
         return;
     }
-    let sts = seed_sts();
-    let env = TestEnv::seed(&sts);
-    let first = cold(&env, "123456");
-    let role = entry(&env, "role-");
-    std::os::unix::fs::chown(&role, Some(65534), Some(65534)).unwrap();
-
-    let run = no_tty(&env, &["credential-process", "target"]);
-    assert_eq!(run.code(), Some(0), "{}", run.stderr());
-    let json = parse_process_json(&run.out.stdout);
+    let Damaged { env, sts, first, role, run, .. } = call_with_damaged_role_entry(|role| {
+        std::os::unix::fs::chown(role, Some(65534), Some(65534)).unwrap();
+    });
+    let json = run.assert_ok();
     let warning = format!("rolegate: warning: ignoring the cache entry {}: owned by another user\n", role.display());
     assert!(run.stderr().contains(&warning), "{}", run.stderr());
     assert_ne!(json.access_key_id, first.access_key_id);
@@ -911,8 +695,7 @@ fn a_full_cache_disk_still_hands_out_the_credentials_and_keeps_the_old_entries()
 
     // A new MFA session (the code is spent) that cannot be stored is not lost either.
     let run = no_tty(&env, &["credential-process", "target", "--refresh-mfa", "--mfa-token", "654321"]);
-    assert_eq!(run.code(), Some(0), "{}", run.stderr());
-    parse_process_json(&run.out.stdout);
+    run.assert_ok();
     assert_eq!(count(&run.stderr(), "the credentials are used but not cached"), 2, "{}", run.stderr());
     assert_eq!((sts.count("GetSessionToken"), sts.count("AssumeRole")), (2, 3));
 
@@ -925,26 +708,23 @@ fn a_full_cache_disk_still_hands_out_the_credentials_and_keeps_the_old_entries()
 
 #[test]
 fn an_entry_of_a_newer_version_is_ignored_with_a_warning_and_kept() {
-    let sts = seed_sts();
-    let env = TestEnv::seed(&sts);
-    cold(&env, "123456");
-    let role = entry(&env, "role-");
-    // A newer rolegate sharing the cache wrote this entry: same shape, plus fields it knows of.
-    let mut v2 = read_json(&role);
-    v2["version"] = 2.into();
-    v2["credentials"]["access_key_id"] = "ASIAWRITTENBYVERSION2".into();
-    v2["credentials"]["source_identity"] = "written-by-v2".into();
-    v2["binding"] = serde_json::json!({"kind": "device-bound", "key": "opaque"});
-    write_json(&role, &v2);
-
-    let run = no_tty(&env, &["credential-process", "target"]);
-    assert_eq!(run.code(), Some(0), "{}", run.stderr());
-    let json = parse_process_json(&run.out.stdout);
+    let damaged = call_with_damaged_role_entry(|role| {
+        // A newer rolegate sharing the cache wrote this entry: same shape, plus fields it knows of.
+        let mut v2 = read_json(role);
+        v2["version"] = 2.into();
+        v2["credentials"]["access_key_id"] = "ASIAWRITTENBYVERSION2".into();
+        v2["credentials"]["source_identity"] = "written-by-v2".into();
+        v2["binding"] = serde_json::json!({"kind": "device-bound", "key": "opaque"});
+        write_json(role, &v2);
+    });
+    // Borrowed: the test directory lives as long as `damaged`.
+    let Damaged { role, run, .. } = &damaged;
+    let json = run.assert_ok();
     assert_ne!(json.access_key_id, "ASIAWRITTENBYVERSION2", "an entry of another version is not served");
     let err = run.stderr();
     assert!(err.contains("rolegate: warning: ") && err.contains(&role.display().to_string()), "{err}");
     assert!(err.contains("version 2") || err.contains("another version"), "{err}");
-    assert_eq!(read_json(&role)["version"], 2, "the other version's entry is not deleted");
+    assert_eq!(read_json(role)["version"], 2, "the other version's entry is not deleted");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -979,17 +759,12 @@ fn sixty_four_concurrent_cold_calls_prompt_once() {
 
 #[test]
 fn an_entry_issued_in_the_future_is_ignored_with_the_clock_warning() {
-    let sts = seed_sts();
-    let env = TestEnv::seed(&sts);
-    let first = cold(&env, "123456");
-    let role = entry(&env, "role-");
-    let mut future = read_json(&role);
-    future["issued_at"] = rfc3339(OffsetDateTime::now_utc() + time::Duration::days(1));
-    write_json(&role, &future);
-
-    let run = no_tty(&env, &["credential-process", "target"]);
-    assert_eq!(run.code(), Some(0), "{}", run.stderr());
-    let json = parse_process_json(&run.out.stdout);
+    let Damaged { env, sts, first, role, run, .. } = call_with_damaged_role_entry(|role| {
+        let mut future = read_json(role);
+        future["issued_at"] = rfc3339(OffsetDateTime::now_utc() + time::Duration::days(1));
+        write_json(role, &future);
+    });
+    let json = run.assert_ok();
     assert_ne!(json.access_key_id, first.access_key_id);
     assert!(
         run.stderr().contains(&format!(
@@ -1011,9 +786,7 @@ fn an_entry_issued_in_the_future_is_ignored_with_the_clock_warning() {
 
 #[test]
 fn entries_that_have_expired_are_never_served() {
-    let sts = seed_sts();
-    let env = TestEnv::seed(&sts);
-    cold(&env, "123456");
+    let (sts, env, _) = warm();
     let now = OffsetDateTime::now_utc();
     // A clock that jumped forward since (or entries written by a machine whose clock was
     // behind): both entries ended an hour ago.
@@ -1064,8 +837,7 @@ fn clock_off_by(skew: i64, direction: &str) {
     let env = TestEnv::seed(&sts);
     sts.set_skew(skew);
     let run = no_tty(&env, &["credential-process", "target", "--mfa-token", "123456"]);
-    assert_eq!(run.code(), Some(0), "{}", run.stderr());
-    let json = parse_process_json(&run.out.stdout);
+    let json = run.assert_ok();
     let err = run.stderr();
     assert_eq!(
         err.lines().collect::<Vec<_>>(),
@@ -1180,17 +952,13 @@ fn check_case(
     specifics: bool,
 ) -> Result<(), String> {
     let sts = seed_sts();
-    let mut env = TestEnv::new();
-    std::fs::write(env.home().join(".aws/config"), config).expect("write config");
-    std::fs::write(env.home().join(".aws/credentials"), credentials).expect("write credentials");
-    env.set("AWS_ENDPOINT_URL", &sts.url());
-    let config_path = env.home().join(".aws/config").display().to_string();
-    let credentials_path = env.home().join(".aws/credentials").display().to_string();
+    let env = TestEnv::with_files(&sts, config, credentials);
+    let config_path = env.config_path().display().to_string();
+    let credentials_path = env.credentials_path().display().to_string();
     let fill = |s: &str| s.replace("{config}", &config_path).replace("{credentials}", &credentials_path);
 
-    let mut all = vec!["-w", rolegate_bin().to_str().expect("utf-8 path")];
-    all.extend_from_slice(&["credential-process", &expect.profile, "--mfa-token", "123456"]);
-    let run = run_bounded(env.command("setsid", &all), limit + Duration::from_secs(2));
+    let args = ["credential-process", &expect.profile, "--mfa-token", "123456"];
+    let run = run_bounded(env.without_terminal(&args), limit + Duration::from_secs(2));
     let err = run.stderr();
     let mut problems = Vec::new();
     if run.took > limit {
@@ -1243,12 +1011,8 @@ fn check_case(
             problems.push("no `rolegate: hint:` line last".into());
         }
     }
-    if let Ok(dir) = std::fs::read_dir(env.cache_dir()) {
-        for p in dir.map(|e| e.expect("dir entry").path()) {
-            if p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with(".tmp-")) {
-                problems.push(format!("left {}", p.display()));
-            }
-        }
+    for p in temporary_files(&env) {
+        problems.push(format!("left {}", p.display()));
     }
     if problems.is_empty() {
         Ok(())
@@ -1355,14 +1119,10 @@ fn a_50_mb_config_of_many_profiles_finishes_quickly_with_a_clear_result() {
         format!("[profile generated-{i}]\nsource_profile = base\nrole_arn = arn:aws:iam::123456789012:role/r{i}\n\n")
     });
     let sts = seed_sts();
-    let mut env = TestEnv::new();
-    std::fs::write(env.home().join(".aws/config"), &config).unwrap();
-    env.write_credentials(&seed_credentials());
-    env.set("AWS_ENDPOINT_URL", &sts.url());
-    let mut all = vec!["-w", rolegate_bin().to_str().unwrap()];
-    all.extend_from_slice(&["credential-process", "target", "--mfa-token", "918273"]);
+    let env = TestEnv::with_files(&sts, &config, seed_credentials());
+    let args = ["credential-process", "target", "--mfa-token", "918273"];
     // Killed (and failed) at 12 s: the bound is 10 s.
-    let run = run_bounded(env.command("setsid", &all), Duration::from_secs(12));
+    let run = run_bounded(env.without_terminal(&args), Duration::from_secs(12));
     assert!(run.took < Duration::from_secs(10), "took {:?}", run.took);
     match run.code() {
         Some(0) => {
@@ -1370,7 +1130,7 @@ fn a_50_mb_config_of_many_profiles_finishes_quickly_with_a_clear_result() {
         }
         _ => {
             let err = run.assert_failed(EXIT_CONFIG);
-            assert!(err.contains(&config_path(&env)), "the error names the file: {err}");
+            assert!(err.contains(&env.config_path().display().to_string()), "the error names the file: {err}");
             assert!(err.contains("rolegate: hint: "), "{err}");
         }
     }

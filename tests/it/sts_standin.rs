@@ -1,5 +1,8 @@
-//! Tests of the STS emulators themselves: the strict stand-in (its STS semantics, its SigV4
-//! verification against our signer, botocore and the Go SDK) and the moto fixture.
+//! The conformance suite of the STS emulators: it checks that the strict stand-in
+//! (`common/strict_sts/`) behaves like real STS (its answers, error codes and messages, MFA and
+//! session rules, clocks, and its SigV4 verification against our signer, botocore and the Go
+//! SDK), so that tests run against it mean what they would against STS; and that the moto
+//! fixture does what the tests rely on.
 
 use std::path::Path;
 use std::process::{Command, Output};

@@ -15,6 +15,8 @@ pub const USER_ARN: &str = "arn:aws:iam::123456789012:user/username";
 pub const MFA_SERIAL: &str = "arn:aws:iam::123456789012:mfa/username";
 pub const ROLE_ARN: &str = "arn:aws:iam::123456789012:role/hc/hc-master";
 pub const EXTERNAL_ID: &str = "123456789069";
+/// A role without conditions ([`TestEnv::seed_with_plain`]), for calls that carry no MFA code.
+pub const PLAIN_ROLE: &str = "arn:aws:iam::123456789012:role/plain";
 /// Recognisable fake long-term keys: a test fails if they show up where they must not.
 pub const BASE_KEY_ID: &str = "AKIAROLEGATETESTBASE";
 pub const BASE_SECRET: &str = "SECRETbaseKEYrolegateTEST0000000000000000";
@@ -65,9 +67,22 @@ impl TestEnv {
 
     /// The seed's files, talking to `sts`.
     pub fn seed(sts: &StrictSts) -> TestEnv {
+        TestEnv::with_files(sts, SEED_CONFIG, seed_credentials())
+    }
+
+    /// The seed's files with `[profile plain]` added: a role without MFA (registered with
+    /// `sts`), so that AssumeRole is the first and only call and carries no code.
+    pub fn seed_with_plain(sts: &StrictSts) -> TestEnv {
+        sts.add_role(RoleSpec::new(PLAIN_ROLE));
+        let config = format!("{SEED_CONFIG}\n[profile plain]\nsource_profile = base\nrole_arn = {PLAIN_ROLE}\n");
+        TestEnv::with_files(sts, config, seed_credentials())
+    }
+
+    /// These two files (any bytes), talking to `sts`.
+    pub fn with_files(sts: &StrictSts, config: impl AsRef<[u8]>, credentials: impl AsRef<[u8]>) -> TestEnv {
         let mut env = TestEnv::new();
-        env.write_config(SEED_CONFIG);
-        env.write_credentials(&seed_credentials());
+        env.write_config_bytes(config.as_ref());
+        env.write_credentials_bytes(credentials.as_ref());
         env.set("AWS_ENDPOINT_URL", &sts.url());
         env
     }
@@ -84,12 +99,31 @@ impl TestEnv {
         self.dir.path().join(name)
     }
 
+    /// `~/.aws/config`.
+    pub fn config_path(&self) -> PathBuf {
+        self.home().join(".aws/config")
+    }
+
+    /// `~/.aws/credentials`.
+    pub fn credentials_path(&self) -> PathBuf {
+        self.home().join(".aws/credentials")
+    }
+
     pub fn write_config(&mut self, text: &str) {
-        std::fs::write(self.home().join(".aws/config"), text).expect("write config");
+        self.write_config_bytes(text.as_bytes());
     }
 
     pub fn write_credentials(&mut self, text: &str) {
-        std::fs::write(self.home().join(".aws/credentials"), text).expect("write credentials");
+        self.write_credentials_bytes(text.as_bytes());
+    }
+
+    /// A config file of any bytes (not UTF-8, huge).
+    pub fn write_config_bytes(&mut self, bytes: &[u8]) {
+        std::fs::write(self.config_path(), bytes).expect("write config");
+    }
+
+    pub fn write_credentials_bytes(&mut self, bytes: &[u8]) {
+        std::fs::write(self.credentials_path(), bytes).expect("write credentials");
     }
 
     pub fn set(&mut self, name: &str, value: &str) {
@@ -144,11 +178,17 @@ impl TestEnv {
 
     /// Runs `rolegate ARGS` in a new session, so it has no controlling terminal (as under CI).
     pub fn run_without_terminal(&self, args: &[&str]) -> Output {
-        let mut all = vec!["-w", rolegate_bin().to_str().expect("utf-8 path")];
-        all.extend_from_slice(args);
-        let out = self.command("setsid", &all).output().expect("run setsid rolegate");
+        let out = self.without_terminal(args).output().expect("run setsid rolegate");
         self.record(args, &out);
         out
+    }
+
+    /// The command `rolegate ARGS` in a new session (no controlling terminal), not recorded for
+    /// the audit.
+    pub fn without_terminal(&self, args: &[&str]) -> Command {
+        let mut all = vec!["-w", rolegate_bin().to_str().expect("utf-8 path")];
+        all.extend_from_slice(args);
+        self.command("setsid", &all)
     }
 
     /// Keeps the output of `rolegate ARGS`, run some other way, for the audit.
