@@ -224,19 +224,7 @@ fn expiring_role_credentials_are_reassumed_from_the_session_without_a_prompt() {
     let env = TestEnv::seed(&sts);
     let first = env.rolegate(&["credential-process", "target", "--mfa-token", "123456"]).output().unwrap();
     let a = parse_process_json(&first.stdout);
-    // Age the cached role entry to 10 minutes of validity left: below the 15-minute floor.
-    let role_entry = std::fs::read_dir(env.cache_dir())
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .find(|p| {
-            p.file_name().unwrap().to_str().unwrap().starts_with("role-") && p.extension().is_some_and(|e| e == "json")
-        })
-        .unwrap();
-    let mut entry: serde_json::Value = serde_json::from_slice(&std::fs::read(&role_entry).unwrap()).unwrap();
-    let soon = time::OffsetDateTime::now_utc() + time::Duration::minutes(10);
-    entry["credentials"]["expiration"] =
-        serde_json::Value::String(soon.format(&time::format_description::well_known::Rfc3339).unwrap());
-    std::fs::write(&role_entry, serde_json::to_vec(&entry).unwrap()).unwrap();
+    age_role_entry(&env);
 
     let second = env.run_without_terminal(&["credential-process", "target"]);
     assert!(second.status.success(), "{}", stderr_of(&second));
