@@ -1,10 +1,26 @@
-//! The command line, declared with clap derive. No logic lives here: the `///` comments are the
-//! help text, and completions and the man page can be generated from these types.
+//! The command line, declared with clap derive. No logic lives here but the environment twins
+//! of a few flags (below): the `///` comments are the help text, and completions and the man
+//! page can be generated from these types.
+//!
+//! The environment twins of the flags (`ROLEGATE_CACHE_DIR`, `ROLEGATE_MFA_PROCESS`,
+//! `ROLEGATE_YKMAN_ACCOUNT`, `ROLEGATE_PROMPT_TIMEOUT`) are not clap's `env =`: clap would take an
+//! empty variable as an empty value (a usage error for a path or a number). They are read from the
+//! [`Context`](crate::context::Context), where an empty variable is unset: the cache directory in
+//! `Context::default_cache_dir`, the others in [`SessionOptions::with_env`]. A flag wins over
+//! its variable.
 
 use std::ffi::OsString;
 use std::path::PathBuf;
 
 use clap::{ArgAction, Args, Parser, Subcommand};
+
+use crate::context::Env;
+use crate::env_vars;
+
+/// `--prompt-timeout` when neither the flag nor `ROLEGATE_PROMPT_TIMEOUT` gives it.
+pub const DEFAULT_PROMPT_TIMEOUT_SECONDS: u64 = 30;
+/// The seconds `--prompt-timeout` and `ROLEGATE_PROMPT_TIMEOUT` accept.
+const PROMPT_TIMEOUT_RANGE: std::ops::RangeInclusive<u64> = 1..=3600;
 
 /// Credentials for MFA-protected AWS roles, for Terraform and every AWS SDK: one MFA prompt a day.
 #[derive(Debug, Parser)]
@@ -14,8 +30,8 @@ pub struct Cli {
     #[arg(short, long, action = ArgAction::Count, global = true)]
     pub verbose: u8,
 
-    /// Where sessions are cached [default: $XDG_CACHE_HOME/rolegate or ~/.cache/rolegate].
-    #[arg(long, global = true, env = "ROLEGATE_CACHE_DIR", value_name = "DIR")]
+    /// Where sessions are cached [env: ROLEGATE_CACHE_DIR] [default: $XDG_CACHE_HOME/rolegate or ~/.cache/rolegate].
+    #[arg(long, global = true, value_name = "DIR")]
     pub cache_dir: Option<PathBuf>,
 
     #[command(subcommand)]
@@ -218,24 +234,130 @@ pub struct SessionOptions {
     #[arg(long, value_name = "CODE")]
     pub mfa_token: Option<String>,
 
-    /// A command that prints the MFA code (e.g. a password manager's TOTP command) [profile key: rolegate_mfa_process].
-    #[arg(long, env = "ROLEGATE_MFA_PROCESS", value_name = "COMMAND", conflicts_with = "mfa_token")]
+    /// A command that prints the MFA code (e.g. a password manager's TOTP command) [env: ROLEGATE_MFA_PROCESS] [profile key: rolegate_mfa_process].
+    #[arg(long, value_name = "COMMAND", conflicts_with = "mfa_token")]
     pub mfa_process: Option<String>,
 
-    /// Take the code from a YubiKey: `ykman oath accounts code --single NAME` [profile key: rolegate_ykman_account].
-    #[arg(long, env = "ROLEGATE_YKMAN_ACCOUNT", value_name = "NAME", conflicts_with_all = ["mfa_token", "mfa_process"])]
+    /// Take the code from a YubiKey: `ykman oath accounts code --single NAME` [env: ROLEGATE_YKMAN_ACCOUNT] [profile key: rolegate_ykman_account].
+    #[arg(long, value_name = "NAME", conflicts_with_all = ["mfa_token", "mfa_process"])]
     pub ykman_account: Option<String>,
 
     /// Ignore cached sessions and ask for a new MFA code (for policies that check aws:MultiFactorAuthAge).
     #[arg(long)]
     pub refresh_mfa: bool,
 
-    /// Seconds to wait for the MFA code at the prompt (Terraform kills a helper after 60).
-    #[arg(long, env = "ROLEGATE_PROMPT_TIMEOUT", value_name = "SECONDS", default_value_t = 30,
-          value_parser = clap::value_parser!(u64).range(1..=3600))]
-    pub prompt_timeout: u64,
+    /// Seconds to wait for the MFA code at the prompt (Terraform kills a helper after 60) [env: ROLEGATE_PROMPT_TIMEOUT] [default: 30].
+    #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(PROMPT_TIMEOUT_RANGE))]
+    pub prompt_timeout: Option<u64>,
 
     /// Lifetime of the MFA session in seconds, 900 to 129600 [default: profile's rolegate_mfa_session_duration, else 43200 = 12 h].
     #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u32).range(900..=129_600))]
     pub mfa_session_duration: Option<u32>,
+}
+
+impl SessionOptions {
+    /// The options with the environment's twins filled in where no flag was given:
+    /// `ROLEGATE_MFA_PROCESS`, `ROLEGATE_YKMAN_ACCOUNT`, `ROLEGATE_PROMPT_TIMEOUT`. An empty
+    /// variable is unset. A variable never overrides a flag of the same family: with
+    /// `--mfa-token` neither program variable applies, with `--ykman-account` the MFA-process
+    /// variable does not, and the other way round. A `ROLEGATE_PROMPT_TIMEOUT` that is not a
+    /// number of seconds from 1 to 3600 is ignored with a warning (the default then applies).
+    pub fn with_env(&self, env: &Env) -> SessionOptions {
+        let mut out = self.clone();
+        let code_flag = self.mfa_token.is_some();
+        if out.mfa_process.is_none() && !code_flag && self.ykman_account.is_none() {
+            out.mfa_process = env.get(env_vars::ROLEGATE_MFA_PROCESS).map(str::to_string);
+        }
+        if out.ykman_account.is_none() && !code_flag && self.mfa_process.is_none() {
+            out.ykman_account = env.get(env_vars::ROLEGATE_YKMAN_ACCOUNT).map(str::to_string);
+        }
+        if out.prompt_timeout.is_none()
+            && let Some(raw) = env.get(env_vars::ROLEGATE_PROMPT_TIMEOUT)
+        {
+            match raw.trim().parse::<u64>() {
+                Ok(s) if PROMPT_TIMEOUT_RANGE.contains(&s) => out.prompt_timeout = Some(s),
+                _ => {
+                    // Once per process, however many channels resolve the options.
+                    static WARNED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+                    if !WARNED.swap(true, std::sync::atomic::Ordering::Relaxed) {
+                        crate::diag::warn(&format!(
+                            "ignoring ROLEGATE_PROMPT_TIMEOUT={raw:?}: not a number of seconds from 1 to 3600; waiting {DEFAULT_PROMPT_TIMEOUT_SECONDS} s"
+                        ));
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// Seconds to wait at the prompt: the flag, else (after [`SessionOptions::with_env`]) the
+    /// variable, else the default.
+    pub fn prompt_timeout_seconds(&self) -> u64 {
+        self.prompt_timeout.unwrap_or(DEFAULT_PROMPT_TIMEOUT_SECONDS)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn session(args: &[&str]) -> SessionOptions {
+        let mut argv = vec!["rolegate", "credential-process", "p"];
+        argv.extend_from_slice(args);
+        match Cli::try_parse_from(argv).expect("parses").command {
+            Command::CredentialProcess(a) => a.session,
+            _ => unreachable!(),
+        }
+    }
+
+    #[test]
+    fn the_variables_fill_in_what_no_flag_gave() {
+        let env = Env::from_pairs([
+            ("ROLEGATE_MFA_PROCESS", "pass otp aws"),
+            ("ROLEGATE_YKMAN_ACCOUNT", "aws"),
+            ("ROLEGATE_PROMPT_TIMEOUT", "45"),
+        ]);
+        let s = session(&[]).with_env(&env);
+        assert_eq!(
+            (s.mfa_process.as_deref(), s.ykman_account.as_deref(), s.prompt_timeout_seconds()),
+            (Some("pass otp aws"), Some("aws"), 45)
+        );
+        // Flags win, also over the other variable of their family.
+        let s = session(&["--prompt-timeout", "5", "--ykman-account", "yk"]).with_env(&env);
+        assert_eq!(
+            (s.mfa_process.as_deref(), s.ykman_account.as_deref(), s.prompt_timeout_seconds()),
+            (None, Some("yk"), 5)
+        );
+        let s = session(&["--mfa-token", "123456"]).with_env(&env);
+        assert_eq!((s.mfa_process, s.ykman_account), (None, None));
+    }
+
+    #[test]
+    fn an_empty_or_bad_variable_is_unset() {
+        let empty = Env::from_pairs([
+            ("ROLEGATE_MFA_PROCESS", ""),
+            ("ROLEGATE_YKMAN_ACCOUNT", ""),
+            ("ROLEGATE_PROMPT_TIMEOUT", ""),
+        ]);
+        let s = session(&[]).with_env(&empty);
+        assert_eq!(
+            (s.mfa_process.as_deref(), s.ykman_account.as_deref(), s.prompt_timeout_seconds()),
+            (None, None, 30)
+        );
+        for bad in ["0", "3601", "soon", "-1"] {
+            let s = session(&[]).with_env(&Env::from_pairs([("ROLEGATE_PROMPT_TIMEOUT", bad)]));
+            assert_eq!(s.prompt_timeout_seconds(), DEFAULT_PROMPT_TIMEOUT_SECONDS, "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_help_still_names_the_variables() {
+        let help = <Cli as clap::CommandFactory>::command().render_long_help().to_string();
+        assert!(help.contains("ROLEGATE_CACHE_DIR"), "{help}");
+        let mut cmd = <Cli as clap::CommandFactory>::command();
+        let sub = cmd.find_subcommand_mut("credential-process").expect("subcommand").render_long_help().to_string();
+        for var in ["ROLEGATE_MFA_PROCESS", "ROLEGATE_YKMAN_ACCOUNT", "ROLEGATE_PROMPT_TIMEOUT"] {
+            assert!(sub.contains(var), "{var}: {sub}");
+        }
+    }
 }

@@ -24,7 +24,8 @@ pub fn credential_process(ctx: &Context, cli: &Cli, args: &CredentialArgs) -> Re
     base_credentials::check_recursion(ctx, &profile)?;
     let cache = Cache::new(cache_dir(ctx, cli)?);
     let paths = ConfigPaths::locate(ctx)?;
-    let fingerprint = hot_index::fingerprint(ctx, &paths, &profile, &hot_flags(args.session.mfa_session_duration));
+    let flags = hot_flags(args.session.mfa_session_duration);
+    let fingerprint = hot_index::fingerprint(ctx, &paths, &profile, &flags);
     if !args.session.refresh_mfa
         && let Some(entry) = hot_hit(ctx, &cache, fingerprint.as_deref())?
     {
@@ -32,8 +33,12 @@ pub fn credential_process(ctx: &Context, cli: &Cli, args: &CredentialArgs) -> Re
     }
 
     let (credentials, plan) = credentials(ctx, cli, Some(&profile), &args.session)?;
-    if let Some(fp) = &fingerprint {
-        cache.store_index(fp, &plan.result_key);
+    // Indexed only if the files read the same after the plan as before it: an edit in between
+    // would tie the old contents to the new plan.
+    if let Some(fp) = &fingerprint
+        && hot_index::fingerprint(ctx, &paths, &profile, &flags).as_ref() == Some(fp)
+    {
+        cache.store_index(fp, &plan.result_key, ctx.now());
     }
     output::write_stdout(&output::credential_process::render(&credentials)).map_err(Error::Stdout)
 }
@@ -60,9 +65,14 @@ fn hot_hit(ctx: &Context, cache: &Cache, fingerprint: Option<&str>) -> Result<Op
 /// run), answered from the hot index before the command-line parser is built: building clap's
 /// definition of every subcommand is most of a cached call's time and memory, and a hit needs
 /// none of it. `true` when the credentials were printed; on anything else (a flag, a miss, an
-/// error, logging asked for) the caller goes the ordinary way, which reports errors properly.
+/// error, logging asked for, a shim's name in `argv[0]`) the caller goes the ordinary way,
+/// which reports errors properly. A shim (`terraform credential-process target`) runs its
+/// program: the caller checks for one first, and so does this.
 pub fn try_hot_path(args: &[std::ffi::OsString]) -> bool {
-    let [_, sub, profile] = args else { return false };
+    let [argv0, sub, profile] = args else { return false };
+    if crate::shim::invoked_as(argv0).is_some() {
+        return false;
+    }
     let (Some("credential-process"), Some(profile)) = (sub.to_str(), profile.to_str()) else { return false };
     if profile.starts_with('-') {
         return false;
@@ -90,6 +100,7 @@ pub fn credentials(
     args: &SessionOptions,
 ) -> Result<(crate::credentials::Credentials, plan::Plan), Error> {
     let started = Instant::now();
+    let args = &args.with_env(&ctx.env);
     let profile = plan::profile_name(profile, &ctx.env);
     base_credentials::check_recursion(ctx, &profile)?;
     let paths = ConfigPaths::locate(ctx)?;
@@ -124,8 +135,8 @@ pub fn credentials(
     let mut opts = provider::Options {
         code_source: code_source.as_mut(),
         refresh: args.refresh_mfa,
-        deadline: started + Duration::from_secs(args.prompt_timeout) + DEADLINE_MARGIN,
-        prompt_timeout_seconds: args.prompt_timeout,
+        deadline: started + Duration::from_secs(args.prompt_timeout_seconds()) + DEADLINE_MARGIN,
+        prompt_timeout_seconds: args.prompt_timeout_seconds(),
         min_remaining_seconds: crate::cache::MIN_REMAINING_SECONDS,
         file_of: &file_of,
     };

@@ -62,16 +62,17 @@ pub fn exec(ctx: &Context, cli: &Cli, args: &ExecArgs) -> Result<u8, Error> {
     if let Some(current) = ctx.env.get(env_vars::ROLEGATE_PROFILE) {
         if current == args.profile {
             diag::notice(&format!("already running with credentials for `{current}`; re-using them"));
-            let env: Vec<(String, String)> = ctx.env.as_map().iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+            let env: Vec<(OsString, OsString)> = ctx.env.vars_os().map(|(k, v)| (k.to_owned(), v.to_owned())).collect();
             return Err(replace_with(&args.command, env).into());
         }
         diag::notice(&format!("replacing the credentials for `{current}` with `{}`", args.profile));
     }
 
     let (credentials, plan) = commands::credentials(ctx, cli, Some(&args.profile), &args.session)?;
-    let mut env: Vec<(String, String)> = ctx.env.as_map().iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    // Every variable the user had, byte for byte, minus those the credentials replace or unset.
+    let mut env: Vec<(OsString, OsString)> = ctx.env.vars_os().map(|(k, v)| (k.to_owned(), v.to_owned())).collect();
     let changes = child_env(&credentials, Some(&plan.region), &args.profile);
-    env.retain(|(k, _)| !changes.unset.contains(&k.as_str()) && !changes.set.iter().any(|(s, _)| s == k));
+    env.retain(|(k, _)| !changes.unset.iter().any(|u| k == u) && !changes.set.iter().any(|(s, _)| k == s));
 
     if !args.no_generated_config {
         let paths = ConfigPaths::locate(ctx)?;
@@ -81,27 +82,27 @@ pub fn exec(ctx: &Context, cli: &Cli, args: &ExecArgs) -> Result<u8, Error> {
         let generated = generated_config::write(&dir, &paths, &profiles, &ctx.env, &exe)?;
         tracing::debug!(profiles = ?generated.rewritten, config = %generated.config.display(), "generated config");
         let set = [
-            (env_vars::AWS_CONFIG_FILE, generated.config.display().to_string()),
+            (env_vars::AWS_CONFIG_FILE, generated.config.into_os_string()),
             (
                 env_vars::AWS_SHARED_CREDENTIALS_FILE,
-                generated.credentials.as_ref().unwrap_or(&paths.credentials).display().to_string(),
+                generated.credentials.as_ref().unwrap_or(&paths.credentials).clone().into_os_string(),
             ),
-            (env_vars::ROLEGATE_CONFIG_FILE, paths.config.display().to_string()),
-            (env_vars::ROLEGATE_SHARED_CREDENTIALS_FILE, paths.credentials.display().to_string()),
+            (env_vars::ROLEGATE_CONFIG_FILE, paths.config.clone().into_os_string()),
+            (env_vars::ROLEGATE_SHARED_CREDENTIALS_FILE, paths.credentials.clone().into_os_string()),
         ];
-        env.retain(|(k, _)| !set.iter().any(|(s, _)| s == k));
-        env.extend(set.into_iter().map(|(k, v)| (k.to_string(), v)));
+        env.retain(|(k, _)| !set.iter().any(|(s, _)| k == s));
+        env.extend(set.into_iter().map(|(k, v)| (OsString::from(k), v)));
     }
 
     if args.server {
         return crate::server::exec_with_server(ctx, cli, args, &plan, credentials, env);
     }
-    env.extend(changes.set.iter().map(|(k, v)| (k.to_string(), v.clone())));
+    env.extend(changes.set.iter().map(|(k, v)| (OsString::from(k), OsString::from(v))));
     Err(replace_with(&args.command, env).into())
 }
 
 /// Replaces this process with `command`; returns only on failure.
-fn replace_with(command: &[OsString], env: Vec<(String, String)>) -> ExecError {
+fn replace_with(command: &[OsString], env: Vec<(OsString, OsString)>) -> ExecError {
     let (program, rest) = command.split_first().expect("clap requires a command");
     let source = Command::new(program).args(rest).env_clear().envs(env).exec();
     ExecError::Spawn { program: program.to_string_lossy().into_owned(), source }

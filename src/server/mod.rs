@@ -61,7 +61,7 @@ pub fn exec_with_server(
     args: &ExecArgs,
     plan: &Plan,
     credentials: Credentials,
-    mut env: Vec<(String, String)>,
+    mut env: Vec<(std::ffi::OsString, std::ffi::OsString)>,
 ) -> Result<u8, Error> {
     let token = random_token().map_err(|e| ExecError::Spawn { program: "getrandom".into(), source: e })?;
     let server = tiny_http::Server::http("127.0.0.1:0")
@@ -84,7 +84,7 @@ pub fn exec_with_server(
         let cache_dir = commands::cache_dir(&ctx, cli)?;
         let paths = ConfigPaths::locate(&ctx)?;
         let profiles = Profiles::load(&paths)?;
-        let prompt_timeout = args.session.prompt_timeout;
+        let prompt_timeout = args.session.with_env(&ctx.env).prompt_timeout_seconds();
         std::thread::spawn(move || {
             renew(&ctx, &plan, &Cache::new(cache_dir), &profiles, &current, margin, prompt_timeout)
         });
@@ -104,12 +104,12 @@ pub fn exec_with_server(
         env_vars::AWS_DEFAULT_REGION,
         env_vars::ROLEGATE_PROFILE,
     ];
-    env.retain(|(k, _)| !remove.contains(&k.as_str()) && !UNSET.contains(&k.as_str()));
-    env.push((env_vars::AWS_CONTAINER_CREDENTIALS_FULL_URI.into(), format!("http://127.0.0.1:{port}{PATH}")));
-    env.push((env_vars::AWS_CONTAINER_AUTHORIZATION_TOKEN.into(), token));
-    env.push((env_vars::AWS_REGION.into(), plan.region.clone()));
-    env.push((env_vars::AWS_DEFAULT_REGION.into(), plan.region.clone()));
-    env.push((env_vars::ROLEGATE_PROFILE.into(), args.profile.clone()));
+    env.retain(|(k, _)| !remove.iter().chain(UNSET).any(|r| k == r));
+    env.push((env_vars::AWS_CONTAINER_CREDENTIALS_FULL_URI.into(), format!("http://127.0.0.1:{port}{PATH}").into()));
+    env.push((env_vars::AWS_CONTAINER_AUTHORIZATION_TOKEN.into(), token.into()));
+    env.push((env_vars::AWS_REGION.into(), plan.region.clone().into()));
+    env.push((env_vars::AWS_DEFAULT_REGION.into(), plan.region.clone().into()));
+    env.push((env_vars::ROLEGATE_PROFILE.into(), args.profile.clone().into()));
 
     let (program, rest) = args.command.split_first().expect("clap requires a command");
     let mut signals = SignalsInfo::<WithOrigin>::new([SIGINT, SIGTERM, SIGHUP])
