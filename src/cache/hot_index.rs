@@ -141,9 +141,17 @@ fn field(h: &mut Sha256, bytes: &[u8]) {
 }
 
 /// SHA-256 of a file's contents: `Some(None)` when it does not exist, `None` when it is not a
-/// regular file, is too large or cannot be read. Opened non-blocking, so a FIFO or a terminal
-/// never waits, and its type is checked on the open descriptor before anything is read.
+/// regular file, is too large or cannot be read. A FIFO or a device is never opened (opening a
+/// FIFO would release a writer waiting for its reader, and the contents would be lost to the
+/// ordinary path); should one take the file's place after that check, it is opened non-blocking
+/// and its type checked again on the open descriptor before anything is read.
 fn content_digest(path: &Path) -> Option<Option<[u8; 32]>> {
+    match fs::metadata(path) {
+        Ok(meta) if meta.is_file() => {}
+        Ok(_) => return None,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Some(None),
+        Err(_) => return None,
+    }
     let flags = rustix::fs::OFlags::NONBLOCK | rustix::fs::OFlags::NOCTTY;
     let file: File = match OpenOptions::new().read(true).custom_flags(flags.bits() as i32).open(path) {
         Ok(f) => f,

@@ -6,9 +6,11 @@
 mod common;
 mod credential_process;
 mod doctor;
+mod environment;
 mod exec;
 mod export_shells;
 mod faults;
+mod hot_index;
 mod leaks;
 mod list_clear;
 mod login;
