@@ -1,6 +1,7 @@
 //! `rolegate exec PROFILE -- COMMAND`: run a command with credentials.
 //!
-//! The child's environment: the credential variables of [`output::env`] (or, with `--server`,
+//! The child's environment: every variable rolegate was given, byte for byte (non-UTF-8 names
+//! and values included), with the credential variables of [`output::env`] (or, with `--server`,
 //! the container-credentials endpoint instead of fixed keys), and `AWS_CONFIG_FILE` /
 //! `AWS_SHARED_CREDENTIALS_FILE` pointing at the generated copies ([`generated_config`]) so a
 //! profile named in the child's own code also gets rolegate's credentials.
