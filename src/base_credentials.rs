@@ -2,8 +2,9 @@
 //!
 //! A base `credential_process` runs as the SDKs run it (`sh -c LINE`, stdin and stderr
 //! inherited, stdout parsed as credential_process JSON), bounded by the call's deadline, with
-//! `ROLEGATE_RESOLVING` naming the profiles being resolved so that a rolegate started by it
-//! for one of them stops instead of recursing.
+//! every variable of rolegate's environment (byte for byte) and `ROLEGATE_RESOLVING` naming the
+//! profiles being resolved so that a rolegate started by it for one of them stops instead of
+//! recursing.
 //!
 //! The provider asks a [`BaseSource`] only when an STS call is about to be signed with the base
 //! credentials: a call served by a cached MFA session runs no `credential_process` (a password
@@ -146,7 +147,7 @@ fn run_process(
         .arg("-c")
         .arg(command)
         .env_clear()
-        .envs(ctx.env.as_map())
+        .envs(ctx.env.vars_os())
         .env(env_vars::ROLEGATE_RESOLVING, chain.join(","))
         .stdin(Stdio::inherit())
         .stdout(Stdio::piped())

@@ -1,10 +1,22 @@
 //! The command line, declared with clap derive. No logic lives here: the `///` comments are the
 //! help text, and completions and the man page can be generated from these types.
+//!
+//! The environment twins of the flags (`ROLEGATE_CACHE_DIR`, `ROLEGATE_MFA_PROCESS`,
+//! `ROLEGATE_YKMAN_ACCOUNT`, `ROLEGATE_PROMPT_TIMEOUT`) are not clap's `env =`: clap would take an
+//! empty variable as an empty value (a usage error for a path or a number). They are read from the
+//! [`Context`](crate::context::Context), where an empty variable is unset: the cache directory in
+//! `Context::default_cache_dir`, the others in `SessionOptions::with_env` (in [`crate::session`]). A flag wins over
+//! its variable.
 
 use std::ffi::OsString;
 use std::path::PathBuf;
 
 use clap::{ArgAction, Args, Parser, Subcommand};
+
+/// `--prompt-timeout` when neither the flag nor `ROLEGATE_PROMPT_TIMEOUT` gives it.
+pub const DEFAULT_PROMPT_TIMEOUT_SECONDS: u64 = 30;
+/// The seconds `--prompt-timeout` and `ROLEGATE_PROMPT_TIMEOUT` accept.
+pub const PROMPT_TIMEOUT_RANGE: std::ops::RangeInclusive<u64> = 1..=3600;
 
 /// Credentials for MFA-protected AWS roles, for Terraform and every AWS SDK: one MFA prompt a day.
 #[derive(Debug, Parser)]
@@ -14,8 +26,8 @@ pub struct Cli {
     #[arg(short, long, action = ArgAction::Count, global = true)]
     pub verbose: u8,
 
-    /// Where sessions are cached [default: $XDG_CACHE_HOME/rolegate or ~/.cache/rolegate].
-    #[arg(long, global = true, env = "ROLEGATE_CACHE_DIR", value_name = "DIR")]
+    /// Where sessions are cached [env: ROLEGATE_CACHE_DIR] [default: $XDG_CACHE_HOME/rolegate or ~/.cache/rolegate].
+    #[arg(long, global = true, value_name = "DIR")]
     pub cache_dir: Option<PathBuf>,
 
     #[command(subcommand)]
@@ -218,24 +230,39 @@ pub struct SessionOptions {
     #[arg(long, value_name = "CODE")]
     pub mfa_token: Option<String>,
 
-    /// A command that prints the MFA code (e.g. a password manager's TOTP command) [profile key: rolegate_mfa_process].
-    #[arg(long, env = "ROLEGATE_MFA_PROCESS", value_name = "COMMAND", conflicts_with = "mfa_token")]
+    /// A command that prints the MFA code (e.g. a password manager's TOTP command) [env: ROLEGATE_MFA_PROCESS] [profile key: rolegate_mfa_process].
+    #[arg(long, value_name = "COMMAND", conflicts_with = "mfa_token")]
     pub mfa_process: Option<String>,
 
-    /// Take the code from a YubiKey: `ykman oath accounts code --single NAME` [profile key: rolegate_ykman_account].
-    #[arg(long, env = "ROLEGATE_YKMAN_ACCOUNT", value_name = "NAME", conflicts_with_all = ["mfa_token", "mfa_process"])]
+    /// Take the code from a YubiKey: `ykman oath accounts code --single NAME` [env: ROLEGATE_YKMAN_ACCOUNT] [profile key: rolegate_ykman_account].
+    #[arg(long, value_name = "NAME", conflicts_with_all = ["mfa_token", "mfa_process"])]
     pub ykman_account: Option<String>,
 
     /// Ignore cached sessions and ask for a new MFA code (for policies that check aws:MultiFactorAuthAge).
     #[arg(long)]
     pub refresh_mfa: bool,
 
-    /// Seconds to wait for the MFA code at the prompt (Terraform kills a helper after 60).
-    #[arg(long, env = "ROLEGATE_PROMPT_TIMEOUT", value_name = "SECONDS", default_value_t = 30,
-          value_parser = clap::value_parser!(u64).range(1..=3600))]
-    pub prompt_timeout: u64,
+    /// Seconds to wait for the MFA code at the prompt (Terraform kills a helper after 60) [env: ROLEGATE_PROMPT_TIMEOUT] [default: 30].
+    #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(PROMPT_TIMEOUT_RANGE))]
+    pub prompt_timeout: Option<u64>,
 
     /// Lifetime of the MFA session in seconds, 900 to 129600 [default: profile's rolegate_mfa_session_duration, else 43200 = 12 h].
     #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u32).range(900..=129_600))]
     pub mfa_session_duration: Option<u32>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_help_still_names_the_variables() {
+        let help = <Cli as clap::CommandFactory>::command().render_long_help().to_string();
+        assert!(help.contains("ROLEGATE_CACHE_DIR"), "{help}");
+        let mut cmd = <Cli as clap::CommandFactory>::command();
+        let sub = cmd.find_subcommand_mut("credential-process").expect("subcommand").render_long_help().to_string();
+        for var in ["ROLEGATE_MFA_PROCESS", "ROLEGATE_YKMAN_ACCOUNT", "ROLEGATE_PROMPT_TIMEOUT"] {
+            assert!(sub.contains(var), "{var}: {sub}");
+        }
+    }
 }

@@ -1,6 +1,14 @@
 //! Every environment variable rolegate reads or writes, in one place.
 //!
 //! Code elsewhere names these constants, never string literals, so `grep` finds every reader.
+//!
+//! Conventions: an empty variable is unset, for the SDKs' variables and for rolegate's own
+//! (`ROLEGATE_CACHE_DIR=` is the default cache directory, not an error). rolegate reads settings
+//! as UTF-8 ([`Env::get`](crate::context::Env::get)) and paths as raw bytes; the programs it
+//! starts (`exec`'s command, the endpoint's child, a base `credential_process`) get every
+//! variable it was given, byte for byte, non-UTF-8 ones included, minus the removals each
+//! documents. The variables whose values the hot index keys on are listed in
+//! `cache::hot_index::KEY_VARS`.
 
 // --- Read: where the AWS configuration lives (the SDKs' own variables).
 /// Path of the shared config file (default `~/.aws/config`).
@@ -67,6 +75,10 @@ pub const XDG_RUNTIME_DIR: &str = "XDG_RUNTIME_DIR";
 pub const ROLEGATE_CACHE_DIR: &str = "ROLEGATE_CACHE_DIR";
 /// Seconds to wait for an MFA code at the prompt (also `--prompt-timeout`).
 pub const ROLEGATE_PROMPT_TIMEOUT: &str = "ROLEGATE_PROMPT_TIMEOUT";
+/// A command that prints the MFA code (also `--mfa-process`).
+pub const ROLEGATE_MFA_PROCESS: &str = "ROLEGATE_MFA_PROCESS";
+/// The YubiKey OATH account to take the code from (also `--ykman-account`).
+pub const ROLEGATE_YKMAN_ACCOUNT: &str = "ROLEGATE_YKMAN_ACCOUNT";
 /// Log level (`error` to `trace`): of stderr tracing, or of the log file when one is set.
 pub const ROLEGATE_LOG: &str = "ROLEGATE_LOG";
 /// A file the log (default level `debug`) and every warning and error are appended to.

@@ -18,11 +18,13 @@ use std::time::{Duration, Instant};
 
 use crate::base_credentials;
 use crate::cache::{Cache, CacheError};
-use crate::cli::SessionOptions;
+use crate::cli::{DEFAULT_PROMPT_TIMEOUT_SECONDS, SessionOptions};
 use crate::config::resolve::{KEY_MFA_PROCESS, KEY_YKMAN_ACCOUNT};
 use crate::config::{ConfigPaths, Profiles};
 use crate::context::Context;
+use crate::context::Env;
 use crate::credentials::Credentials;
+use crate::env_vars;
 use crate::error::Error;
 use crate::mfa;
 use crate::plan::{self, Plan, PlanOptions};
@@ -72,6 +74,7 @@ impl Session {
     /// codes are asked for; the call's deadline starts now.
     pub fn target(&self, profile: Option<&str>, options: &SessionOptions) -> Result<Target, Error> {
         let started = Instant::now();
+        let options = &options.with_env(&self.ctx.env);
         let requested = plan::profile_name(profile, &self.ctx.env);
         base_credentials::check_recursion(&self.ctx, &requested)?;
         let plan = plan::plan(
@@ -92,8 +95,8 @@ impl Session {
             requested,
             refresh: options.refresh_mfa,
             codes,
-            prompt_timeout_seconds: options.prompt_timeout,
-            deadline: started + Duration::from_secs(options.prompt_timeout) + DEADLINE_MARGIN,
+            prompt_timeout_seconds: options.prompt_timeout_seconds(),
+            deadline: started + Duration::from_secs(options.prompt_timeout_seconds()) + DEADLINE_MARGIN,
         })
     }
 
@@ -127,7 +130,7 @@ impl Session {
     /// What keeps the local endpoint's credentials fresh: the provider, from the cached MFA
     /// session, never asking for a code. It owns copies of what it needs (the plan, the cache's
     /// place, the files that define the chain's profiles), not the configuration.
-    pub fn renewer(&self, target: &Target, prompt_timeout_seconds: u64) -> provider::Renewer {
+    pub fn renewer(&self, target: &Target) -> provider::Renewer {
         let chain = &target.plan.chain;
         let names = std::iter::once(chain.profile.as_str())
             .chain(chain.hops.iter().map(|h| h.profile.as_str()))
@@ -138,7 +141,7 @@ impl Session {
             cache: Cache::new(self.cache.dir().to_path_buf()),
             files: names.map(|p| (p.to_string(), self.file_of(p))).collect(),
             other_files: self.profiles.describe_files(),
-            prompt_timeout_seconds,
+            prompt_timeout_seconds: target.prompt_timeout_seconds,
         }
     }
 
@@ -156,4 +159,105 @@ pub fn cache(ctx: &Context, cache_dir: Option<&Path>) -> Result<Cache, Error> {
 /// `--cache-dir`, else `$ROLEGATE_CACHE_DIR`, `$XDG_CACHE_HOME/rolegate`, `~/.cache/rolegate`.
 fn cache_dir_of(ctx: &Context, flag: Option<&Path>) -> Result<PathBuf, CacheError> {
     flag.map(Path::to_path_buf).or_else(|| ctx.default_cache_dir()).ok_or(CacheError::NoDir)
+}
+
+/// The flags' environment twins, read where an empty variable is unset (not by clap).
+impl SessionOptions {
+    /// The options with the environment's twins filled in where no flag was given:
+    /// `ROLEGATE_MFA_PROCESS`, `ROLEGATE_YKMAN_ACCOUNT`, `ROLEGATE_PROMPT_TIMEOUT`. An empty
+    /// variable is unset. A variable never overrides a flag of the same family: with
+    /// `--mfa-token` neither program variable applies, with `--ykman-account` the MFA-process
+    /// variable does not, and the other way round. A `ROLEGATE_PROMPT_TIMEOUT` that is not a
+    /// number of seconds from 1 to 3600 is ignored with a warning (the default then applies).
+    pub fn with_env(&self, env: &Env) -> SessionOptions {
+        let mut out = self.clone();
+        let code_flag = self.mfa_token.is_some();
+        if out.mfa_process.is_none() && !code_flag && self.ykman_account.is_none() {
+            out.mfa_process = env.get(env_vars::ROLEGATE_MFA_PROCESS).map(str::to_string);
+        }
+        if out.ykman_account.is_none() && !code_flag && self.mfa_process.is_none() {
+            out.ykman_account = env.get(env_vars::ROLEGATE_YKMAN_ACCOUNT).map(str::to_string);
+        }
+        if out.prompt_timeout.is_none()
+            && let Some(raw) = env.get(env_vars::ROLEGATE_PROMPT_TIMEOUT)
+        {
+            match raw.trim().parse::<u64>() {
+                Ok(s) if crate::cli::PROMPT_TIMEOUT_RANGE.contains(&s) => out.prompt_timeout = Some(s),
+                _ => {
+                    // Once per process, however many channels resolve the options.
+                    static WARNED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+                    if !WARNED.swap(true, std::sync::atomic::Ordering::Relaxed) {
+                        crate::diag::warn(&format!(
+                            "ignoring ROLEGATE_PROMPT_TIMEOUT={raw:?}: not a number of seconds from 1 to 3600; waiting {} s",
+                            DEFAULT_PROMPT_TIMEOUT_SECONDS
+                        ));
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// Seconds to wait at the prompt: the flag, else (after [`SessionOptions::with_env`]) the
+    /// variable, else the default.
+    pub fn prompt_timeout_seconds(&self) -> u64 {
+        self.prompt_timeout.unwrap_or(DEFAULT_PROMPT_TIMEOUT_SECONDS)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+    use crate::cli::{Cli, Command};
+
+    fn session(args: &[&str]) -> SessionOptions {
+        let mut argv = vec!["rolegate", "credential-process", "p"];
+        argv.extend_from_slice(args);
+        match Cli::try_parse_from(argv).expect("parses").command {
+            Command::CredentialProcess(a) => a.session,
+            _ => unreachable!(),
+        }
+    }
+
+    #[test]
+    fn the_variables_fill_in_what_no_flag_gave() {
+        let env = Env::from_pairs([
+            ("ROLEGATE_MFA_PROCESS", "pass otp aws"),
+            ("ROLEGATE_YKMAN_ACCOUNT", "aws"),
+            ("ROLEGATE_PROMPT_TIMEOUT", "45"),
+        ]);
+        let s = session(&[]).with_env(&env);
+        assert_eq!(
+            (s.mfa_process.as_deref(), s.ykman_account.as_deref(), s.prompt_timeout_seconds()),
+            (Some("pass otp aws"), Some("aws"), 45)
+        );
+        // Flags win, also over the other variable of their family.
+        let s = session(&["--prompt-timeout", "5", "--ykman-account", "yk"]).with_env(&env);
+        assert_eq!(
+            (s.mfa_process.as_deref(), s.ykman_account.as_deref(), s.prompt_timeout_seconds()),
+            (None, Some("yk"), 5)
+        );
+        let s = session(&["--mfa-token", "123456"]).with_env(&env);
+        assert_eq!((s.mfa_process, s.ykman_account), (None, None));
+    }
+
+    #[test]
+    fn an_empty_or_bad_variable_is_unset() {
+        let empty = Env::from_pairs([
+            ("ROLEGATE_MFA_PROCESS", ""),
+            ("ROLEGATE_YKMAN_ACCOUNT", ""),
+            ("ROLEGATE_PROMPT_TIMEOUT", ""),
+        ]);
+        let s = session(&[]).with_env(&empty);
+        assert_eq!(
+            (s.mfa_process.as_deref(), s.ykman_account.as_deref(), s.prompt_timeout_seconds()),
+            (None, None, 30)
+        );
+        for bad in ["0", "3601", "soon", "-1"] {
+            let s = session(&[]).with_env(&Env::from_pairs([("ROLEGATE_PROMPT_TIMEOUT", bad)]));
+            assert_eq!(s.prompt_timeout_seconds(), DEFAULT_PROMPT_TIMEOUT_SECONDS, "{bad}");
+        }
+    }
 }

@@ -1,59 +1,129 @@
 //! The hot index: from "this profile, these files, this environment" straight to a cache entry,
 //! so a cache hit skips parsing the config and planning (about a quarter of a cached call).
 //!
-//! The fingerprint hashes: the profile name, the config and credentials paths with each file's
-//! device, inode, size and modification time (any edit changes it), every `AWS_*`, `ROLEGATE_*`,
-//! `HOME` and `XDG_CACHE_HOME` variable (secret values only as present/absent), and the flags
-//! that change the plan. `index-<fingerprint>` holds the digest of the result key the full path
-//! computed for it. A missing or unreadable index is a miss; the full path then writes it.
-//! The entry it points to is checked for freshness like any other.
+//! It memoizes the planner, so its key hashes the planner's real inputs, each length-prefixed:
+//! - the version: rolegate's own (`CARGO_PKG_VERSION`), the entry format and this index's format
+//!   ([`version_line`]): another rolegate computes other names, and never reads ours;
+//! - the profile name and the flags that change the plan;
+//! - the config and credentials paths and the **contents** of both files (read, not parsed: a
+//!   few microseconds), or that a file is missing. A file that is not a regular file (a FIFO, a
+//!   device), larger than [`MAX_FILE_BYTES`] or unreadable gives no fingerprint: the ordinary
+//!   path then reads it and reports what is wrong;
+//! - the names and values of the variables in [`KEY_VARS`], every one the planner, the file
+//!   lookup and the cache-directory choice read (a test runs the planner on every plan vector
+//!   with an environment that records the names read, and fails on one missing here). Secret
+//!   values ([`SECRET_VARS`]) enter as their own SHA-256, never stored.
+//!
+//! `index-<fingerprint>` (0600, written atomically) holds the [`version_line`] and the digest of
+//! the result key the full path computed for it; an index whose first line is not this version's
+//! (another version, or the first format, which held the bare digest) is a miss. A missing or
+//! unreadable index is a miss; the full path then writes it. The entry it points to is checked for
+//! freshness like any other.
+//!
+//! Old index files are pruned when one is written (never on a hit): those untouched for
+//! [`INDEX_MAX_AGE`] (by then the entry each names has expired anyway), and beyond the newest
+//! [`INDEX_MAX_FILES`]. `clear --all` removes them all.
 
-use std::io::Write;
-use std::os::unix::fs::MetadataExt;
+use std::fs::{self, File, OpenOptions};
+use std::io::{Read, Write};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
+use std::time::{Duration, SystemTime};
 
 use sha2::{Digest, Sha256};
 
-use super::CacheKey;
-use super::{Cache, Entry, read_private};
-use crate::config::ConfigPaths;
+use super::{Cache, CacheKey, Entry, entry, read_private};
+use crate::config::{ConfigPaths, MAX_FILE_BYTES};
 use crate::context::Context;
+use crate::env_vars;
 
-/// Variables whose values are secret: only their presence enters the fingerprint.
-const SECRET_VARS: &[&str] =
-    &["AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_CONTAINER_AUTHORIZATION_TOKEN"];
+/// The format of the index files. 1: `index-<fingerprint>` held the bare digest, and the
+/// fingerprint hashed the files' metadata; 2: the files' contents, the version, a header line.
+pub const INDEX_FORMAT: u32 = 2;
+/// The prefix of an index file's name (both formats).
+pub const INDEX_PREFIX: &str = "index-";
+/// An index file untouched for this long is removed when another one is written. The longest a
+/// cache entry lives is 36 h (an MFA session of 129 600 s), so the entry it names has expired,
+/// unless another command refreshed it; then the miss costs one parse and the index is rewritten.
+pub const INDEX_MAX_AGE: Duration = Duration::from_secs(48 * 3600);
+/// At most this many index files are kept (the most recently written).
+pub const INDEX_MAX_FILES: usize = 64;
+/// A prune looks at no more than this many directory entries.
+const PRUNE_SCAN_LIMIT: usize = 4096;
 
-/// The fingerprint of a request, or `None` if a file cannot be inspected (then no shortcut).
+/// The environment variables whose values the planner's result depends on: the file lookup
+/// (`ConfigPaths::locate`), the cache directory (`Context::default_cache_dir`), the profile
+/// (`plan::profile_name`), the recursion guard and `plan::plan` itself. Values enter the
+/// fingerprint byte for byte; an empty variable is unset, as the planner reads it.
+pub const KEY_VARS: &[&str] = &[
+    env_vars::HOME,
+    env_vars::XDG_CACHE_HOME,
+    env_vars::ROLEGATE_CACHE_DIR,
+    env_vars::AWS_CONFIG_FILE,
+    env_vars::AWS_SHARED_CREDENTIALS_FILE,
+    env_vars::ROLEGATE_CONFIG_FILE,
+    env_vars::ROLEGATE_SHARED_CREDENTIALS_FILE,
+    env_vars::AWS_PROFILE,
+    env_vars::AWS_DEFAULT_PROFILE,
+    env_vars::AWS_REGION,
+    env_vars::AWS_DEFAULT_REGION,
+    env_vars::AWS_ENDPOINT_URL_STS,
+    env_vars::AWS_ENDPOINT_URL,
+    env_vars::AWS_IGNORE_CONFIGURED_ENDPOINT_URLS,
+    env_vars::AWS_USE_FIPS_ENDPOINT,
+    env_vars::AWS_USE_DUALSTACK_ENDPOINT,
+    env_vars::AWS_STS_REGIONAL_ENDPOINTS,
+    env_vars::AWS_ACCESS_KEY_ID,
+    env_vars::AWS_SECRET_ACCESS_KEY,
+    env_vars::AWS_SESSION_TOKEN,
+    env_vars::ROLEGATE_RESOLVING,
+];
+
+/// Those of [`KEY_VARS`] whose values are secret: they enter as their own SHA-256.
+pub const SECRET_VARS: &[&str] = &[env_vars::AWS_SECRET_ACCESS_KEY, env_vars::AWS_SESSION_TOKEN];
+
+/// The version part of the key and the first line of every index file.
+pub fn version_line() -> String {
+    format!("rolegate {} entry {} index {INDEX_FORMAT}", env!("CARGO_PKG_VERSION"), entry::ENTRY_VERSION)
+}
+
+/// The fingerprint of a request, or `None` when a file cannot be read safely (then no shortcut).
 pub fn fingerprint(ctx: &Context, paths: &ConfigPaths, profile: &str, flags: &str) -> Option<String> {
+    fingerprint_with(&version_line(), ctx, paths, profile, flags)
+}
+
+fn fingerprint_with(version: &str, ctx: &Context, paths: &ConfigPaths, profile: &str, flags: &str) -> Option<String> {
     let mut h = Sha256::new();
-    h.update(b"rolegate-hot-index-v1\0");
-    h.update(profile.as_bytes());
-    h.update(b"\0");
-    h.update(flags.as_bytes());
+    field(&mut h, b"rolegate hot index");
+    field(&mut h, version.as_bytes());
+    field(&mut h, profile.as_bytes());
+    field(&mut h, flags.as_bytes());
     for path in [&paths.config, &paths.credentials] {
-        h.update(b"\0");
-        h.update(path.as_os_str().as_encoded_bytes());
-        match std::fs::metadata(path) {
-            Ok(m) => h.update(format!(":{}:{}:{}:{}:{}", m.dev(), m.ino(), m.len(), m.mtime(), m.mtime_nsec())),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => h.update(b":missing"),
-            Err(_) => return None,
+        field(&mut h, path.as_os_str().as_bytes());
+        match content_digest(path)? {
+            Some(digest) => {
+                field(&mut h, b"content");
+                field(&mut h, &digest);
+            }
+            None => field(&mut h, b"missing"),
         }
     }
-    let mut vars: Vec<(&String, &String)> = ctx
-        .env
-        .as_map()
-        .iter()
-        .filter(|(k, _)| k.starts_with("AWS_") || k.starts_with("ROLEGATE_") || *k == "HOME" || *k == "XDG_CACHE_HOME")
-        .collect();
-    vars.sort();
-    for (k, v) in vars {
-        h.update(b"\0");
-        h.update(k.as_bytes());
-        h.update(b"=");
-        if SECRET_VARS.contains(&k.as_str()) {
-            h.update(if v.is_empty() { "unset" } else { "set" });
-        } else {
-            h.update(v.as_bytes());
+    for name in KEY_VARS {
+        field(&mut h, name.as_bytes());
+        match ctx.env.get_os(name) {
+            None => field(&mut h, b"unset"),
+            Some(value) if SECRET_VARS.contains(name) => {
+                let mut secret = Sha256::new();
+                field(&mut secret, b"rolegate secret");
+                field(&mut secret, value.as_bytes());
+                field(&mut h, b"secret");
+                field(&mut h, &secret.finalize());
+            }
+            Some(value) => {
+                field(&mut h, b"value");
+                field(&mut h, value.as_bytes());
+            }
         }
     }
     Some(h.finalize().iter().take(16).fold(String::with_capacity(32), |mut s, b| {
@@ -63,29 +133,333 @@ pub fn fingerprint(ctx: &Context, paths: &ConfigPaths, profile: &str, flags: &st
     }))
 }
 
+/// One length-prefixed field: no two sequences of fields hash the same bytes.
+fn field(h: &mut Sha256, bytes: &[u8]) {
+    h.update((bytes.len() as u64).to_le_bytes());
+    h.update(bytes);
+}
+
+/// SHA-256 of a file's contents: `Some(None)` when it does not exist, `None` when it is not a
+/// regular file, is too large or cannot be read. A FIFO or a device is never opened (opening a
+/// FIFO would release a writer waiting for its reader, and the contents would be lost to the
+/// ordinary path); should one take the file's place after that check, it is opened non-blocking
+/// and its type checked again on the open descriptor before anything is read.
+fn content_digest(path: &Path) -> Option<Option<[u8; 32]>> {
+    match fs::metadata(path) {
+        Ok(meta) if meta.is_file() => {}
+        Ok(_) => return None,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Some(None),
+        Err(_) => return None,
+    }
+    let flags = rustix::fs::OFlags::NONBLOCK | rustix::fs::OFlags::NOCTTY;
+    let file: File = match OpenOptions::new().read(true).custom_flags(flags.bits() as i32).open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Some(None),
+        Err(_) => return None,
+    };
+    let meta = file.metadata().ok()?;
+    if !meta.is_file() || meta.len() > MAX_FILE_BYTES {
+        return None;
+    }
+    let mut h = Sha256::new();
+    let mut buf = [0u8; 8192];
+    let mut total: u64 = 0;
+    let mut reader = file.take(MAX_FILE_BYTES + 1);
+    loop {
+        match reader.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => {
+                total += n as u64;
+                h.update(&buf[..n]);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => return None,
+        }
+    }
+    (total <= MAX_FILE_BYTES).then(|| Some(h.finalize().into()))
+}
+
 const HEX: &[u8; 16] = b"0123456789abcdef";
 
 impl Cache {
-    /// The entry the index names for `fingerprint`, if both exist and are readable.
+    /// The entry the index names for `fingerprint`, if the index is this version's and both exist
+    /// and are readable.
     pub fn lookup_index(&self, fingerprint: &str) -> Option<Entry> {
-        let bytes = read_private(&self.dir.join(format!("index-{fingerprint}"))).ok()??;
-        let digest = std::str::from_utf8(&bytes).ok()?.trim();
-        if !digest.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') || digest.is_empty() {
+        let bytes = read_private(&self.dir.join(format!("{INDEX_PREFIX}{fingerprint}"))).ok()??;
+        let text = std::str::from_utf8(&bytes).ok()?;
+        let (version, digest) = text.split_once('\n')?;
+        if version != version_line() {
+            return None;
+        }
+        let digest = digest.trim_end_matches('\n');
+        if digest.is_empty() || !digest.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
             return None;
         }
         self.read(&CacheKey { digest: digest.to_string(), label: String::new() })
     }
 
-    /// Records that `fingerprint` resolves to `key` (best effort: a failure only costs speed).
-    pub fn store_index(&self, fingerprint: &str, key: &CacheKey) {
+    /// Records that `fingerprint` resolves to `key`, then prunes the index files that are old at
+    /// `now` (best effort: a failure only costs speed).
+    pub fn store_index(&self, fingerprint: &str, key: &CacheKey, now: time::OffsetDateTime) {
+        let name = format!("{INDEX_PREFIX}{fingerprint}");
         let result = (|| -> std::io::Result<()> {
             let mut tmp = tempfile::Builder::new().prefix(".tmp-").tempfile_in(&self.dir)?;
-            tmp.write_all(key.digest.as_bytes())?;
-            tmp.persist(self.dir.join(format!("index-{fingerprint}"))).map_err(|e| e.error)?;
+            tmp.write_all(format!("{}\n{}\n", version_line(), key.digest).as_bytes())?;
+            tmp.persist(self.dir.join(&name)).map_err(|e| e.error)?;
             Ok(())
         })();
         if let Err(e) = result {
             tracing::debug!(error = %e, dir = %Path::display(&self.dir), "cannot write the hot index");
         }
+        self.prune_index(&name, SystemTime::from(now));
+    }
+
+    /// Removes the index files untouched for [`INDEX_MAX_AGE`] at `now`, then the oldest beyond
+    /// [`INDEX_MAX_FILES`]; never `keep` (the one just written). Returns how many were removed.
+    fn prune_index(&self, keep: &str, now: SystemTime) -> usize {
+        let Ok(dir) = fs::read_dir(&self.dir) else { return 0 };
+        let mut kept: Vec<(SystemTime, std::path::PathBuf)> = Vec::new();
+        let mut removed = 0;
+        for dirent in dir.take(PRUNE_SCAN_LIMIT).filter_map(Result::ok) {
+            let file_name = dirent.file_name();
+            let Some(name) = file_name.to_str() else { continue };
+            if !name.starts_with(INDEX_PREFIX) || name == keep {
+                continue;
+            }
+            let Ok(meta) = dirent.metadata() else { continue };
+            let modified = meta.modified().unwrap_or(SystemTime::UNIX_EPOCH);
+            let path = dirent.path();
+            if now.duration_since(modified).is_ok_and(|age| age > INDEX_MAX_AGE) {
+                removed += usize::from(fs::remove_file(&path).is_ok());
+            } else {
+                kept.push((modified, path));
+            }
+        }
+        let room = INDEX_MAX_FILES.saturating_sub(1);
+        if kept.len() > room {
+            kept.sort_by_key(|(modified, _)| std::cmp::Reverse(*modified));
+            for (_, path) in &kept[room..] {
+                removed += usize::from(fs::remove_file(path).is_ok());
+            }
+        }
+        if removed > 0 {
+            tracing::debug!(removed, "pruned old hot-index files");
+        }
+        removed
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+    use std::path::PathBuf;
+
+    use super::*;
+    use crate::context::{Clock, Env};
+
+    fn ctx(pairs: &[(&str, &str)]) -> Context {
+        Context::new(Env::from_pairs(pairs.iter().copied()), Clock::System)
+    }
+
+    struct Files {
+        dir: tempfile::TempDir,
+        paths: ConfigPaths,
+    }
+
+    fn files(config: &str) -> Files {
+        let dir = tempfile::tempdir().unwrap();
+        let paths = ConfigPaths { config: dir.path().join("config"), credentials: dir.path().join("credentials") };
+        fs::write(&paths.config, config).unwrap();
+        Files { dir, paths }
+    }
+
+    /// The drift guard: every variable the planner, the file lookup, the profile choice, the
+    /// recursion guard and the cache-directory choice read, over every case of the plan vectors
+    /// (each with its environment, with none, and with a home directory), is in [`KEY_VARS`].
+    #[test]
+    fn the_key_covers_every_variable_the_planner_reads() {
+        use crate::config::Profiles;
+        use crate::plan::{self, PlanOptions};
+        use serde_json::Value;
+
+        let file: Value = serde_json::from_str(include_str!("../../tests/data/resolve-cases.json")).unwrap();
+        let cases = file["cases"].as_array().unwrap();
+        assert!(cases.len() >= 40, "{} cases", cases.len());
+        let mut read = std::collections::BTreeSet::new();
+        let mut planned = 0;
+        for case in cases {
+            let text = |k: &str| case[k].as_str().unwrap_or("").to_string();
+            let Ok(profiles) = Profiles::parse(&text("config"), &text("credentials")) else { continue };
+            let mut runs = vec![(case["profile"].as_str().unwrap(), &case["env"], &case["options"])];
+            for relation in ["same_key_as", "different_key_from", "same_mfa_key_as", "different_mfa_key_from"] {
+                for other in case["expect"][relation].as_array().into_iter().flatten() {
+                    runs.push(match other {
+                        Value::String(p) => (p.as_str(), &case["env"], &case["options"]),
+                        o => (
+                            o["profile"].as_str().unwrap(),
+                            o.get("env").unwrap_or(&case["env"]),
+                            o.get("options").unwrap_or(&case["options"]),
+                        ),
+                    });
+                }
+            }
+            for (profile, env, options) in runs {
+                // The case's environment, none at all, and the case's with a home directory.
+                for (env, home) in [(env, false), (&Value::Null, false), (env, true)] {
+                    let mut pairs: Vec<(String, String)> = env
+                        .as_object()
+                        .into_iter()
+                        .flatten()
+                        .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_string()))
+                        .collect();
+                    if home {
+                        pairs.push((env_vars::HOME.into(), "/home/u".into()));
+                    }
+                    let ctx = Context::new(Env::recording(pairs), Clock::System);
+                    let _ = plan::profile_name(None, &ctx.env);
+                    let name = plan::profile_name(Some(profile), &ctx.env);
+                    let _ = crate::base_credentials::check_recursion(&ctx, &name);
+                    let _ = ConfigPaths::locate(&ctx);
+                    let _ = ctx.default_cache_dir();
+                    let seconds = options["mfa_session_seconds"].as_u64().map(|s| u32::try_from(s).unwrap());
+                    planned += usize::from(
+                        plan::plan(&profiles, &name, &ctx.env, &PlanOptions { mfa_session_seconds: seconds }).is_ok(),
+                    );
+                    read.extend(ctx.env.names_read());
+                }
+            }
+        }
+        let uncovered: Vec<&String> = read.iter().filter(|n| !KEY_VARS.contains(&n.as_str())).collect();
+        assert!(uncovered.is_empty(), "read by the planner but not in the hot index's key: {uncovered:?}");
+        assert!(planned >= 40, "only {planned} plans succeeded");
+        // And the list holds nothing the planner does not read, but the environment base's secret
+        // (the key id names the identity; a changed secret is still re-planned, to be safe).
+        let unread: Vec<&&str> =
+            KEY_VARS.iter().filter(|n| !read.contains(**n) && **n != env_vars::AWS_SECRET_ACCESS_KEY).collect();
+        assert!(unread.is_empty(), "in the key but never read by the planner in any vector: {unread:?}");
+    }
+
+    #[test]
+    fn the_contents_enter_not_the_metadata() {
+        let f = files("[profile t]\nrole_arn = arn:aws:iam::123456789012:role/hc-master\n");
+        let c = ctx(&[("HOME", "/h")]);
+        let before = fingerprint(&c, &f.paths, "t", "").unwrap();
+        let meta = fs::metadata(&f.paths.config).unwrap();
+        fs::write(&f.paths.config, "[profile t]\nrole_arn = arn:aws:iam::123456789012:role/hc-mastex\n").unwrap();
+        File::options().write(true).open(&f.paths.config).unwrap().set_modified(meta.modified().unwrap()).unwrap();
+        let after_meta = fs::metadata(&f.paths.config).unwrap();
+        use std::os::unix::fs::MetadataExt;
+        assert_eq!(
+            (meta.ino(), meta.len(), meta.mtime(), meta.mtime_nsec()),
+            (after_meta.ino(), after_meta.len(), after_meta.mtime(), after_meta.mtime_nsec())
+        );
+        assert_ne!(fingerprint(&c, &f.paths, "t", "").unwrap(), before);
+        // A missing file differs from an empty one, and both are fingerprinted.
+        let missing = fingerprint(&c, &f.paths, "t", "").unwrap();
+        fs::write(&f.paths.credentials, "").unwrap();
+        assert_ne!(fingerprint(&c, &f.paths, "t", "").unwrap(), missing);
+        drop(f.dir);
+    }
+
+    #[test]
+    fn the_version_profile_flags_and_variables_enter() {
+        let f = files("[profile t]\n");
+        let c = ctx(&[("HOME", "/h"), ("AWS_REGION", "eu-west-1")]);
+        let base = fingerprint_with("rolegate 1.0.0 entry 1 index 2", &c, &f.paths, "t", "").unwrap();
+        let again = fingerprint_with("rolegate 1.0.0 entry 1 index 2", &c, &f.paths, "t", "").unwrap();
+        assert_eq!(base, again);
+        for other in [
+            fingerprint_with("rolegate 1.0.1 entry 1 index 2", &c, &f.paths, "t", ""),
+            fingerprint_with("rolegate 1.0.0 entry 2 index 2", &c, &f.paths, "t", ""),
+            fingerprint_with("rolegate 1.0.0 entry 1 index 2", &c, &f.paths, "u", ""),
+            fingerprint_with("rolegate 1.0.0 entry 1 index 2", &c, &f.paths, "t", "Some(900)"),
+            fingerprint_with(
+                "rolegate 1.0.0 entry 1 index 2",
+                &ctx(&[("HOME", "/h"), ("AWS_REGION", "eu-west-2")]),
+                &f.paths,
+                "t",
+                "",
+            ),
+            fingerprint_with(
+                "rolegate 1.0.0 entry 1 index 2",
+                &ctx(&[("HOME", "/h"), ("AWS_REGION", "eu-west-1"), ("AWS_SESSION_TOKEN", "a")]),
+                &f.paths,
+                "t",
+                "",
+            ),
+        ] {
+            assert_ne!(other.unwrap(), base);
+        }
+        // Two secret values differ; an empty variable is unset; a variable no one reads is not keyed.
+        let secret = |v: &str| fingerprint(&ctx(&[("AWS_SECRET_ACCESS_KEY", v)]), &f.paths, "t", "").unwrap();
+        assert_ne!(secret("a"), secret("b"));
+        assert_eq!(secret(""), fingerprint(&ctx(&[]), &f.paths, "t", "").unwrap());
+        assert_eq!(
+            fingerprint(&ctx(&[("AWS_CONTAINER_AUTHORIZATION_TOKEN", "x")]), &f.paths, "t", ""),
+            fingerprint(&ctx(&[]), &f.paths, "t", "")
+        );
+        assert!(version_line().contains(env!("CARGO_PKG_VERSION")));
+    }
+
+    #[test]
+    fn a_fifo_a_directory_or_a_large_file_gives_no_fingerprint() {
+        let f = files("");
+        let c = ctx(&[]);
+        let fifo = f.dir.path().join("fifo");
+        assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+        // No writer: a blocking open would wait for ever.
+        let paths = ConfigPaths { config: fifo, credentials: f.paths.credentials.clone() };
+        assert_eq!(fingerprint(&c, &paths, "t", ""), None);
+        let paths = ConfigPaths { config: f.dir.path().to_path_buf(), credentials: f.paths.credentials.clone() };
+        assert_eq!(fingerprint(&c, &paths, "t", ""), None);
+        let big = f.dir.path().join("big");
+        File::create(&big).unwrap().set_len(MAX_FILE_BYTES + 1).unwrap();
+        let paths = ConfigPaths { config: big, credentials: f.paths.credentials.clone() };
+        assert_eq!(fingerprint(&c, &paths, "t", ""), None);
+        let paths = ConfigPaths { config: PathBuf::from("/dev/null"), credentials: f.paths.credentials.clone() };
+        assert_eq!(fingerprint(&c, &paths, "t", ""), None);
+    }
+
+    #[test]
+    fn an_index_of_another_version_or_format_is_a_miss_and_old_ones_are_pruned() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o700)).unwrap();
+        let cache = Cache::new(dir.path().to_path_buf());
+        let key = CacheKey { digest: "0123456789abcdef0123456789abcdef".into(), label: String::new() };
+        let now = Clock::System.now();
+        cache.store_index("aa", &key, now);
+        let text = fs::read_to_string(dir.path().join("index-aa")).unwrap();
+        assert_eq!(text, format!("{}\n{}\n", version_line(), key.digest));
+        // The index names no entry here; what matters is that the version line is checked
+        // before the entry is looked for: see the integration tests for served entries.
+        assert!(cache.lookup_index("aa").is_none());
+
+        // Pruning: old ones and the oldest beyond the count go; the one just written stays.
+        let now = SystemTime::from(now);
+        let write = |name: &str, age: Duration| {
+            let path = dir.path().join(name);
+            fs::write(&path, "x").unwrap();
+            File::options().write(true).open(&path).unwrap().set_modified(now - age).unwrap();
+        };
+        write("index-old", INDEX_MAX_AGE + Duration::from_secs(60));
+        write("entry.json", INDEX_MAX_AGE * 10);
+        for i in 0..INDEX_MAX_FILES + 5 {
+            write(&format!("index-{i:03}"), Duration::from_secs(i as u64 + 1));
+        }
+        write("index-keep", INDEX_MAX_AGE * 10);
+        let removed = cache.prune_index("index-keep", now);
+        // Candidates: `aa` and 69 numbered ones; room for 63 beside `index-keep`.
+        assert_eq!(removed, 1 + 7, "the old one, and the 7 oldest beyond the count");
+        let left: Vec<String> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .filter(|n| n.starts_with(INDEX_PREFIX))
+            .collect();
+        assert_eq!(left.len(), INDEX_MAX_FILES);
+        assert!(left.contains(&"index-keep".to_string()) && left.contains(&"index-000".to_string()));
+        assert!(
+            !left.contains(&"index-old".to_string()) && !left.contains(&format!("index-{:03}", INDEX_MAX_FILES + 4))
+        );
+        assert!(dir.path().join("entry.json").exists(), "only index files are pruned");
     }
 }

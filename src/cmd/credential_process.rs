@@ -15,17 +15,21 @@ use crate::session::Session;
 
 /// `rolegate credential-process [PROFILE]`, the ordinary way.
 pub fn run(ctx: Context, cli: &Cli, args: &CredentialArgs) -> Result<(), Error> {
+    let flags = hot_flags(args.session.mfa_session_duration);
+    let requested = crate::plan::profile_name(args.profile.as_deref(), &ctx.env);
+    let before =
+        ConfigPaths::locate(&ctx).ok().and_then(|paths| hot_index::fingerprint(&ctx, &paths, &requested, &flags));
     let session = Session::load(ctx, cli.cache_dir.as_deref())?;
     let target = session.target(args.profile.as_deref(), &args.session)?;
     let credentials = session.credentials(&target)?;
-    // Remember the answer for the fast path, under the exact inputs it will see.
-    if let Some(fp) = hot_index::fingerprint(
-        &session.ctx,
-        &session.paths,
-        &target.requested,
-        &hot_flags(args.session.mfa_session_duration),
-    ) {
-        session.cache.store_index(&fp, &target.plan.result_key);
+    // Remember the answer for the fast path, under the exact inputs it will see; only if the
+    // files read the same after the plan as before it (an edit in between would tie the old
+    // contents to the new plan).
+    let (ctx, paths) = (&session.ctx, &session.paths);
+    if let Some(fp) = &before
+        && hot_index::fingerprint(ctx, paths, &requested, &flags).as_ref() == Some(fp)
+    {
+        session.cache.store_index(fp, &target.plan.result_key, ctx.now());
     }
     output::write_stdout(&output::credential_process::render(&credentials)).map_err(Error::Stdout)
 }

@@ -12,8 +12,6 @@
 //! Nesting: inside a rolegate child (`ROLEGATE_PROFILE` set), the same profile re-uses the
 //! credentials already there; another profile replaces them. Either way with a one-line notice.
 
-use std::ffi::OsString;
-
 use crate::cli::{Cli, ExecArgs};
 use crate::context::Context;
 use crate::diag;
@@ -26,7 +24,8 @@ use crate::session::Session;
 
 /// Runs the command; returns its exit status when rolegate stays the parent.
 pub fn run(ctx: Context, cli: &Cli, args: &ExecArgs) -> Result<u8, Error> {
-    let caller = || ChildEnv::new(ctx.env.as_map().iter().map(|(k, v)| (OsString::from(k), OsString::from(v))));
+    // Every variable the user had, byte for byte, minus those the credentials replace or unset.
+    let caller = || ChildEnv::new(ctx.env.vars_os().map(|(k, v)| (k.to_owned(), v.to_owned())));
     if let Some(current) = ctx.env.get(env_vars::ROLEGATE_PROFILE) {
         if current == args.profile {
             diag::notice(&format!("already running with credentials for `{current}`; re-using them"));
@@ -53,7 +52,7 @@ pub fn run(ctx: Context, cli: &Cli, args: &ExecArgs) -> Result<u8, Error> {
 
     if args.server {
         let child = server::Child { command: &args.command, env, profile: &args.profile, region: &target.plan.region };
-        let renewer = session.renewer(&target, args.session.prompt_timeout);
+        let renewer = session.renewer(&target);
         let margin = args.refresh_margin.unwrap_or(server::DEFAULT_REFRESH_MARGIN_SECONDS);
         return Ok(server::run(child, credentials, renewer, margin)?);
     }

@@ -6,10 +6,12 @@
 mod common;
 mod credential_process;
 mod doctor;
+mod environment;
 mod exec;
 mod export_shells;
 mod faults;
 mod hardening;
+mod hot_index;
 mod leaks;
 mod list_clear;
 mod login;

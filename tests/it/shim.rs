@@ -151,3 +151,24 @@ fn without_a_profile_the_shim_says_how_to_choose_one() {
         stderr_of(&out)
     );
 }
+
+/// The shim runs its program, whatever the arguments: `tool credential-process target` is the
+/// exact form the hot path answers, and with a warm index it must still be `tool`'s.
+#[test]
+fn a_shim_runs_its_program_even_with_the_hot_paths_arguments() {
+    let sts = seed_sts();
+    let mut env = shim_env(&sts);
+    // The shim's environment (AWS_PROFILE names the profile), so the index matches its call.
+    env.set("AWS_PROFILE", "target");
+    let first = env.rolegate(&["credential-process", "target", "--mfa-token", "123456"]).output().unwrap();
+    let creds = parse_process_json(&first.stdout);
+    // The index is warm: the exact form is answered without the parser.
+    let warm = env.run_without_terminal(&["credential-process", "target"]);
+    assert_eq!(parse_process_json(&warm.stdout), creds);
+    let out = env.command("setsid", &["-w", "tool", "credential-process", "target"]).output().unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        format!("tool key={} profile=target args=credential-process target\n", creds.access_key_id)
+    );
+}

@@ -1,7 +1,7 @@
 //! `TestEnv`: a temporary HOME with `~/.aws/{config,credentials}`, a private cache directory,
 //! and commands for the real `rolegate` binary with a clean environment.
 
-use std::ffi::OsStr;
+use std::ffi::{OsStr, OsString};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::Arc;
@@ -52,6 +52,8 @@ pub fn seed_sts() -> StrictSts {
 pub struct TestEnv {
     pub dir: tempfile::TempDir,
     vars: Vec<(String, String)>,
+    /// Variables whose name or value need not be UTF-8 (set after `vars`).
+    os_vars: Vec<(OsString, OsString)>,
     /// Variables left out, including the audit run's defaults.
     removed: Vec<String>,
     audit: Arc<Audit>,
@@ -62,7 +64,7 @@ impl TestEnv {
     pub fn new() -> TestEnv {
         let dir = tempfile::tempdir().expect("temp dir");
         std::fs::create_dir_all(dir.path().join("home/.aws")).expect("mkdir .aws");
-        TestEnv { dir, vars: Vec::new(), removed: Vec::new(), audit: Arc::default() }
+        TestEnv { dir, vars: Vec::new(), os_vars: Vec::new(), removed: Vec::new(), audit: Arc::default() }
     }
 
     /// The seed's files, talking to `sts`.
@@ -132,6 +134,13 @@ impl TestEnv {
         self.vars.push((name.into(), value.into()));
     }
 
+    /// Sets a variable whose name or value may be any bytes (for `rolegate` and `command` only).
+    pub fn set_os(&mut self, name: impl Into<OsString>, value: impl Into<OsString>) {
+        let name = name.into();
+        self.os_vars.retain(|(k, _)| *k != name);
+        self.os_vars.push((name, value.into()));
+    }
+
     /// Leaves `name` out of the commands' environment.
     pub fn unset(&mut self, name: &str) {
         self.vars.retain(|(k, _)| k != name);
@@ -172,7 +181,8 @@ impl TestEnv {
 
     pub fn command(&self, program: impl AsRef<std::ffi::OsStr>, args: &[&str]) -> Command {
         let mut cmd = Command::new(program);
-        cmd.args(args).env_clear().envs(self.envs()).current_dir(self.dir.path()).stdin(Stdio::null());
+        cmd.args(args).env_clear().envs(self.envs()).envs(self.os_vars.iter().cloned());
+        cmd.current_dir(self.dir.path()).stdin(Stdio::null());
         cmd
     }
 
