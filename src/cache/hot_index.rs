@@ -24,10 +24,8 @@
 //! [`INDEX_MAX_AGE`] (by then the entry each names has expired anyway), and beyond the newest
 //! [`INDEX_MAX_FILES`]. `clear --all` removes them all.
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io::{Read, Write};
-use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 
@@ -37,6 +35,7 @@ use super::{Cache, CacheKey, Entry, entry, read_private};
 use crate::config::{ConfigPaths, MAX_FILE_BYTES};
 use crate::context::Context;
 use crate::env_vars;
+use crate::platform;
 
 /// The format of the index files. 1: `index-<fingerprint>` held the bare digest, and the
 /// fingerprint hashed the files' metadata; 2: the files' contents, the version, a header line.
@@ -100,7 +99,7 @@ fn fingerprint_with(version: &str, ctx: &Context, paths: &ConfigPaths, profile: 
     field(&mut h, profile.as_bytes());
     field(&mut h, flags.as_bytes());
     for path in [&paths.config, &paths.credentials] {
-        field(&mut h, path.as_os_str().as_bytes());
+        field(&mut h, platform::os_bytes(path.as_os_str()));
         match content_digest(path)? {
             Some(digest) => {
                 field(&mut h, b"content");
@@ -116,13 +115,13 @@ fn fingerprint_with(version: &str, ctx: &Context, paths: &ConfigPaths, profile: 
             Some(value) if SECRET_VARS.contains(name) => {
                 let mut secret = Sha256::new();
                 field(&mut secret, b"rolegate secret");
-                field(&mut secret, value.as_bytes());
+                field(&mut secret, platform::os_bytes(value));
                 field(&mut h, b"secret");
                 field(&mut h, &secret.finalize());
             }
             Some(value) => {
                 field(&mut h, b"value");
-                field(&mut h, value.as_bytes());
+                field(&mut h, platform::os_bytes(value));
             }
         }
     }
@@ -151,8 +150,7 @@ fn content_digest(path: &Path) -> Option<Option<[u8; 32]>> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Some(None),
         Err(_) => return None,
     }
-    let flags = rustix::fs::OFlags::NONBLOCK | rustix::fs::OFlags::NOCTTY;
-    let file: File = match OpenOptions::new().read(true).custom_flags(flags.bits() as i32).open(path) {
+    let file: File = match platform::open_read_nonblocking(path) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Some(None),
         Err(_) => return None,

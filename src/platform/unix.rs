@@ -74,6 +74,18 @@ pub fn open_read_nofollow(path: &Path) -> io::Result<File> {
     OpenOptions::new().read(true).custom_flags((OFlags::NOFOLLOW | OFlags::NONBLOCK).bits() as i32).open(path)
 }
 
+/// Opens a file for reading without blocking on a FIFO or a device and without making a
+/// terminal ours (the caller checks the type with the handle's metadata). Symbolic links are
+/// followed: the AWS files are often links into a dotfiles repository.
+pub fn open_read_nonblocking(path: &Path) -> io::Result<File> {
+    OpenOptions::new().read(true).custom_flags((OFlags::NONBLOCK | OFlags::NOCTTY).bits() as i32).open(path)
+}
+
+/// The bytes of an OS string as the system holds them (for hashing, never for display).
+pub fn os_bytes(s: &std::ffi::OsStr) -> &[u8] {
+    std::os::unix::ffi::OsStrExt::as_bytes(s)
+}
+
 /// Whether an open failed because the path is a symbolic link (with [`open_read_nofollow`]).
 pub fn is_symlink_error(error: &io::Error) -> bool {
     error.raw_os_error() == Some(rustix::io::Errno::LOOP.raw_os_error())
