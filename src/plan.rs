@@ -381,3 +381,45 @@ fn base_identity(base: &Base, env: &Env) -> String {
         Base::Process { profile, command } => format!("process:{profile}:{command}"),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::ConfigPaths;
+
+    /// Planning is pure: once the files are parsed, a plan (and every file its errors name)
+    /// comes from memory, however large the configuration. Here the files are gone before the
+    /// plans are made.
+    #[test]
+    fn plans_read_no_file_in_a_large_configuration() {
+        let dir = tempfile::tempdir().unwrap();
+        let paths = ConfigPaths { config: dir.path().join("config"), credentials: dir.path().join("credentials") };
+        let mut config = String::from("[profile base]\nregion = us-west-2\n[profile broken]\nrole_arn = x\n");
+        for i in 0..10_000 {
+            config.push_str(&format!(
+                "[profile role{i}]\nsource_profile = base\nrole_arn = arn:aws:iam::123456789012:role/r{i}\nmfa_serial = arn:aws:iam::123456789012:mfa/u\n"
+            ));
+        }
+        std::fs::write(&paths.config, &config).unwrap();
+        std::fs::write(&paths.credentials, "[base]\naws_access_key_id = AKID\naws_secret_access_key = s\n").unwrap();
+        let profiles = Profiles::load(&paths).unwrap();
+        drop(dir);
+        assert!(!paths.config.exists());
+
+        let env = Env::from_pairs(Vec::<(String, String)>::new());
+        let role = plan(&profiles, "role9999", &env, &PlanOptions::default()).unwrap();
+        assert_eq!(role.chain.describe(), "role9999 -> base");
+        assert_eq!(role.strategy, MfaStrategy::Session);
+        let config_file = paths.config.display().to_string();
+        match plan(&profiles, "broken", &env, &PlanOptions::default()) {
+            Err(PlanError::Resolve(resolve::ResolveError::BadValue { file, .. })) => assert_eq!(file, config_file),
+            other => panic!("{other:?}"),
+        }
+        // The keys are in the credentials file: that is the file named.
+        match plan(&profiles, "base", &env, &PlanOptions::default()) {
+            Err(PlanError::NothingToDo { file, .. }) => assert_eq!(file, paths.credentials.display().to_string()),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(profiles.sources().profile("role9999").map(|at| at.line), Some(5 + 4 * 9999));
+    }
+}

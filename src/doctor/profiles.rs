@@ -18,11 +18,11 @@ use crate::output::credential_process::format_expiration;
 use crate::plan::{self, MfaStrategy, Plan, PlanError, PlanOptions, ROLE_CHAINING_MAX_SECONDS, StrategyReason};
 
 use super::clock;
-use super::locate::{Location, OddSection, SourceMap};
 use super::report::{
     CacheEntryReport, EndpointReport, Finding, Findings, Hop, MfaReport, ProfileCacheReport, ProfileReport,
     RegionReport, RoleDuration, SettingReport, Severity, StrategyReport,
 };
+use crate::config::source::{Location, OddSection, SourceMap};
 
 /// Settings whose values are never shown.
 const SECRET_KEYS: &[&str] = &["aws_secret_access_key", "aws_session_token"];
@@ -91,7 +91,7 @@ impl<'a> Checker<'a> {
     /// requested one, or every profile that needs MFA or fails.
     pub fn run(&mut self, requested: Option<&str>, findings: &mut Findings) -> Vec<ProfileReport> {
         for odd in self.inp.sources.odd_sections() {
-            findings.push(odd_section_finding(&odd));
+            findings.push(odd_section_finding(odd));
         }
         let profiles = self.inp.profiles;
         let scope: Vec<String> = match requested {
@@ -442,8 +442,8 @@ impl<'a> Checker<'a> {
                 err("profile-name-rejected", e.to_string()).profile(profile).at(self.header(profile)).fix(hint)
             }
             ResolveError::SourceProfileNotFound { profile, source_profile, .. } => {
-                let unprefixed = self.inp.sources.odd_sections().into_iter().find_map(|o| match o {
-                    OddSection::ConfigWithoutPrefix { name: n, at } if n == *source_profile => Some(at),
+                let unprefixed = self.inp.sources.odd_sections().iter().find_map(|o| match o {
+                    OddSection::ConfigWithoutPrefix { name: n, at } if n == source_profile => Some(at),
                     _ => None,
                 });
                 let fix = match unprefixed {

@@ -5,9 +5,11 @@
 //! `aws_secret_access_key` and `aws_session_token` appear as a key name with a `null` value;
 //! cache entries appear as kind, presence and expiry.
 
+use std::collections::HashSet;
+
 use serde::Serialize;
 
-use super::locate::Location;
+use crate::config::Location;
 
 /// Version of the JSON document. Bumped only on an incompatible change.
 pub const JSON_VERSION: u32 = 1;
@@ -84,18 +86,17 @@ impl Finding {
 #[derive(Debug, Default)]
 pub struct Findings {
     list: Vec<Finding>,
+    /// What makes two findings the same, for those in `list`.
+    seen: HashSet<FindingKey>,
 }
 
+type FindingKey = (&'static str, Option<String>, Option<String>, Option<u32>, String);
+
 impl Findings {
+    /// Adds `finding` unless the same one (id, profile, place, message) is already there.
     pub fn push(&mut self, finding: Finding) {
-        let same = |f: &Finding| {
-            f.id == finding.id
-                && f.profile == finding.profile
-                && f.file == finding.file
-                && f.line == finding.line
-                && f.message == finding.message
-        };
-        if !self.list.iter().any(same) {
+        let key = (finding.id, finding.profile.clone(), finding.file.clone(), finding.line, finding.message.clone());
+        if self.seen.insert(key) {
             self.list.push(finding);
         }
     }
@@ -103,10 +104,10 @@ impl Findings {
     /// Errors first, then warnings, then notes; within each, by file and line (findings
     /// without a place last), else in the order found.
     pub fn into_sorted(mut self) -> Vec<Finding> {
-        self.list.sort_by(|a, b| {
-            let key = |f: &Finding| (f.severity, f.file.is_none(), f.file.clone(), f.line);
-            key(a).cmp(&key(b))
-        });
+        fn key(f: &Finding) -> (Severity, bool, Option<&str>, Option<u32>) {
+            (f.severity, f.file.is_none(), f.file.as_deref(), f.line)
+        }
+        self.list.sort_by(|a, b| key(a).cmp(&key(b)));
         self.list
     }
 }
