@@ -58,7 +58,18 @@ pub struct CacheKey {
 
 /// The first 16 bytes of SHA-256 of `text`, in hex.
 pub fn short_digest(text: &str) -> String {
-    Sha256::digest(text.as_bytes()).iter().take(16).map(|b| format!("{b:02x}")).collect()
+    hex16(&Sha256::digest(text.as_bytes()))
+}
+
+/// The first 16 bytes of `digest`, in lower-case hex.
+fn hex16(digest: &[u8]) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(32);
+    for b in digest.iter().take(16) {
+        out.push(char::from(HEX[usize::from(b >> 4)]));
+        out.push(char::from(HEX[usize::from(b & 15)]));
+    }
+    out
 }
 
 impl CacheKey {
@@ -69,8 +80,7 @@ impl CacheKey {
         // overwrite each other's entries.
         hasher.update(format!("\0v{}\0", crate::cache::entry::ENTRY_VERSION).as_bytes());
         hasher.update(material.as_bytes());
-        let digest = hasher.finalize();
-        let hex: String = digest.iter().take(16).map(|b| format!("{b:02x}")).collect();
+        let hex = hex16(&hasher.finalize());
         CacheKey { digest: format!("{kind}-{hex}"), label }
     }
 }
@@ -186,9 +196,10 @@ pub fn plan(profiles: &Profiles, profile: &str, env: &Env, options: &PlanOptions
         seen.push(profile);
         chain = resolve::resolve(profiles, profile)?;
     }
-    let selected = profiles.get(profile).cloned().unwrap_or_default();
+    let no_properties = Properties::new();
+    let selected = profiles.get(profile).unwrap_or(&no_properties);
     let file = profiles.origin(profile).map_or_else(|| profiles.describe_files(), |p| p.display().to_string());
-    let (strategy, reason) = choose_strategy(&chain, &selected, env, &file)?;
+    let (strategy, reason) = choose_strategy(&chain, selected, env, &file)?;
     if strategy == MfaStrategy::None && chain.hops.is_empty() {
         let file = profiles.origin_of_key(profile, "aws_access_key_id").map_or(file, |p| p.display().to_string());
         return Err(PlanError::NothingToDo { profile: profile.into(), file });
@@ -214,13 +225,13 @@ pub fn plan(profiles: &Profiles, profile: &str, env: &Env, options: &PlanOptions
         .map(str::to_string)
         .or_else(|| setting(&chain, profiles, "region").map(str::to_string))
         .unwrap_or_else(|| "us-east-1".to_string());
-    let endpoint = endpoint::resolve(&endpoint_params(&selected, profiles, env, &region))
+    let endpoint = endpoint::resolve(&endpoint_params(selected, profiles, env, &region))
         .map_err(|source| PlanError::Endpoint { profile: profile.into(), source })?;
 
     let identity = base_identity(&chain.base, env);
     // The MFA session is valid in every region of its partition: key it on the partition, or on
     // the custom endpoint when one is configured (a test or a private STS is another world).
-    let sts_world = if endpoint_is_custom(&selected, profiles, env) {
+    let sts_world = if endpoint_is_custom(selected, profiles, env) {
         endpoint.url.clone()
     } else {
         endpoint::partition_id(&region).to_string()

@@ -123,7 +123,8 @@ impl Profiles {
     /// Parses the two files' texts, and maps where each setting is; a parse error names the
     /// file and line it is in.
     pub fn from_texts(config: &str, credentials: &str, paths: &ConfigPaths) -> Result<Profiles, ConfigError> {
-        let mut profiles = Profiles::parse(config, credentials).map_err(|message| {
+        let sources = SourceMap::build(&paths.config, config, &paths.credentials, credentials);
+        let mut profiles = Profiles::parse_mapped(config, credentials, sources).map_err(|message| {
             // The SDK parser's message names no file: find the one that fails alone.
             let (path, message) = if Profiles::parse(config, "").is_err() {
                 (paths.config.clone(), message)
@@ -134,13 +135,20 @@ impl Profiles {
             ConfigError::Parse { path, line, message }
         })?;
         profiles.paths = Some(paths.clone());
-        profiles.sources = SourceMap::build(&paths.config, config, &paths.credentials, credentials);
         Ok(profiles)
     }
 
     /// Parses file contents with the SDK's parser, without paths (so without a source map). The
     /// error is the parser's message (with its line).
     pub fn parse(config: &str, credentials: &str) -> Result<Profiles, String> {
+        let sources = SourceMap::build(Path::new(""), config, Path::new(""), credentials);
+        let mut profiles = Profiles::parse_mapped(config, credentials, sources)?;
+        profiles.sources = SourceMap::default();
+        Ok(profiles)
+    }
+
+    /// Parses with the SDK's parser; `sources` is the map of the same texts.
+    fn parse_mapped(config: &str, credentials: &str, sources: SourceMap) -> Result<Profiles, String> {
         let files = EnvConfigFiles::builder()
             .with_contents(EnvConfigFileKind::Config, config)
             .with_contents(EnvConfigFileKind::Credentials, credentials)
@@ -153,10 +161,19 @@ impl Profiles {
         let sections = EnvConfigSections::parse(source).map_err(|e| e.to_string())?;
 
         let mut out = Profiles::default();
+        let mut asked: Vec<&str> = Vec::with_capacity(KNOWN_KEYS.len());
         for name in sections.profiles() {
             let Some(profile) = sections.get_profile(name) else { continue };
+            // The parser's `get` allocates for each key asked: ask for the known keys that the
+            // profile's sections set (the source map has them, lower-cased as the parser has
+            // them), not for all of them.
+            asked.clear();
+            match sources.keys(name) {
+                Some(keys) => asked.extend(keys.filter_map(|k| KNOWN_KEYS.iter().copied().find(|known| *known == k))),
+                None => asked.extend(KNOWN_KEYS),
+            }
             let props: Properties =
-                KNOWN_KEYS.iter().filter_map(|k| profile.get(k).map(|v| ((*k).to_string(), v.to_string()))).collect();
+                asked.iter().filter_map(|k| profile.get(k).map(|v| ((*k).to_string(), v.to_string()))).collect();
             if let Some(services) = props.get("services") {
                 let key = PropertiesKey::builder()
                     .section_key("services")
@@ -170,6 +187,7 @@ impl Profiles {
             }
             out.profiles.insert(name.to_string(), props);
         }
+        out.sources = sources;
         Ok(out)
     }
 
@@ -376,6 +394,38 @@ mod tests {
         assert_eq!(p.origin("nope"), None);
         assert_eq!(p.sources().profile("b"), Some(Location { file: "/nonexistent/c".into(), line: 3 }));
         assert_eq!(Profiles::parse("[profile a]\n", "").unwrap().origin("a"), None, "no paths, no origin");
+    }
+
+    /// Asking the parser only for the keys the source map saw gives what asking for every known
+    /// key gives (an empty map answers no profile, so every key is asked).
+    #[test]
+    fn asking_for_the_keys_seen_loses_none() {
+        let cases = [
+            (
+                "[default]\nregion = a\n[profile default]\nRegion = b\nmfa_serial = m\n",
+                "[default]\naws_access_key_id = k\n",
+            ),
+            (
+                "[profile  a ]\r\nROLE_ARN = r ; c\r\nsource_profile=b\n[profile a]\nregion=x\n",
+                "[ b ]\naws_secret_access_key = s\n",
+            ),
+            (
+                "[profile a]\nsts =\n  endpoint_url = u\nservices = s\n[services s]\nsts =\n  endpoint_url = http://x\n",
+                "",
+            ),
+            (
+                "# c\n[profile x]\n; c\nrole_arn = r\n  continued\n[x]\nregion = y\n[profile a b]\nregion = z\n",
+                "[profile x]\nregion = q\n",
+            ),
+            ("[profile a]\nrole_arn#x = y\nRole_Session_Name = n\n", "[a]\n"),
+        ];
+        for (config, credentials) in cases {
+            let sources = SourceMap::build(Path::new("/c"), config, Path::new("/k"), credentials);
+            let seen = Profiles::parse_mapped(config, credentials, sources).unwrap();
+            let all = Profiles::parse_mapped(config, credentials, SourceMap::default()).unwrap();
+            assert_eq!(seen.profiles, all.profiles, "{config:?}");
+            assert_eq!(seen.sts_service_endpoints, all.sts_service_endpoints, "{config:?}");
+        }
     }
 
     #[test]

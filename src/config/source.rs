@@ -231,6 +231,17 @@ impl SourceMap {
         self.credentials.last_key(profile, key).or_else(|| self.config.last_key(profile, key))
     }
 
+    /// The keys (lower-case) that the sections of `profile` set, in both files, repeats
+    /// included; `None` when no section defines `profile`.
+    pub fn keys<'a>(&'a self, profile: &str) -> Option<impl Iterator<Item = &'a str> + 'a> {
+        fn of<'a>(file: &'a FileMap, sections: Option<&'a Vec<usize>>) -> impl Iterator<Item = &'a str> + 'a {
+            sections.into_iter().flatten().flat_map(|i| file.sections[*i].keys.iter().map(|(k, _)| k.as_str()))
+        }
+        let (config, credentials) = (self.config.profiles.get(profile), self.credentials.profiles.get(profile));
+        (config.is_some() || credentials.is_some())
+            .then(|| of(&self.config, config).chain(of(&self.credentials, credentials)))
+    }
+
     /// The `[services NAME]` section's line (or, with `key`, its `sts.endpoint_url`-style
     /// property's line).
     pub fn services(&self, name: &str, key: Option<&str>) -> Option<Location> {
@@ -362,6 +373,11 @@ Region = us-east-2
         assert_eq!(m.profile("nope"), None);
         assert_eq!(m.headers("target", FileKind::Config).map(|l| l.line).collect::<Vec<_>>(), [7, 17]);
         assert_eq!(m.text(FileKind::Config), CONFIG);
+        assert_eq!(
+            m.keys("base").unwrap().collect::<Vec<_>>(),
+            ["region", "aws_access_key_id", "aws_secret_access_key"]
+        );
+        assert!(m.keys("nope").is_none());
         assert_eq!(m.path(FileKind::Credentials), Path::new("/k"));
     }
 

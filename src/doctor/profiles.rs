@@ -46,6 +46,8 @@ pub struct Checker<'a> {
     /// Over-long chains already reported, as the profiles each reaches: one finding per chain.
     seen_long_chains: Vec<(Vec<String>, Finding)>,
     skews: HashMap<String, Result<i64, String>>,
+    /// Cache entries already looked at, by key: every role of a device shares one MFA session.
+    entries: HashMap<String, CacheEntryReport>,
 }
 
 /// What the SDKs (Terraform) make of a profile named in a Terraform block, as to MFA.
@@ -72,7 +74,13 @@ pub enum MfaNeed {
 
 impl<'a> Checker<'a> {
     pub fn new(inp: Inputs<'a>) -> Checker<'a> {
-        Checker { inp, seen_loops: Vec::new(), seen_long_chains: Vec::new(), skews: HashMap::new() }
+        Checker {
+            inp,
+            seen_loops: Vec::new(),
+            seen_long_chains: Vec::new(),
+            skews: HashMap::new(),
+            entries: HashMap::new(),
+        }
     }
 
     fn key(&self, profile: &str, key: &str) -> Option<Location> {
@@ -852,14 +860,18 @@ impl<'a> Checker<'a> {
         }
     }
 
-    fn cache_entry(&self, key: &plan::CacheKey) -> CacheEntryReport {
-        let entry = self.inp.cache.read(key);
-        CacheEntryReport {
-            key: key.digest.clone(),
-            present: entry.is_some(),
-            expires: entry.as_ref().map(|e| format_expiration(e.credentials.expiration)),
-            fresh: entry.as_ref().is_some_and(|e| crate::cache::is_fresh(e, self.inp.ctx.now(), None)),
-        }
+    fn cache_entry(&mut self, key: &plan::CacheKey) -> CacheEntryReport {
+        let (cache, now) = (self.inp.cache, self.inp.ctx.now());
+        let report = self.entries.entry(key.digest.clone()).or_insert_with(|| {
+            let entry = cache.read(key);
+            CacheEntryReport {
+                key: key.digest.clone(),
+                present: entry.is_some(),
+                expires: entry.as_ref().map(|e| format_expiration(e.credentials.expiration)),
+                fresh: entry.as_ref().is_some_and(|e| crate::cache::is_fresh(e, now, None)),
+            }
+        });
+        report.clone()
     }
 }
 

@@ -265,7 +265,7 @@ pub struct ProfileCacheReport {
     pub role: Option<CacheEntryReport>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Clone, Debug, Serialize)]
 pub struct CacheEntryReport {
     /// The entry's key (its file name without `.json`).
     pub key: String,
