@@ -225,6 +225,18 @@ mod tests {
     }
 
     #[test]
+    fn drops_keys_as_the_sdk_reads_them() {
+        // The SDK parser lower-cases keys: `Role_Arn` is role_arn, which would pre-empt the
+        // credential_process. A `[profile t]` header with blanks and a comment is still t's.
+        let text = "[profile  t ] # c\r\nRole_Arn = arn:aws:iam::123456789012:role/x\r\nREGION = eu-west-1\r\n[ profile t]\n";
+        let out = rewrite_config(text, &map(&[("t", "us-east-1")]), Path::new("/opt/a #b/rolegate"));
+        assert_eq!(
+            out,
+            "[profile  t ] # c\r\n# rolegate: this profile's role and MFA settings are served by rolegate\ncredential_process = '/opt/a '\\#'b/rolegate' credential-process t\nREGION = eu-west-1\r\n[ profile t]\n# rolegate: this profile's role and MFA settings are served by rolegate\nregion = us-east-1\n"
+        );
+    }
+
+    #[test]
     fn drops_credentials_sections_of_rewritten_profiles() {
         let text = "[base]\naws_access_key_id = A\n[target]\naws_access_key_id = B\n[other]\nx = y\n";
         assert_eq!(drop_sections(text, &map(&[("target", "r")])), "[base]\naws_access_key_id = A\n[other]\nx = y\n");
