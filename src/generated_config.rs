@@ -228,7 +228,8 @@ mod tests {
     fn drops_keys_as_the_sdk_reads_them() {
         // The SDK parser lower-cases keys: `Role_Arn` is role_arn, which would pre-empt the
         // credential_process. A `[profile t]` header with blanks and a comment is still t's.
-        let text = "[profile  t ] # c\r\nRole_Arn = arn:aws:iam::123456789012:role/x\r\nREGION = eu-west-1\r\n[ profile t]\n";
+        let text =
+            "[profile  t ] # c\r\nRole_Arn = arn:aws:iam::123456789012:role/x\r\nREGION = eu-west-1\r\n[ profile t]\n";
         let out = rewrite_config(text, &map(&[("t", "us-east-1")]), Path::new("/opt/a #b/rolegate"));
         assert_eq!(
             out,

@@ -804,7 +804,7 @@ impl<'a> Checker<'a> {
                 (at, report)
             })
             .collect();
-        out.sort_by_key(|(at, _)| at.as_ref().map(|l| (l.file.clone(), l.line)));
+        out.sort_by(|(a, _), (b, _)| a.as_ref().map(|l| (&l.file, l.line)).cmp(&b.as_ref().map(|l| (&l.file, l.line))));
         out.into_iter().map(|(_, r)| r).collect()
     }
 
