@@ -48,6 +48,9 @@ pub struct Checker<'a> {
     skews: HashMap<String, Result<i64, String>>,
     /// Cache entries already looked at, by key: every role of a device shares one MFA session.
     entries: HashMap<String, CacheEntryReport>,
+    /// The names of the files in the cache directory, listed once: an entry not there is not
+    /// opened (ten thousand roles, ten thousand misses).
+    cache_files: Option<std::collections::HashSet<std::ffi::OsString>>,
 }
 
 /// What the SDKs (Terraform) make of a profile named in a Terraform block, as to MFA.
@@ -80,6 +83,7 @@ impl<'a> Checker<'a> {
             seen_long_chains: Vec::new(),
             skews: HashMap::new(),
             entries: HashMap::new(),
+            cache_files: None,
         }
     }
 
@@ -862,8 +866,14 @@ impl<'a> Checker<'a> {
 
     fn cache_entry(&mut self, key: &plan::CacheKey) -> CacheEntryReport {
         let (cache, now) = (self.inp.cache, self.inp.ctx.now());
+        let files = self.cache_files.get_or_insert_with(|| {
+            std::fs::read_dir(cache.dir())
+                .map(|dir| dir.filter_map(Result::ok).map(|e| e.file_name()).collect())
+                .unwrap_or_default()
+        });
+        let listed = files.contains(std::ffi::OsStr::new(&format!("{}.json", key.digest)));
         let report = self.entries.entry(key.digest.clone()).or_insert_with(|| {
-            let entry = cache.read(key);
+            let entry = if listed { cache.read(key) } else { None };
             CacheEntryReport {
                 key: key.digest.clone(),
                 present: entry.is_some(),
