@@ -116,8 +116,10 @@ impl Profiles {
     /// Reads and parses both files.
     pub fn load(paths: &ConfigPaths) -> Result<Profiles, ConfigError> {
         let config = read_text(&paths.config)?;
-        let credentials = read_text(&paths.credentials)?;
-        Profiles::from_texts(&config, &credentials, paths)
+        let mut credentials = read_text(&paths.credentials)?;
+        let profiles = Profiles::from_texts(&config, &credentials, paths);
+        zeroize::Zeroize::zeroize(&mut credentials); // the keys live on in the profiles only
+        profiles
     }
 
     /// Parses the two files' texts, and maps where each setting is; a parse error names the

@@ -19,7 +19,8 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+
+use zeroize::Zeroizing;
 
 /// Which of the two files a text is: the rules for section names differ.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -143,15 +144,26 @@ struct Section {
     keys: Vec<(String, u32)>,
 }
 
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Default)]
 struct FileMap {
     path: PathBuf,
-    /// The text as read: the one the SDK parser got.
-    text: Arc<str>,
+    /// The text as read: the one the SDK parser got. The credentials file's holds keys: it is
+    /// wiped when dropped and never shown (see the `Debug` below).
+    text: Zeroizing<String>,
     sections: Vec<Section>,
     /// Profile name -> its sections, in file order (in the config file without the `[default]`
     /// sections that a `[profile default]` overrides).
     profiles: HashMap<String, Vec<usize>>,
+}
+
+impl std::fmt::Debug for FileMap {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FileMap")
+            .field("path", &self.path)
+            .field("text", &format_args!("{} bytes", self.text.len()))
+            .field("sections", &self.sections.len())
+            .finish()
+    }
 }
 
 /// The locations of every section and property of the config and credentials files.
@@ -319,7 +331,7 @@ fn scan(path: &Path, text: &str, kind: FileKind) -> FileMap {
             profiles.entry(name.clone()).or_default().push(i);
         }
     }
-    FileMap { path: path.to_path_buf(), text: Arc::from(text), sections, profiles }
+    FileMap { path: path.to_path_buf(), text: Zeroizing::new(text.to_string()), sections, profiles }
 }
 
 #[cfg(test)]
@@ -378,6 +390,8 @@ Region = us-east-2
             ["region", "aws_access_key_id", "aws_secret_access_key"]
         );
         assert!(m.keys("nope").is_none());
+        let shown = format!("{m:?}");
+        assert!(!shown.contains("AKID") && shown.contains("bytes"), "{shown}");
         assert_eq!(m.path(FileKind::Credentials), Path::new("/k"));
     }
 
