@@ -94,7 +94,7 @@ fn expand_home(raw: &str, home: Option<&Path>) -> Result<PathBuf, ConfigError> {
     }
 }
 
-/// One profile's properties, keys as written (the SDK parser lower-cases nothing).
+/// One profile's properties, keys lower-case (as the SDK parser gives them).
 pub type Properties = BTreeMap<String, String>;
 
 /// Every profile of the two files, merged as the SDKs merge them.
