@@ -177,9 +177,10 @@ pub fn plan(profiles: &Profiles, profile: &str, env: &Env, options: &PlanOptions
         seen.push(profile);
         chain = resolve::resolve(profiles, profile)?;
     }
-    let selected = profiles.get(profile).cloned().unwrap_or_default();
+    let no_properties = Properties::new();
+    let selected = profiles.get(profile).unwrap_or(&no_properties);
     let file = profiles.origin(profile).map_or_else(|| profiles.describe_files(), |p| p.display().to_string());
-    let (strategy, reason) = choose_strategy(&chain, &selected, env, &file)?;
+    let (strategy, reason) = choose_strategy(&chain, selected, env, &file)?;
     if strategy == MfaStrategy::None && chain.hops.is_empty() {
         let file = profiles.origin_of_key(profile, "aws_access_key_id").map_or(file, |p| p.display().to_string());
         return Err(PlanError::NothingToDo { profile: profile.into(), file });
@@ -207,9 +208,9 @@ pub fn plan(profiles: &Profiles, profile: &str, env: &Env, options: &PlanOptions
     } else {
         ("us-east-1".to_string(), Source::Default)
     };
-    let configured = configured_endpoint(profile, &selected, profiles, env);
+    let configured = configured_endpoint(profile, selected, profiles, env);
     let endpoint =
-        endpoint::resolve(&endpoint_params(&selected, configured.as_ref().map(|c| c.0.clone()), env, &region))
+        endpoint::resolve(&endpoint_params(selected, configured.as_ref().map(|c| c.0.clone()), env, &region))
             .map_err(|source| PlanError::Endpoint { profile: profile.into(), source })?;
     let endpoint_source = configured.map_or(Source::Default, |c| c.1);
 
@@ -402,5 +403,47 @@ fn base_identity(base: &Base, env: &Env) -> String {
         Base::StaticKeys { access_key_id, .. } => format!("keys:{access_key_id}"),
         Base::Environment { .. } => format!("env:{}", env.get(env_vars::AWS_ACCESS_KEY_ID).unwrap_or("")),
         Base::Process { profile, command } => format!("process:{profile}:{command}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::ConfigPaths;
+
+    /// Planning is pure: once the files are parsed, a plan (and every file its errors name)
+    /// comes from memory, however large the configuration. Here the files are gone before the
+    /// plans are made.
+    #[test]
+    fn plans_read_no_file_in_a_large_configuration() {
+        let dir = tempfile::tempdir().unwrap();
+        let paths = ConfigPaths { config: dir.path().join("config"), credentials: dir.path().join("credentials") };
+        let mut config = String::from("[profile base]\nregion = us-west-2\n[profile broken]\nrole_arn = x\n");
+        for i in 0..10_000 {
+            config.push_str(&format!(
+                "[profile role{i}]\nsource_profile = base\nrole_arn = arn:aws:iam::123456789012:role/r{i}\nmfa_serial = arn:aws:iam::123456789012:mfa/u\n"
+            ));
+        }
+        std::fs::write(&paths.config, &config).unwrap();
+        std::fs::write(&paths.credentials, "[base]\naws_access_key_id = AKID\naws_secret_access_key = s\n").unwrap();
+        let profiles = Profiles::load(&paths).unwrap();
+        drop(dir);
+        assert!(!paths.config.exists());
+
+        let env = Env::from_pairs(Vec::<(String, String)>::new());
+        let role = plan(&profiles, "role9999", &env, &PlanOptions::default()).unwrap();
+        assert_eq!(role.chain.describe(), "role9999 -> base");
+        assert_eq!(role.strategy, MfaStrategy::Session);
+        let config_file = paths.config.display().to_string();
+        match plan(&profiles, "broken", &env, &PlanOptions::default()) {
+            Err(PlanError::Resolve(resolve::ResolveError::BadValue { file, .. })) => assert_eq!(file, config_file),
+            other => panic!("{other:?}"),
+        }
+        // The keys are in the credentials file: that is the file named.
+        match plan(&profiles, "base", &env, &PlanOptions::default()) {
+            Err(PlanError::NothingToDo { file, .. }) => assert_eq!(file, paths.credentials.display().to_string()),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(profiles.sources().profile("role9999").map(|at| at.line), Some(5 + 4 * 9999));
     }
 }

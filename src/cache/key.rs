@@ -13,7 +13,19 @@ pub struct CacheKey {
 
 /// The first 16 bytes of SHA-256 of `text`, in hex.
 pub fn short_digest(text: &str) -> String {
-    Sha256::digest(text.as_bytes()).iter().take(16).map(|b| format!("{b:02x}")).collect()
+    hex16(&Sha256::digest(text.as_bytes()))
+}
+
+/// The first 16 bytes of `digest`, in lower-case hex (one of these per profile when `list` or
+/// `doctor` plans thousands: no `format!` per byte).
+fn hex16(digest: &[u8]) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(32);
+    for b in digest.iter().take(16) {
+        out.push(char::from(HEX[usize::from(b >> 4)]));
+        out.push(char::from(HEX[usize::from(b & 15)]));
+    }
+    out
 }
 
 impl CacheKey {
@@ -25,8 +37,7 @@ impl CacheKey {
         // overwrite each other's entries.
         hasher.update(format!("\0v{}\0", super::entry::ENTRY_VERSION).as_bytes());
         hasher.update(material.as_bytes());
-        let digest = hasher.finalize();
-        let hex: String = digest.iter().take(16).map(|b| format!("{b:02x}")).collect();
+        let hex = hex16(&hasher.finalize());
         CacheKey { digest: format!("{kind}-{hex}"), label }
     }
 }

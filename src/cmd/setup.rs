@@ -35,7 +35,7 @@ use std::path::{Path, PathBuf};
 use crate::cli::{Cli, SetupArgs};
 use crate::config::edit::{Conflict, SetupError, place};
 use crate::config::resolve::{self, Base};
-use crate::config::{self, ConfigError, ConfigPaths, Profiles};
+use crate::config::{self, ConfigError, ConfigPaths, FileKind, Profiles};
 use crate::context::Context;
 use crate::diag;
 use crate::env_vars;
@@ -68,7 +68,7 @@ pub fn run(ctx: &Context, _cli: &Cli, args: &SetupArgs) -> Result<u8, Error> {
     match existing_profile(&profiles, &name, profile) {
         Existing::Absent => {}
         Existing::SetUp { region: present } => {
-            let (file, line) = section_place(&name, &old_text, &credentials_text, &paths, &target.path);
+            let (file, line) = section_place(&profiles, &name, &target.path);
             let mut text = format!("profile `{name}` is already set up at {}: nothing changed\n", place(&file, line));
             if args.dry_run {
                 text.insert_str(0, "dry run: ");
@@ -80,7 +80,7 @@ pub fn run(ctx: &Context, _cli: &Cli, args: &SetupArgs) -> Result<u8, Error> {
             return Ok(0);
         }
         Existing::Other { why } => {
-            let (file, line) = section_place(&name, &old_text, &credentials_text, &paths, &target.path);
+            let (file, line) = section_place(&profiles, &name, &target.path);
             let header =
                 if file == paths.credentials { format!("[{name}]") } else { format!("[{}]", header_for(&name)) };
             let conflict = Conflict { name, profile: profile.into(), file, line, header, why };
@@ -89,7 +89,7 @@ pub fn run(ctx: &Context, _cli: &Cli, args: &SetupArgs) -> Result<u8, Error> {
     }
 
     let program = rolegate_program(ctx)?;
-    let command = format!("{} credential-process {}", program.word(), quote(profile));
+    let command = format!("{} credential-process {}", program.word(), config::quote(profile));
     let eol = line_ending(&old_text);
     let section = format!(
         "[{header}]{eol}credential_process = {command}{eol}region = {region}{eol}",
@@ -97,7 +97,9 @@ pub fn run(ctx: &Context, _cli: &Cli, args: &SetupArgs) -> Result<u8, Error> {
         region = region.value
     );
     let new_text = append_section(&old_text, &section);
-    verify(&new_text, &credentials_text, &name, &command, &region.value, profile, ctx)?;
+    let written_profiles = Profiles::from_texts(&new_text, &credentials_text, &paths)
+        .map_err(|e| SetupError::Verify { why: e.to_string() })?;
+    verify(&written_profiles, &name, &command, &region.value, profile, ctx)?;
 
     let mut report = String::new();
     if args.dry_run {
@@ -105,7 +107,7 @@ pub fn run(ctx: &Context, _cli: &Cli, args: &SetupArgs) -> Result<u8, Error> {
         let _ = writeln!(report, "\ndry run: nothing written");
     } else {
         let written = write(ctx, &target.path, existing.as_ref(), new_text.as_bytes())?;
-        let header_line = header_lines(&new_text, &name, false).last().copied();
+        let header_line = written_profiles.sources().headers(&name, FileKind::Config).last().map(|at| at.line as usize);
         match &written.backup {
             None => {
                 let _ = writeln!(report, "created {} (mode 0600) with [{}]", target.path.display(), header_for(&name));
@@ -239,48 +241,15 @@ fn existing_profile(profiles: &Profiles, name: &str, profile: &str) -> Existing 
     }
 }
 
-/// The profile a section header line names in a config (`credentials == false`) or
-/// credentials file, by the SDK parser's rules: `[` in the first column, a comment may follow
-/// the `]`, `[profile NAME]` (any blanks) or `[default]` in the config file, `[NAME]` in the
-/// credentials file.
-fn header_profile(line: &str, credentials: bool) -> Option<String> {
-    if !line.starts_with('[') {
-        return None;
+/// The file and line where NAME is defined: its first header in the config file (named as
+/// `config_file`, the file setup edits), else in the credentials file.
+fn section_place(profiles: &Profiles, name: &str, config_file: &Path) -> (PathBuf, Option<usize>) {
+    let sources = profiles.sources();
+    if let Some(at) = sources.headers(name, FileKind::Config).next() {
+        return (config_file.to_path_buf(), Some(at.line as usize));
     }
-    let line = line.trim_matches([' ', '\t', '\r']);
-    let line = line.split(['#', ';']).next().unwrap_or("").trim_matches([' ', '\t']);
-    let inner = line.strip_prefix('[')?.strip_suffix(']')?.trim_matches([' ', '\t']);
-    match inner.split_once([' ', '\t']) {
-        Some(("profile", name)) if !credentials => Some(name.trim_matches([' ', '\t']).to_string()),
-        Some(_) => None,
-        None if credentials || inner == "default" => Some(inner.to_string()),
-        None => None,
-    }
-}
-
-/// The 1-based lines of the headers that define `name` in `text`.
-fn header_lines(text: &str, name: &str, credentials: bool) -> Vec<usize> {
-    text.lines()
-        .enumerate()
-        .filter(|(_, l)| header_profile(l, credentials).as_deref() == Some(name))
-        .map(|(i, _)| i + 1)
-        .collect()
-}
-
-/// The file and line where NAME is defined: its first header in the config file, else in the
-/// credentials file.
-fn section_place(
-    name: &str,
-    config_text: &str,
-    credentials_text: &str,
-    paths: &ConfigPaths,
-    config_file: &Path,
-) -> (PathBuf, Option<usize>) {
-    if let Some(line) = header_lines(config_text, name, false).first() {
-        return (config_file.to_path_buf(), Some(*line));
-    }
-    match header_lines(credentials_text, name, true).first() {
-        Some(line) => (paths.credentials.clone(), Some(*line)),
+    match sources.headers(name, FileKind::Credentials).next() {
+        Some(at) => (at.file, Some(at.line as usize)),
         None => (config_file.to_path_buf(), None),
     }
 }
@@ -313,16 +282,6 @@ fn append_section(old: &str, section: &str) -> String {
     out
 }
 
-/// `sh`-safe quoting for a word of the credential_process line (run by `sh -c` in the Go and
-/// Rust SDKs, split by `shlex` in botocore: plain single quotes satisfy both).
-fn quote(word: &str) -> String {
-    if !word.is_empty() && word.bytes().all(|b| b.is_ascii_alphanumeric() || b"/._-+:@%".contains(&b)) {
-        word.to_string()
-    } else {
-        format!("'{}'", word.replace('\'', "'\\''"))
-    }
-}
-
 /// How the profile calls rolegate.
 enum Program {
     /// `rolegate` is on PATH (at this path): the bare word.
@@ -335,7 +294,7 @@ impl Program {
     fn word(&self) -> String {
         match self {
             Program::OnPath(_) => "rolegate".into(),
-            Program::Absolute(path) => quote(&path.to_string_lossy()),
+            Program::Absolute(path) => config::quote(&path.to_string_lossy()),
         }
     }
 }
@@ -355,11 +314,10 @@ fn rolegate_program(ctx: &Context) -> Result<Program, SetupError> {
     Ok(Program::Absolute(exe))
 }
 
-/// The new text must read back, with the SDK's parser, as the profile written, standing for
-/// PROFILE.
+/// The new text, `parsed` with the SDK's parser, must read back as the profile written,
+/// standing for PROFILE.
 fn verify(
-    new_text: &str,
-    credentials_text: &str,
+    parsed: &Profiles,
     name: &str,
     command: &str,
     region: &str,
@@ -367,17 +325,13 @@ fn verify(
     ctx: &Context,
 ) -> Result<(), SetupError> {
     let fail = |why: String| Err(SetupError::Verify { why });
-    let parsed = match Profiles::parse(new_text, credentials_text) {
-        Ok(p) => p,
-        Err(e) => return fail(e),
-    };
     let Some(props) = parsed.get(name) else { return fail(format!("no profile `{name}`")) };
     if props.get("credential_process").map(String::as_str) != Some(command)
         || props.get("region").map(String::as_str) != Some(region)
     {
         return fail(format!("profile `{name}` reads as {props:?}"));
     }
-    match plan::plan(&parsed, name, &ctx.env, &PlanOptions::default()) {
+    match plan::plan(parsed, name, &ctx.env, &PlanOptions::default()) {
         Ok(p) if p.chain.profile == profile => Ok(()),
         Ok(p) => fail(format!("profile `{name}` stands for `{}`", p.chain.profile)),
         Err(e) => fail(e.to_string()),
@@ -752,22 +706,6 @@ mod tests {
     }
 
     #[test]
-    fn headers_by_the_sdk_rules() {
-        assert_eq!(header_profile("[profile a]", false).as_deref(), Some("a"));
-        assert_eq!(header_profile("[profile \t a ]  # comment", false).as_deref(), Some("a"));
-        assert_eq!(header_profile("[profile a];c\r", false).as_deref(), Some("a"));
-        assert_eq!(header_profile("[default]", false).as_deref(), Some("default"));
-        assert_eq!(header_profile("[profile default]", false).as_deref(), Some("default"));
-        assert_eq!(header_profile("[a]", false), None, "no prefix in the config file");
-        assert_eq!(header_profile("[sso-session a]", false), None);
-        assert_eq!(header_profile("[services a]", false), None);
-        assert_eq!(header_profile(" [profile a]", false), None, "indented: a continuation line");
-        assert_eq!(header_profile("[a]", true).as_deref(), Some("a"));
-        assert_eq!(header_profile("[profile a]", true), None);
-        assert_eq!(header_lines("[profile a]\nx = 1\n[profile b]\n[profile a]\n", "a", false), [1, 4]);
-    }
-
-    #[test]
     fn line_endings() {
         assert_eq!(line_ending(""), "\n");
         assert_eq!(line_ending("a\nb\n"), "\n");
@@ -790,14 +728,6 @@ mod tests {
         assert_eq!(append_section("[a]\r\nk = v\r\n", crlf), format!("[a]\r\nk = v\r\n\r\n{crlf}"));
         assert_eq!(append_section("[a]\r\nk = v", crlf), format!("[a]\r\nk = v\r\n\r\n{crlf}"));
         assert_eq!(append_section("[a]\r\n\r\n", crlf), format!("[a]\r\n\r\n{crlf}"));
-    }
-
-    #[test]
-    fn quoting() {
-        assert_eq!(quote("target"), "target");
-        assert_eq!(quote("/usr/local/bin/rolegate"), "/usr/local/bin/rolegate");
-        assert_eq!(quote("/opt/my tools/rolegate"), "'/opt/my tools/rolegate'");
-        assert_eq!(quote("it's"), "'it'\\''s'");
     }
 
     fn profiles(config: &str) -> Profiles {

@@ -10,6 +10,7 @@
 
 pub mod edit;
 pub mod resolve;
+pub mod source;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -22,6 +23,7 @@ use crate::context::Context;
 use crate::env_vars;
 
 pub use resolve::{Base, Chain, ResolveError, RoleHop};
+pub use source::{FileKind, Location, SourceMap};
 
 /// Errors reading or parsing the configuration files.
 #[derive(Debug, thiserror::Error)]
@@ -93,7 +95,7 @@ fn expand_home(raw: &str, home: Option<&Path>) -> Result<PathBuf, ConfigError> {
     }
 }
 
-/// One profile's properties, keys as written (the SDK parser lower-cases nothing).
+/// One profile's properties, keys lower-case (as the SDK parser gives them).
 pub type Properties = BTreeMap<String, String>;
 
 /// Every profile of the two files, merged as the SDKs merge them.
@@ -103,6 +105,8 @@ pub struct Profiles {
     /// `[services NAME]` sections: NAME -> the `sts` `endpoint_url` in it.
     pub sts_service_endpoints: BTreeMap<String, String>,
     pub paths: Option<ConfigPaths>,
+    /// File and line of every section and setting, from the texts that were parsed.
+    sources: SourceMap,
 }
 
 impl Profiles {
@@ -113,13 +117,17 @@ impl Profiles {
     /// Reads and parses both files.
     pub fn load(paths: &ConfigPaths) -> Result<Profiles, ConfigError> {
         let config = read_text(&paths.config)?;
-        let credentials = read_text(&paths.credentials)?;
-        Profiles::from_texts(&config, &credentials, paths)
+        let mut credentials = read_text(&paths.credentials)?;
+        let profiles = Profiles::from_texts(&config, &credentials, paths);
+        zeroize::Zeroize::zeroize(&mut credentials); // the keys live on in the profiles only
+        profiles
     }
 
-    /// Parses the two files' texts; a parse error names the file and line it is in.
+    /// Parses the two files' texts, and maps where each setting is; a parse error names the
+    /// file and line it is in.
     pub fn from_texts(config: &str, credentials: &str, paths: &ConfigPaths) -> Result<Profiles, ConfigError> {
-        let mut profiles = Profiles::parse(config, credentials).map_err(|message| {
+        let sources = SourceMap::build(&paths.config, config, &paths.credentials, credentials);
+        let mut profiles = Profiles::parse_mapped(config, credentials, sources).map_err(|message| {
             // The SDK parser's message names no file: find the one that fails alone.
             let (path, message) = if Profiles::parse(config, "").is_err() {
                 (paths.config.clone(), message)
@@ -133,8 +141,17 @@ impl Profiles {
         Ok(profiles)
     }
 
-    /// Parses file contents with the SDK's parser. The error is the parser's message (with its line).
+    /// Parses file contents with the SDK's parser, without paths (so without a source map). The
+    /// error is the parser's message (with its line).
     pub fn parse(config: &str, credentials: &str) -> Result<Profiles, String> {
+        let sources = SourceMap::build(Path::new(""), config, Path::new(""), credentials);
+        let mut profiles = Profiles::parse_mapped(config, credentials, sources)?;
+        profiles.sources = SourceMap::default();
+        Ok(profiles)
+    }
+
+    /// Parses with the SDK's parser; `sources` is the map of the same texts.
+    fn parse_mapped(config: &str, credentials: &str, sources: SourceMap) -> Result<Profiles, String> {
         let files = EnvConfigFiles::builder()
             .with_contents(EnvConfigFileKind::Config, config)
             .with_contents(EnvConfigFileKind::Credentials, credentials)
@@ -147,10 +164,19 @@ impl Profiles {
         let sections = EnvConfigSections::parse(source).map_err(|e| e.to_string())?;
 
         let mut out = Profiles::default();
+        let mut asked: Vec<&str> = Vec::with_capacity(KNOWN_KEYS.len());
         for name in sections.profiles() {
             let Some(profile) = sections.get_profile(name) else { continue };
+            // The parser's `get` allocates for each key asked: ask for the known keys that the
+            // profile's sections set (the source map has them, lower-cased as the parser has
+            // them), not for all of them.
+            asked.clear();
+            match sources.keys(name) {
+                Some(keys) => asked.extend(keys.filter_map(|k| KNOWN_KEYS.iter().copied().find(|known| *known == k))),
+                None => asked.extend(KNOWN_KEYS),
+            }
             let props: Properties =
-                KNOWN_KEYS.iter().filter_map(|k| profile.get(k).map(|v| ((*k).to_string(), v.to_string()))).collect();
+                asked.iter().filter_map(|k| profile.get(k).map(|v| ((*k).to_string(), v.to_string()))).collect();
             if let Some(services) = props.get("services") {
                 let key = PropertiesKey::builder()
                     .section_key("services")
@@ -164,58 +190,35 @@ impl Profiles {
             }
             out.profiles.insert(name.to_string(), props);
         }
+        out.sources = sources;
         Ok(out)
     }
 
-    /// The file that defines `profile`, for error messages (a text scan for its section header).
-    pub fn origin(&self, profile: &str) -> Option<PathBuf> {
-        let paths = self.paths.as_ref()?;
-        let headers_config =
-            [format!("[profile {profile}]"), if profile == "default" { "[default]".into() } else { String::new() }];
-        let defines = |path: &Path, headers: &[String]| {
-            std::fs::read_to_string(path).is_ok_and(|text| {
-                text.lines().any(|l| {
-                    let l: String =
-                        l.split([';', '#']).next().unwrap_or("").split_whitespace().collect::<Vec<_>>().join(" ");
-                    headers.iter().any(|h| !h.is_empty() && l == *h)
-                })
-            })
-        };
-        if defines(&paths.config, &headers_config) {
-            return Some(paths.config.clone());
-        }
-        if defines(&paths.credentials, &[format!("[{profile}]")]) {
-            return Some(paths.credentials.clone());
-        }
-        None
+    /// Where the two files' sections and settings are (empty for [`Profiles::parse`]).
+    pub fn sources(&self) -> &SourceMap {
+        &self.sources
     }
 
-    /// The file whose section for `profile` sets `key` (for errors about that key); else
-    /// [`Profiles::origin`].
-    pub fn origin_of_key(&self, profile: &str, key: &str) -> Option<PathBuf> {
-        let paths = self.paths.as_ref()?;
-        let config_headers =
-            [format!("profile {profile}"), if profile == "default" { "default".into() } else { String::new() }];
-        let sets = |path: &Path, headers: &[String]| {
-            let Ok(text) = std::fs::read_to_string(path) else { return false };
-            let mut inside = false;
-            text.lines().any(|line| {
-                let t = line.split([';', '#']).next().unwrap_or("").trim();
-                if let Some(name) = t.strip_prefix('[').and_then(|r| r.strip_suffix(']')) {
-                    let name = name.split_whitespace().collect::<Vec<_>>().join(" ");
-                    inside = headers.iter().any(|h| !h.is_empty() && *h == name);
-                    return false;
-                }
-                inside && !line.starts_with([' ', '\t']) && t.split_once('=').is_some_and(|(k, _)| k.trim() == key)
-            })
-        };
-        if sets(&paths.config, &config_headers) {
-            return Some(paths.config.clone());
+    /// The file that defines `profile`, for error messages: the file of its first section
+    /// header ([`SourceMap::profile`] has the line too). From memory: no file is read.
+    pub fn origin(&self, profile: &str) -> Option<&Path> {
+        self.paths.as_ref()?;
+        let at = self.sources.profile(profile)?;
+        Some(self.sources.path(self.kind_of(&at.file)))
+    }
+
+    /// The file whose section for `profile` gives it `key` (for errors about that key), as the
+    /// SDKs merge the files; else [`Profiles::origin`].
+    pub fn origin_of_key(&self, profile: &str, key: &str) -> Option<&Path> {
+        self.paths.as_ref()?;
+        match self.sources.key(profile, key) {
+            Some(at) => Some(self.sources.path(self.kind_of(&at.file))),
+            None => self.origin(profile),
         }
-        if sets(&paths.credentials, &[profile.to_string()]) {
-            return Some(paths.credentials.clone());
-        }
-        self.origin(profile)
+    }
+
+    fn kind_of(&self, file: &Path) -> FileKind {
+        if file == self.sources.path(FileKind::Config) { FileKind::Config } else { FileKind::Credentials }
     }
 
     /// A short description of where profiles live, for messages.
@@ -259,6 +262,35 @@ pub const KNOWN_KEYS: &[&str] = &[
     resolve::KEY_MFA_PROCESS,
     resolve::KEY_YKMAN_ACCOUNT,
 ];
+
+/// One word of a `credential_process` line that rolegate writes into an AWS config file (the
+/// program, the profile name). The line is read twice: by the SDKs' config parsers, then as a
+/// command (`sh -c` in the Go and Rust SDKs, `shlex` in botocore). A word of letters, digits
+/// and `/._-+:@%` means nothing to any of them and is written as it is (`%` included: no SDK
+/// interpolates the config file, botocore's parser is a `RawConfigParser`, and neither `sh` nor
+/// `shlex` give it a meaning). Any other word goes in single quotes, a `'` as `'\''`; and `#`
+/// and `;` as `'\#'` / `'\;'`, outside the quotes, because the SDKs' parsers end a value at a
+/// `#` or `;` that follows a blank, and a quoted word may hold a blank.
+pub fn quote(word: &str) -> String {
+    if !word.is_empty() && word.bytes().all(|b| b.is_ascii_alphanumeric() || b"/._-+:@%".contains(&b)) {
+        return word.to_string();
+    }
+    let mut out = String::with_capacity(word.len() + 2);
+    out.push('\'');
+    for c in word.chars() {
+        match c {
+            '\'' => out.push_str("'\\''"),
+            '#' | ';' => {
+                out.push_str("'\\");
+                out.push(c);
+                out.push('\'');
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('\'');
+    out
+}
 
 /// Largest config or credentials file read: real ones are kilobytes; this bounds the parser's
 /// time and memory on a wrong or hostile file.
@@ -318,6 +350,85 @@ mod tests {
     fn parse_error_names_the_line() {
         let err = Profiles::parse("[profile a]\nthis is not a property\n", "").unwrap_err();
         assert!(err.contains("line 2") || err.contains('2'), "{err}");
+    }
+
+    #[test]
+    fn quoting() {
+        assert_eq!(quote("target"), "target");
+        assert_eq!(quote("/usr/local/bin/rolegate"), "/usr/local/bin/rolegate");
+        assert_eq!(quote("a_b.c/d%e@f:g+h"), "a_b.c/d%e@f:g+h", "every character of a profile name is plain");
+        assert_eq!(quote("/opt/my tools/rolegate"), "'/opt/my tools/rolegate'");
+        assert_eq!(quote("it's"), "'it'\\''s'");
+        assert_eq!(quote("/opt/a #b;c"), "'/opt/a '\\#'b'\\;'c'");
+        assert_eq!(quote(""), "''");
+    }
+
+    /// What `quote` writes reads back as the same words: through the SDK's config parser, then
+    /// split as a command line.
+    #[test]
+    fn quoted_words_survive_the_config_parser_and_the_shell() {
+        let programs =
+            ["rolegate", "/opt/my tools/rolegate", "/opt/a #b/rolegate", "/x;y/ z;/rolegate", "/it's/rolegate"];
+        let profiles = ["t", "a%b", "a_b.c/d%e@f:g+h", "it's", "#a", "a ;b", "a\\b"];
+        for program in programs {
+            for profile in profiles {
+                let line = format!("{} credential-process {}", quote(program), quote(profile));
+                let parsed = Profiles::parse(&format!("[profile x]\ncredential_process = {line}\n"), "").unwrap();
+                assert_eq!(parsed.get("x").unwrap()["credential_process"], line, "{program:?} {profile:?}");
+                assert_eq!(resolve::rolegate_target(&line).as_deref(), Some(profile), "{line}");
+            }
+        }
+    }
+
+    #[test]
+    fn origin_answers_from_the_source_map() {
+        let paths = ConfigPaths { config: "/nonexistent/c".into(), credentials: "/nonexistent/k".into() };
+        let p = Profiles::from_texts(
+            "[profile a]\nregion = r\n[profile b]\naws_access_key_id = X\n[profile c d]\n",
+            "[b]\naws_access_key_id = Y\n",
+            &paths,
+        )
+        .unwrap();
+        assert_eq!(p.origin("a"), Some(Path::new("/nonexistent/c")));
+        assert_eq!(p.origin("b"), Some(Path::new("/nonexistent/c")));
+        assert_eq!(p.origin_of_key("b", "aws_access_key_id"), Some(Path::new("/nonexistent/k")));
+        assert_eq!(p.origin_of_key("a", "aws_access_key_id"), Some(Path::new("/nonexistent/c")));
+        assert_eq!(p.origin("c d"), Some(Path::new("/nonexistent/c")), "a section the parser dropped");
+        assert_eq!(p.origin("nope"), None);
+        assert_eq!(p.sources().profile("b"), Some(Location { file: "/nonexistent/c".into(), line: 3 }));
+        assert_eq!(Profiles::parse("[profile a]\n", "").unwrap().origin("a"), None, "no paths, no origin");
+    }
+
+    /// Asking the parser only for the keys the source map saw gives what asking for every known
+    /// key gives (an empty map answers no profile, so every key is asked).
+    #[test]
+    fn asking_for_the_keys_seen_loses_none() {
+        let cases = [
+            (
+                "[default]\nregion = a\n[profile default]\nRegion = b\nmfa_serial = m\n",
+                "[default]\naws_access_key_id = k\n",
+            ),
+            (
+                "[profile  a ]\r\nROLE_ARN = r ; c\r\nsource_profile=b\n[profile a]\nregion=x\n",
+                "[ b ]\naws_secret_access_key = s\n",
+            ),
+            (
+                "[profile a]\nsts =\n  endpoint_url = u\nservices = s\n[services s]\nsts =\n  endpoint_url = http://x\n",
+                "",
+            ),
+            (
+                "# c\n[profile x]\n; c\nrole_arn = r\n  continued\n[x]\nregion = y\n[profile a b]\nregion = z\n",
+                "[profile x]\nregion = q\n",
+            ),
+            ("[profile a]\nrole_arn#x = y\nRole_Session_Name = n\n", "[a]\n"),
+        ];
+        for (config, credentials) in cases {
+            let sources = SourceMap::build(Path::new("/c"), config, Path::new("/k"), credentials);
+            let seen = Profiles::parse_mapped(config, credentials, sources).unwrap();
+            let all = Profiles::parse_mapped(config, credentials, SourceMap::default()).unwrap();
+            assert_eq!(seen.profiles, all.profiles, "{config:?}");
+            assert_eq!(seen.sts_service_endpoints, all.sts_service_endpoints, "{config:?}");
+        }
     }
 
     #[test]

@@ -471,20 +471,33 @@ pub fn rolegate_target(command: &str) -> Option<String> {
     rest.next().cloned()
 }
 
-/// Splits a command line into words the way a POSIX shell would for plain words and quotes.
+/// Splits a command line into words the way a POSIX shell would for plain words, quotes and
+/// backslashes (what [`super::quote`] writes reads back as the words it was given).
 fn split_words(line: &str) -> Vec<String> {
     let mut words = Vec::new();
     let mut cur = String::new();
     let mut in_word = false;
     let mut quote: Option<char> = None;
-    for c in line.chars() {
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
         match (quote, c) {
             (Some(q), c) if c == q => quote = None,
+            // In double quotes a backslash escapes only these; elsewhere it is itself.
+            (Some('"'), '\\') if chars.peek().is_some_and(|n| matches!(n, '$' | '`' | '"' | '\\' | '\n')) => {
+                cur.extend(chars.next().filter(|n| *n != '\n'));
+            }
             (Some(_), c) => cur.push(c),
             (None, '\'' | '"') => {
                 quote = Some(c);
                 in_word = true;
             }
+            (None, '\\') => match chars.next() {
+                Some('\n') | None => {}
+                Some(n) => {
+                    cur.push(n);
+                    in_word = true;
+                }
+            },
             (None, c) if c.is_whitespace() => {
                 if in_word {
                     words.push(std::mem::take(&mut cur));

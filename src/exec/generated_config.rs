@@ -21,14 +21,15 @@
 //! `ROLEGATE_CONFIG_FILE` / `ROLEGATE_SHARED_CREDENTIALS_FILE` naming the originals, which is
 //! where the `credential_process` calls (and nested rolegates) read the real profiles.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::io::Write;
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
 use crate::cache::CacheError;
 use crate::config::resolve::PRE_EMPTING_KEYS;
-use crate::config::{ConfigPaths, Profiles};
+use crate::config::source::{Header, Line};
+use crate::config::{ConfigPaths, FileKind, Profiles, quote};
 use crate::context::Env;
 use crate::plan::{self, MfaStrategy, PlanOptions};
 
@@ -89,10 +90,11 @@ pub fn write(
 ) -> Result<Generated, CacheError> {
     let io = |action, path: &Path, source| CacheError::Io { action, path: path.to_path_buf(), source };
     let rewrite = profiles_to_rewrite(profiles, env);
-    let config_text = read(&paths.config)?;
-    let credentials_text = read(&paths.credentials)?;
-    let config = rewrite_config(&config_text, &rewrite, exe);
-    let credentials = drop_sections(&credentials_text, &rewrite);
+    // The texts that were parsed: the copy follows exactly what the plans were made from.
+    let config_text = profiles.sources().text(FileKind::Config);
+    let credentials_text = profiles.sources().text(FileKind::Credentials);
+    let config = rewrite_config(config_text, &rewrite, exe);
+    let credentials = drop_sections(credentials_text, &rewrite);
     let needs_credentials_copy = credentials != credentials_text;
 
     match std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir) {
@@ -123,57 +125,13 @@ pub fn write(
     Ok(out)
 }
 
-fn read(path: &Path) -> Result<String, CacheError> {
-    match std::fs::read(path) {
-        Ok(bytes) => Ok(String::from_utf8_lossy(&bytes).into_owned()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(String::new()),
-        Err(source) => Err(CacheError::Io { action: "read", path: path.to_path_buf(), source }),
-    }
-}
-
-/// The profile a config-file section header names, if it is a profile section.
-fn config_section_profile(header: &str) -> Option<String> {
-    let inner = header.trim().strip_prefix('[')?.split(']').next()?.trim();
-    if inner == "default" {
-        return Some("default".into());
-    }
-    let rest = inner.strip_prefix("profile")?;
-    rest.starts_with([' ', '\t']).then(|| rest.trim().to_string())
-}
-
-fn credentials_section_profile(header: &str) -> Option<String> {
-    Some(header.trim().strip_prefix('[')?.split(']').next()?.trim().to_string())
-}
-
-fn is_header(line: &str) -> bool {
-    line.trim_start().starts_with('[') && !line.starts_with([' ', '\t'])
-}
-
-fn key_of(line: &str) -> Option<&str> {
-    if line.starts_with([' ', '\t']) || line.trim_start().starts_with(['#', ';']) {
-        return None;
-    }
-    let (key, _) = line.split_once('=')?;
-    Some(key.trim())
-}
-
-/// `sh`-safe quoting for the credential_process line (run by `sh -c` in the Go and Rust SDKs,
-/// split by `shlex` in botocore: plain single quotes satisfy both).
-fn quote(word: &str) -> String {
-    if !word.is_empty() && word.bytes().all(|b| b.is_ascii_alphanumeric() || b"/._-+:@".contains(&b)) {
-        word.to_string()
-    } else {
-        format!("'{}'", word.replace('\'', "'\\''"))
-    }
-}
-
 /// Rewrites the sections of `rewrite` (profile -> region) and keeps every other line.
 pub fn rewrite_config(text: &str, rewrite: &BTreeMap<String, String>, exe: &Path) -> String {
     let mut out = String::with_capacity(text.len() + 256);
     let mut current: Option<&str> = None; // the profile being rewritten
     let mut has_region = false;
     let mut dropping_continuation = false;
-    let mut done: Vec<&str> = Vec::new();
+    let mut done: HashSet<&str> = HashSet::new();
     let exe = quote(&exe.to_string_lossy());
     let close = |out: &mut String, current: Option<&str>, has_region: bool| {
         if let Some(p) = current
@@ -183,36 +141,36 @@ pub fn rewrite_config(text: &str, rewrite: &BTreeMap<String, String>, exe: &Path
         }
     };
     for line in text.split_inclusive('\n') {
-        if is_header(line) {
-            close(&mut out, current, has_region);
-            current = config_section_profile(line).and_then(|p| rewrite.get_key_value(&p).map(|(k, _)| k.as_str()));
-            has_region = false;
-            dropping_continuation = false;
-            out.push_str(line);
-            if !line.ends_with('\n') {
-                out.push('\n');
-            }
-            if let Some(p) = current {
-                out.push_str("# rolegate: this profile's role and MFA settings are served by rolegate\n");
-                if !done.contains(&p) {
-                    out.push_str(&format!("credential_process = {exe} credential-process {}\n", quote(p)));
-                    done.push(p);
+        match Line::parse(line, FileKind::Config) {
+            Line::Header(header) => {
+                close(&mut out, current, has_region);
+                current = header.profile().and_then(|p| rewrite.get_key_value(p).map(|(k, _)| k.as_str()));
+                has_region = false;
+                dropping_continuation = false;
+                out.push_str(line);
+                if !line.ends_with('\n') {
+                    out.push('\n');
                 }
+                if let Some(p) = current {
+                    out.push_str("# rolegate: this profile's role and MFA settings are served by rolegate\n");
+                    if done.insert(p) {
+                        out.push_str(&format!("credential_process = {exe} credential-process {}\n", quote(p)));
+                    }
+                }
+                continue;
             }
-            continue;
-        }
-        if current.is_some() {
-            if let Some(key) = key_of(line) {
-                // A rewritten profile keeps only what cannot pre-empt its new credential_process.
-                dropping_continuation =
-                    PRE_EMPTING_KEYS.contains(&key) || key == "credential_process" || key.starts_with("rolegate_");
+            // A rewritten profile keeps only what cannot pre-empt its new credential_process.
+            Line::Property { key } if current.is_some() => {
+                dropping_continuation = PRE_EMPTING_KEYS.contains(&key.as_str())
+                    || key == "credential_process"
+                    || key.starts_with("rolegate_");
                 has_region |= key == "region";
                 if dropping_continuation {
                     continue;
                 }
-            } else if dropping_continuation && line.starts_with([' ', '\t']) && !line.trim().is_empty() {
-                continue;
             }
+            Line::Continuation if current.is_some() && dropping_continuation => continue,
+            _ => {}
         }
         out.push_str(line);
     }
@@ -228,8 +186,8 @@ pub fn drop_sections(text: &str, rewrite: &BTreeMap<String, String>) -> String {
     let mut out = String::with_capacity(text.len());
     let mut skipping = false;
     for line in text.split_inclusive('\n') {
-        if is_header(line) {
-            skipping = credentials_section_profile(line).is_some_and(|p| rewrite.contains_key(&p));
+        if let Some(header) = Header::parse(line, FileKind::Credentials) {
+            skipping = header.profile().is_some_and(|p| rewrite.contains_key(p));
         }
         if !skipping {
             out.push_str(line);
@@ -263,6 +221,19 @@ mod tests {
         assert_eq!(
             out,
             "[profile t]\n# rolegate: this profile's role and MFA settings are served by rolegate\ncredential_process = '/opt/my tools/rolegate' credential-process t\nregion = ca-central-1\n"
+        );
+    }
+
+    #[test]
+    fn drops_keys_as_the_sdk_reads_them() {
+        // The SDK parser lower-cases keys: `Role_Arn` is role_arn, which would pre-empt the
+        // credential_process. A `[profile t]` header with blanks and a comment is still t's.
+        let text =
+            "[profile  t ] # c\r\nRole_Arn = arn:aws:iam::123456789012:role/x\r\nREGION = eu-west-1\r\n[ profile t]\n";
+        let out = rewrite_config(text, &map(&[("t", "us-east-1")]), Path::new("/opt/a #b/rolegate"));
+        assert_eq!(
+            out,
+            "[profile  t ] # c\r\n# rolegate: this profile's role and MFA settings are served by rolegate\ncredential_process = '/opt/a '\\#'b/rolegate' credential-process t\nREGION = eu-west-1\r\n[ profile t]\n# rolegate: this profile's role and MFA settings are served by rolegate\nregion = us-east-1\n"
         );
     }
 

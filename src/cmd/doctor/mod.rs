@@ -1,7 +1,7 @@
 //! `rolegate doctor [PROFILE] [--terraform DIR] [--json]`: explains a profile and finds what is wrong.
 //!
-//! - [`locate`]: file and line of every section and setting (the SDK parser keeps none).
-//! - [`profiles`]: each profile through `config::resolve` / `plan::plan`, explained hop by hop;
+//! - [`profiles`]: each profile (with the file and line of every setting, from the
+//!   configuration's [`SourceMap`](crate::config::SourceMap)) through `config::resolve` / `plan::plan`, explained hop by hop;
 //!   typed resolution errors and a few SDK-level checks become findings.
 //! - [`terraform`]: the `provider "aws"`, `backend "s3"` and `terraform_remote_state` blocks of
 //!   a Terraform directory, parsed with a real HCL parser.
@@ -14,7 +14,6 @@
 //! secret: static keys show as their access key id, cache entries as their expiry.
 
 mod clock;
-mod locate;
 mod profiles;
 mod report;
 mod terraform;
@@ -27,7 +26,6 @@ use crate::config::{self, ConfigPaths, Profiles};
 use crate::context::Context;
 use crate::error::Error;
 
-use locate::SourceMap;
 use profiles::{Checker, Inputs};
 use report::{CacheDirReport, Finding, Findings, JSON_VERSION, Report, Severity, Summary};
 
@@ -36,16 +34,13 @@ pub fn run(ctx: &Context, cli: &Cli, args: &DoctorArgs) -> Result<u8, Error> {
     let paths = ConfigPaths::locate(ctx)?;
     let config_text = config::read_text(&paths.config)?;
     let credentials_text = config::read_text(&paths.credentials)?;
-    let sources = SourceMap::build(&paths.config, &config_text, &paths.credentials, &credentials_text);
     let mut findings = Findings::default();
 
-    let (profiles, config_ok) = match Profiles::parse(&config_text, &credentials_text) {
-        Ok(mut p) => {
-            p.paths = Some(paths.clone());
-            (p, true)
-        }
-        Err(message) => {
+    let (profiles, config_ok) = match Profiles::from_texts(&config_text, &credentials_text, &paths) {
+        Ok(p) => (p, true),
+        Err(_) => {
             // The parser names the line, not the file: try each file alone.
+            let message = Profiles::parse(&config_text, &credentials_text).err().unwrap_or_default();
             let file = if Profiles::parse(&config_text, "").is_err() { &paths.config } else { &paths.credentials };
             let message = message.split_whitespace().collect::<Vec<_>>().join(" ");
             let mut finding = Finding::new(
@@ -60,7 +55,9 @@ pub fn run(ctx: &Context, cli: &Cli, args: &DoctorArgs) -> Result<u8, Error> {
                 .and_then(|(_, rest)| rest.split(|c: char| !c.is_ascii_digit()).next())
                 .and_then(|n| n.parse().ok());
             findings.push(finding);
-            (Profiles { paths: Some(paths.clone()), ..Profiles::default() }, false)
+            let mut empty = Profiles::default();
+            empty.paths = Some(paths.clone());
+            (empty, false)
         }
     };
 
@@ -71,7 +68,7 @@ pub fn run(ctx: &Context, cli: &Cli, args: &DoctorArgs) -> Result<u8, Error> {
         ctx,
         paths: &paths,
         profiles: &profiles,
-        sources: &sources,
+        sources: profiles.sources(),
         cache: &cache,
         cache_private,
     });

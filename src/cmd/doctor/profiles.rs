@@ -17,11 +17,11 @@ use crate::output::credential_process::format_expiration;
 use crate::plan::{self, MfaStrategy, Plan, PlanError, PlanOptions, ROLE_CHAINING_MAX_SECONDS, Source, StrategyReason};
 
 use super::clock;
-use super::locate::{Location, OddSection, SourceMap};
 use super::report::{
     CacheEntryReport, EndpointReport, Finding, Findings, Hop, MfaReport, ProfileCacheReport, ProfileReport,
     RegionReport, RoleDuration, SettingReport, Severity, StrategyReport,
 };
+use crate::config::source::{Location, OddSection, SourceMap};
 
 /// Settings whose values are never shown.
 const SECRET_KEYS: &[&str] = &["aws_secret_access_key", "aws_session_token"];
@@ -45,6 +45,11 @@ pub struct Checker<'a> {
     /// Over-long chains already reported, as the profiles each reaches: one finding per chain.
     seen_long_chains: Vec<(Vec<String>, Finding)>,
     skews: HashMap<String, Result<i64, String>>,
+    /// Cache entries already looked at, by key: every role of a device shares one MFA session.
+    entries: HashMap<String, CacheEntryReport>,
+    /// The names of the files in the cache directory, listed once: an entry not there is not
+    /// opened (ten thousand roles, ten thousand misses).
+    cache_files: Option<std::collections::HashSet<std::ffi::OsString>>,
 }
 
 /// What the SDKs (Terraform) make of a profile named in a Terraform block, as to MFA.
@@ -71,7 +76,14 @@ pub enum MfaNeed {
 
 impl<'a> Checker<'a> {
     pub fn new(inp: Inputs<'a>) -> Checker<'a> {
-        Checker { inp, seen_loops: Vec::new(), seen_long_chains: Vec::new(), skews: HashMap::new() }
+        Checker {
+            inp,
+            seen_loops: Vec::new(),
+            seen_long_chains: Vec::new(),
+            skews: HashMap::new(),
+            entries: HashMap::new(),
+            cache_files: None,
+        }
     }
 
     fn key(&self, profile: &str, key: &str) -> Option<Location> {
@@ -90,7 +102,7 @@ impl<'a> Checker<'a> {
     /// requested one, or every profile that needs MFA or fails.
     pub fn run(&mut self, requested: Option<&str>, findings: &mut Findings) -> Vec<ProfileReport> {
         for odd in self.inp.sources.odd_sections() {
-            findings.push(odd_section_finding(&odd));
+            findings.push(odd_section_finding(odd));
         }
         let profiles = self.inp.profiles;
         let scope: Vec<String> = match requested {
@@ -441,8 +453,8 @@ impl<'a> Checker<'a> {
                 err("profile-name-rejected", e.to_string()).profile(profile).at(self.header(profile)).fix(hint)
             }
             ResolveError::SourceProfileNotFound { profile, source_profile, .. } => {
-                let unprefixed = self.inp.sources.odd_sections().into_iter().find_map(|o| match o {
-                    OddSection::ConfigWithoutPrefix { name: n, at } if n == *source_profile => Some(at),
+                let unprefixed = self.inp.sources.odd_sections().iter().find_map(|o| match o {
+                    OddSection::ConfigWithoutPrefix { name: n, at } if n == source_profile => Some(at),
                     _ => None,
                 });
                 let fix = match unprefixed {
@@ -772,7 +784,7 @@ impl<'a> Checker<'a> {
                 (at, report)
             })
             .collect();
-        out.sort_by_key(|(at, _)| at.as_ref().map(|l| (l.file.clone(), l.line)));
+        out.sort_by(|(a, _), (b, _)| a.as_ref().map(|l| (&l.file, l.line)).cmp(&b.as_ref().map(|l| (&l.file, l.line))));
         out.into_iter().map(|(_, r)| r).collect()
     }
 
@@ -828,14 +840,24 @@ impl<'a> Checker<'a> {
         }
     }
 
-    fn cache_entry(&self, key: &crate::cache::CacheKey) -> CacheEntryReport {
-        let entry = self.inp.cache.read(key);
-        CacheEntryReport {
-            key: key.digest.clone(),
-            present: entry.is_some(),
-            expires: entry.as_ref().map(|e| format_expiration(e.credentials.expiration)),
-            fresh: entry.as_ref().is_some_and(|e| crate::cache::is_fresh(e, self.inp.ctx.now(), None)),
-        }
+    fn cache_entry(&mut self, key: &crate::cache::CacheKey) -> CacheEntryReport {
+        let (cache, now) = (self.inp.cache, self.inp.ctx.now());
+        let files = self.cache_files.get_or_insert_with(|| {
+            std::fs::read_dir(cache.dir())
+                .map(|dir| dir.filter_map(Result::ok).map(|e| e.file_name()).collect())
+                .unwrap_or_default()
+        });
+        let listed = files.contains(std::ffi::OsStr::new(&format!("{}.json", key.digest)));
+        let report = self.entries.entry(key.digest.clone()).or_insert_with(|| {
+            let entry = if listed { cache.read(key) } else { None };
+            CacheEntryReport {
+                key: key.digest.clone(),
+                present: entry.is_some(),
+                expires: entry.as_ref().map(|e| format_expiration(e.credentials.expiration)),
+                fresh: entry.as_ref().is_some_and(|e| crate::cache::is_fresh(e, now, None)),
+            }
+        });
+        report.clone()
     }
 }
 

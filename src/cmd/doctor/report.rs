@@ -5,9 +5,12 @@
 //! `aws_secret_access_key` and `aws_session_token` appear as a key name with a `null` value;
 //! cache entries appear as kind, presence and expiry.
 
+use std::collections::HashSet;
+use std::fmt::Write as _;
+
 use serde::Serialize;
 
-use super::locate::Location;
+use crate::config::Location;
 
 /// Version of the JSON document. Bumped only on an incompatible change.
 pub const JSON_VERSION: u32 = 1;
@@ -84,18 +87,17 @@ impl Finding {
 #[derive(Debug, Default)]
 pub struct Findings {
     list: Vec<Finding>,
+    /// What makes two findings the same, for those in `list`.
+    seen: HashSet<FindingKey>,
 }
 
+type FindingKey = (&'static str, Option<String>, Option<String>, Option<u32>, String);
+
 impl Findings {
+    /// Adds `finding` unless the same one (id, profile, place, message) is already there.
     pub fn push(&mut self, finding: Finding) {
-        let same = |f: &Finding| {
-            f.id == finding.id
-                && f.profile == finding.profile
-                && f.file == finding.file
-                && f.line == finding.line
-                && f.message == finding.message
-        };
-        if !self.list.iter().any(same) {
+        let key = (finding.id, finding.profile.clone(), finding.file.clone(), finding.line, finding.message.clone());
+        if self.seen.insert(key) {
             self.list.push(finding);
         }
     }
@@ -103,10 +105,10 @@ impl Findings {
     /// Errors first, then warnings, then notes; within each, by file and line (findings
     /// without a place last), else in the order found.
     pub fn into_sorted(mut self) -> Vec<Finding> {
-        self.list.sort_by(|a, b| {
-            let key = |f: &Finding| (f.severity, f.file.is_none(), f.file.clone(), f.line);
-            key(a).cmp(&key(b))
-        });
+        fn key(f: &Finding) -> (Severity, bool, Option<&str>, Option<u32>) {
+            (f.severity, f.file.is_none(), f.file.as_deref(), f.line)
+        }
+        self.list.sort_by(|a, b| key(a).cmp(&key(b)));
         self.list
     }
 }
@@ -264,7 +266,7 @@ pub struct ProfileCacheReport {
     pub role: Option<CacheEntryReport>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Clone, Debug, Serialize)]
 pub struct CacheEntryReport {
     /// The entry's key (its file name without `.json`).
     pub key: String,
@@ -339,9 +341,11 @@ fn human_seconds(s: u32) -> String {
 
 /// The text for humans.
 pub fn render_text(report: &Report) -> String {
-    let mut out = String::from("rolegate doctor\n");
-    out.push_str(&format!("  config file       {}\n", report.config_file));
-    out.push_str(&format!("  credentials file  {}\n", report.credentials_file));
+    // About 2 KB per profile explained: one allocation for the whole report.
+    let mut out = String::with_capacity(4096 + 2048 * report.profiles.len());
+    out.push_str("rolegate doctor\n");
+    let _ = writeln!(out, "  config file       {}", report.config_file);
+    let _ = writeln!(out, "  credentials file  {}", report.credentials_file);
     let c = &report.cache;
     let cache_state = match (c.exists, &c.mode, c.private) {
         (false, _, _) => "not created yet (rolegate creates it, 0700, at first use)".to_string(),
@@ -349,7 +353,7 @@ pub fn render_text(report: &Report) -> String {
         (true, Some(mode), false) => format!("mode {mode}, owner uid {}: NOT private", c.owner_uid.unwrap_or(0)),
         (true, None, _) => "not readable".to_string(),
     };
-    out.push_str(&format!("  cache             {}: {cache_state}\n", c.dir));
+    let _ = writeln!(out, "  cache             {}: {cache_state}", c.dir);
 
     for p in &report.profiles {
         out.push('\n');
@@ -357,7 +361,7 @@ pub fn render_text(report: &Report) -> String {
     }
 
     if let Some(tf) = &report.terraform {
-        out.push_str(&format!("\nterraform {}: {}\n", tf.dir, plural(tf.files.len(), ".tf file")));
+        let _ = writeln!(out, "\nterraform {}: {}", tf.dir, plural(tf.files.len(), ".tf file"));
         for b in &tf.blocks {
             let what = match b.kind {
                 "provider" => format!("provider \"{}\"", b.name),
@@ -370,7 +374,7 @@ pub fn render_text(report: &Report) -> String {
             };
             let profile =
                 b.profile.as_ref().map_or_else(|| "no literal profile".to_string(), |p| format!("profile {p}"));
-            out.push_str(&format!("  {what} ({at}): {profile}\n"));
+            let _ = writeln!(out, "  {what} ({at}): {profile}");
         }
     }
 
@@ -382,34 +386,35 @@ pub fn render_text(report: &Report) -> String {
     out.push_str("findings:\n");
     for f in &report.findings {
         let place = f.place().map(|p| format!("{p}: ")).unwrap_or_default();
-        out.push_str(&format!("{}[{}]: {place}{}\n", f.severity.as_str(), f.id, f.message));
+        let _ = writeln!(out, "{}[{}]: {place}{}", f.severity.as_str(), f.id, f.message);
         if let Some(fix) = &f.fix {
-            out.push_str(&format!("  fix: {fix}\n"));
+            let _ = writeln!(out, "  fix: {fix}");
         }
     }
     let s = &report.summary;
-    out.push_str(&format!(
-        "\n{}, {}{}\n",
+    let _ = writeln!(
+        out,
+        "\n{}, {}{}",
         plural(s.errors, "error"),
         plural(s.warnings, "warning"),
         if s.infos > 0 { format!(", {}", plural(s.infos, "note")) } else { String::new() }
-    ));
+    );
     out
 }
 
 fn render_profile(out: &mut String, p: &ProfileReport) {
-    out.push_str(&format!("profile `{}`{}\n", p.name, place(&p.file, p.line)));
+    let _ = writeln!(out, "profile `{}`{}", p.name, place(&p.file, p.line));
     if let Some(target) = &p.stands_for {
-        out.push_str(&format!("  stands for `{target}` (credential_process = rolegate credential-process {target})\n"));
+        let _ = writeln!(out, "  stands for `{target}` (credential_process = rolegate credential-process {target})");
     }
     if let Some(e) = &p.error {
-        out.push_str(&format!("  cannot be served: {e}\n"));
+        let _ = writeln!(out, "  cannot be served: {e}");
     }
     if p.chain.is_empty() {
         return;
     }
     let names: Vec<&str> = p.chain.iter().rev().map(|h| h.profile.as_str()).collect();
-    out.push_str(&format!("  chain: {}\n", names.join(" -> ")));
+    let _ = writeln!(out, "  chain: {}", names.join(" -> "));
     for (i, hop) in p.chain.iter().enumerate() {
         let what = match hop.kind {
             "static-keys" => format!(
@@ -422,10 +427,10 @@ fn render_profile(out: &mut String, p: &ProfileReport) {
             _ => format!("AssumeRole {}", hop.role_arn.as_deref().unwrap_or("")),
         };
         let role = if hop.kind == "role" { "role" } else { "base" };
-        out.push_str(&format!("  {}. {role} `{}`{}: {what}\n", i + 1, hop.profile, place(&hop.file, hop.line)));
+        let _ = writeln!(out, "  {}. {role} `{}`{}: {what}", i + 1, hop.profile, place(&hop.file, hop.line));
         for s in &hop.settings {
             let value = s.value.clone().unwrap_or_else(|| "(set, not shown)".into());
-            out.push_str(&format!("       {} = {value}{}\n", s.key, place(&s.file, s.line)));
+            let _ = writeln!(out, "       {} = {value}{}", s.key, place(&s.file, s.line));
         }
     }
     if let Some(m) = &p.mfa {
@@ -444,12 +449,12 @@ fn render_profile(out: &mut String, p: &ProfileReport) {
             (Some(f), Some(l)) => format!(", {f}:{l}"),
             _ => String::new(),
         };
-        out.push_str(&format!("  MFA: {} (mfa_serial of `{}`{at}): {asked}\n", m.serial, m.profile));
+        let _ = writeln!(out, "  MFA: {} (mfa_serial of `{}`{at}): {asked}", m.serial, m.profile);
     } else {
         out.push_str("  MFA: none in this chain\n");
     }
     if let Some(s) = &p.strategy {
-        out.push_str(&format!("  strategy: {} ({}): {}\n", s.name, s.reason, s.explanation));
+        let _ = writeln!(out, "  strategy: {} ({}): {}", s.name, s.reason, s.explanation);
         let mut parts = Vec::new();
         if let Some(m) = s.mfa_session_seconds {
             parts.push(format!("MFA session {m} s ({})", human_seconds(m)));
@@ -458,7 +463,7 @@ fn render_profile(out: &mut String, p: &ProfileReport) {
             parts.push(format!("role `{}` {} s ({})", r.profile, r.seconds, human_seconds(r.seconds)));
         }
         if !parts.is_empty() {
-            out.push_str(&format!("  durations: {}\n", parts.join("; ")));
+            let _ = writeln!(out, "  durations: {}", parts.join("; "));
         }
     }
     if let Some(r) = &p.region {
@@ -467,7 +472,7 @@ fn render_profile(out: &mut String, p: &ProfileReport) {
             ("default", _) => "no region configured: rolegate uses us-east-1".into(),
             (var, _) => format!("from {var}"),
         };
-        out.push_str(&format!("  region: {}, {from}\n", r.value));
+        let _ = writeln!(out, "  region: {}, {from}", r.value);
     }
     if let Some(e) = &p.sts_endpoint {
         let from = match e.source {
@@ -480,7 +485,7 @@ fn render_profile(out: &mut String, p: &ProfileReport) {
             Some(s) => format!("; local clock {s:+} s against its Date header"),
             None => String::new(),
         };
-        out.push_str(&format!("  STS endpoint: {} ({from}), signed for {}{skew}\n", e.url, e.signing_region));
+        let _ = writeln!(out, "  STS endpoint: {} ({from}), signed for {}{skew}", e.url, e.signing_region);
     }
     if let Some(c) = &p.cache {
         let state = |e: &CacheEntryReport| match (&e.expires, e.fresh) {
@@ -495,7 +500,7 @@ fn render_profile(out: &mut String, p: &ProfileReport) {
         if let Some(r) = &c.role {
             parts.push(format!("role credentials: {}", state(r)));
         }
-        out.push_str(&format!("  cache: {}\n", parts.join("; ")));
+        let _ = writeln!(out, "  cache: {}", parts.join("; "));
     }
 }
 
