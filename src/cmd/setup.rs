@@ -27,9 +27,8 @@
 //!   line then works on every machine), else the absolute path of this binary (and says so).
 
 use std::fmt::Write as _;
-use std::fs::{File, OpenOptions, Permissions};
+use std::fs::File;
 use std::io::Write as _;
-use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use crate::cli::{Cli, SetupArgs};
@@ -42,6 +41,7 @@ use crate::env_vars;
 use crate::error::Error;
 use crate::output;
 use crate::plan::{self, MfaStrategy, Plan, PlanOptions, StrategyReason};
+use crate::platform;
 
 pub fn run(ctx: &Context, _cli: &Cli, args: &SetupArgs) -> Result<u8, Error> {
     let profile = args.profile.as_str();
@@ -306,7 +306,7 @@ fn rolegate_program(ctx: &Context) -> Result<Program, SetupError> {
         .map(Path::new)
         .filter(|d| d.is_absolute())
         .map(|d| d.join("rolegate"))
-        .find(|p| p.metadata().is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0));
+        .find(|p| p.metadata().is_ok_and(|m| m.is_file() && platform::is_executable(&m)));
     if let Some(found) = on_path {
         return Ok(Program::OnPath(found));
     }
@@ -385,7 +385,13 @@ fn read_existing(path: &Path) -> Result<Option<Original>, SetupError> {
     let meta = file.metadata().map_err(|e| io("read", e))?;
     let mut bytes = Vec::with_capacity(meta.len() as usize);
     std::io::Read::read_to_end(&mut file, &mut bytes).map_err(|e| io("read", e))?;
-    Ok(Some(Original { bytes, mode: meta.mode() & 0o7777, uid: meta.uid(), gid: meta.gid(), links: meta.nlink() }))
+    Ok(Some(Original {
+        bytes,
+        mode: platform::mode(&meta),
+        uid: platform::owner(&meta),
+        gid: platform::group(&meta),
+        links: platform::link_count(&meta),
+    }))
 }
 
 struct Written {
@@ -403,11 +409,7 @@ fn write(ctx: &Context, path: &Path, original: Option<&Original>, new: &[u8]) ->
 
     let Some(original) = original else {
         if !dir.exists() {
-            std::fs::DirBuilder::new()
-                .recursive(true)
-                .mode(0o700)
-                .create(&dir)
-                .map_err(|e| io("create the directory", &dir, e))?;
+            platform::create_private_dir_all(&dir).map_err(|e| io("create the directory", &dir, e))?;
         }
         let tmp = temp_file(&dir, &file_name, 0o600, None, new)?;
         tmp.persist_noclobber(path).map_err(|e| match e.error.kind() {
@@ -458,10 +460,10 @@ fn temp_file(
     let io = |action, source| SetupError::Io { action, path: dir.to_path_buf(), source };
     let mut tmp = tempfile::Builder::new()
         .prefix(&format!(".{file_name}.rolegate-"))
-        .permissions(Permissions::from_mode(mode & 0o777))
+        .permissions(platform::permissions(mode & 0o777))
         .tempfile_in(dir)
         .map_err(|e| io("create a temporary file in", e))?;
-    tmp.as_file().set_permissions(Permissions::from_mode(mode)).map_err(|e| io("set the mode of a file in", e))?;
+    tmp.as_file().set_permissions(platform::permissions(mode)).map_err(|e| io("set the mode of a file in", e))?;
     keep_owner(tmp.as_file(), tmp.path(), owner);
     tmp.write_all(bytes).map_err(|e| io("write a file in", e))?;
     tmp.as_file().sync_all().map_err(|e| io("sync a file in", e))?;
@@ -472,8 +474,8 @@ fn temp_file(
 fn keep_owner(file: &File, path: &Path, owner: Option<(u32, u32)>) {
     let Some((uid, gid)) = owner else { return };
     let Ok(meta) = file.metadata() else { return };
-    if (meta.uid(), meta.gid()) != (uid, gid)
-        && let Err(e) = std::os::unix::fs::fchown(file, Some(uid), Some(gid))
+    if (platform::owner(&meta), platform::group(&meta)) != (uid, gid)
+        && let Err(e) = platform::set_owner(file, uid, gid)
     {
         diag::warn(&format!("cannot give {} the original owner {uid}:{gid}: {e}", path.display()));
     }
@@ -491,13 +493,13 @@ fn write_backup(ctx: &Context, dir: &Path, file_name: &str, original: &Original)
         let name = if n == 1 { stem.clone() } else { format!("{stem}-{n}") };
         let path = dir.join(name);
         let io = |action, source| SetupError::Io { action, path: path.clone(), source };
-        let mut file = match OpenOptions::new().write(true).create_new(true).mode(original.mode & 0o777).open(&path) {
+        let mut file = match platform::create_new_with_mode(&path, original.mode & 0o777) {
             Ok(f) => f,
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
             Err(e) => return Err(io("create the backup", e)),
         };
         let result = file
-            .set_permissions(Permissions::from_mode(original.mode))
+            .set_permissions(platform::permissions(original.mode))
             .and_then(|()| file.write_all(&original.bytes))
             .and_then(|()| file.sync_all());
         if let Err(e) = result {

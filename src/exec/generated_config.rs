@@ -23,7 +23,6 @@
 
 use std::collections::{BTreeMap, HashSet};
 use std::io::Write;
-use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
 use crate::cache::CacheError;
@@ -46,11 +45,10 @@ pub struct Generated {
 /// Where the copies go: `$XDG_RUNTIME_DIR/rolegate` when `XDG_RUNTIME_DIR` is a directory of
 /// ours that no one else can enter, else `generated/` in the cache directory.
 pub fn dir(env: &Env, cache_dir: &Path) -> PathBuf {
-    use std::os::unix::fs::MetadataExt;
-    let private_runtime = env.get(crate::env_vars::XDG_RUNTIME_DIR).filter(|d| d.starts_with('/')).filter(|d| {
-        std::fs::metadata(d)
-            .is_ok_and(|m| m.is_dir() && m.uid() == rustix::process::geteuid().as_raw() && m.mode() & 0o077 == 0)
-    });
+    let private_runtime = env
+        .get(crate::env_vars::XDG_RUNTIME_DIR)
+        .filter(|d| d.starts_with('/'))
+        .filter(|d| std::fs::metadata(d).is_ok_and(|m| m.is_dir() && crate::platform::is_private(&m)));
     match private_runtime {
         Some(run) => Path::new(run).join("rolegate"),
         None => cache_dir.join("generated"),
@@ -97,7 +95,7 @@ pub fn write(
     let credentials = drop_sections(credentials_text, &rewrite);
     let needs_credentials_copy = credentials != credentials_text;
 
-    match std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir) {
+    match crate::platform::create_private_dir_all(dir) {
         Ok(()) => {}
         Err(e) => return Err(io("create", dir, e)),
     }

@@ -103,6 +103,11 @@ pub fn open_lock_file(path: &Path) -> io::Result<File> {
         .open(path)
 }
 
+/// Creates a new file for writing with `mode` (less the umask), failing if it exists.
+pub fn create_new_with_mode(path: &Path, mode: u32) -> io::Result<File> {
+    OpenOptions::new().write(true).create_new(true).mode(mode).open(path)
+}
+
 /// Opens a file for appending, creating it 0600.
 pub fn open_append_private(path: &Path) -> io::Result<File> {
     OpenOptions::new().append(true).create(true).mode(0o600).open(path)
@@ -114,6 +119,31 @@ pub fn create_private_dir(path: &Path) -> io::Result<()> {
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(()),
         other => other,
     }
+}
+
+/// The owner's group id of a file.
+pub fn group(meta: &Metadata) -> u32 {
+    meta.gid()
+}
+
+/// How many names the file has (hard links).
+pub fn link_count(meta: &Metadata) -> u64 {
+    meta.nlink()
+}
+
+/// Permissions of exactly `mode` (`0o600`, ...).
+pub fn permissions(mode: u32) -> std::fs::Permissions {
+    std::fs::Permissions::from_mode(mode)
+}
+
+/// Gives an open file an owner and group (possible as root, or to one's own groups).
+pub fn set_owner(file: &File, uid: u32, gid: u32) -> io::Result<()> {
+    std::os::unix::fs::fchown(file, Some(uid), Some(gid))
+}
+
+/// Creates a directory and its missing parents, each new one mode 0700 from the start.
+pub fn create_private_dir_all(path: &Path) -> io::Result<()> {
+    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(path)
 }
 
 /// Makes a symbolic link `link` pointing at `target`.

@@ -18,13 +18,12 @@ mod profiles;
 mod report;
 mod terraform;
 
-use std::os::unix::fs::MetadataExt;
-
 use crate::cache::{Cache, CacheError};
 use crate::cli::{Cli, DoctorArgs};
 use crate::config::{self, ConfigPaths, Profiles};
 use crate::context::Context;
 use crate::error::Error;
+use crate::platform;
 
 use profiles::{Checker, Inputs};
 use report::{CacheDirReport, Finding, Findings, JSON_VERSION, Report, Severity, Summary};
@@ -110,8 +109,8 @@ fn check_cache(cache: &Cache, findings: &mut Findings) -> (CacheDirReport, bool)
     let mut report = CacheDirReport {
         dir: dir.display().to_string(),
         exists: meta.is_some(),
-        mode: meta.as_ref().map(|m| format!("{:04o}", m.mode() & 0o7777)),
-        owner_uid: meta.as_ref().map(MetadataExt::uid),
+        mode: meta.as_ref().map(|m| format!("{:04o}", platform::mode(m))),
+        owner_uid: meta.as_ref().map(platform::owner),
         private: false,
     };
     let finding = |id, message: String, e: &CacheError| {
