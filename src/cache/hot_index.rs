@@ -1,7 +1,8 @@
 //! The hot index: from "this profile, these files, this environment" straight to a cache entry,
 //! so a cache hit skips parsing the config and planning (about a quarter of a cached call).
 //!
-//! It memoizes the planner, so its key hashes the planner's real inputs, each length-prefixed:
+//! It memoizes the planner, so its key hashes the planner's real inputs (each length-prefixed or
+//! tagged, so that no two sets of inputs hash the same bytes):
 //! - the version: rolegate's own (`CARGO_PKG_VERSION`), the entry format and this index's format
 //!   ([`version_line`]): another rolegate computes other names, and never reads ours;
 //! - the profile name and the flags that change the plan;
