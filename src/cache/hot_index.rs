@@ -1,7 +1,8 @@
 //! The hot index: from "this profile, these files, this environment" straight to a cache entry,
 //! so a cache hit skips parsing the config and planning (about a quarter of a cached call).
 //!
-//! It memoizes the planner, so its key hashes the planner's real inputs, each length-prefixed:
+//! It memoizes the planner, so its key hashes the planner's real inputs (each length-prefixed or
+//! tagged, so that no two sets of inputs hash the same bytes):
 //! - the version: rolegate's own (`CARGO_PKG_VERSION`), the entry format and this index's format
 //!   ([`version_line`]): another rolegate computes other names, and never reads ours;
 //! - the profile name and the flags that change the plan;
@@ -98,29 +99,32 @@ fn fingerprint_with(version: &str, ctx: &Context, paths: &ConfigPaths, profile: 
     field(&mut h, version.as_bytes());
     field(&mut h, profile.as_bytes());
     field(&mut h, flags.as_bytes());
+    // After each path, a tag byte says what follows: 0 nothing (missing), 1 a 32-byte digest.
     for path in [&paths.config, &paths.credentials] {
         field(&mut h, platform::os_bytes(path.as_os_str()));
         match content_digest(path)? {
             Some(digest) => {
-                field(&mut h, b"content");
-                field(&mut h, &digest);
+                h.update([1]);
+                h.update(digest);
             }
-            None => field(&mut h, b"missing"),
+            None => h.update([0]),
         }
     }
+    // Each variable of `KEY_VARS`: its name, then a tag byte: 0 unset, 1 a secret's 32-byte
+    // digest follows, 2 a length-prefixed value follows.
     for name in KEY_VARS {
         field(&mut h, name.as_bytes());
         match ctx.env.get_os(name) {
-            None => field(&mut h, b"unset"),
+            None => h.update([0]),
             Some(value) if SECRET_VARS.contains(name) => {
                 let mut secret = Sha256::new();
                 field(&mut secret, b"rolegate secret");
                 field(&mut secret, platform::os_bytes(value));
-                field(&mut h, b"secret");
-                field(&mut h, &secret.finalize());
+                h.update([1]);
+                h.update(secret.finalize());
             }
             Some(value) => {
-                field(&mut h, b"value");
+                h.update([2]);
                 field(&mut h, platform::os_bytes(value));
             }
         }
@@ -162,19 +166,26 @@ fn content_digest(path: &Path) -> Option<Option<[u8; 32]>> {
     let mut h = Sha256::new();
     let mut buf = [0u8; 8192];
     let mut total: u64 = 0;
-    let mut reader = file.take(MAX_FILE_BYTES + 1);
+    let mut file = file;
     loop {
-        match reader.read(&mut buf) {
+        match file.read(&mut buf) {
             Ok(0) => break,
             Ok(n) => {
                 total += n as u64;
+                if total > MAX_FILE_BYTES {
+                    return None;
+                }
                 h.update(&buf[..n]);
+                // A short read of a regular file is its end: no further call to see it.
+                if n < buf.len() {
+                    break;
+                }
             }
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
             Err(_) => return None,
         }
     }
-    (total <= MAX_FILE_BYTES).then(|| Some(h.finalize().into()))
+    Some(Some(h.finalize().into()))
 }
 
 const HEX: &[u8; 16] = b"0123456789abcdef";

@@ -56,10 +56,11 @@ fn a_non_utf8_variable_reaches_a_base_credential_process() {
     let mut env = latin1_env(&sts);
     let record = env.path("recorded");
     let script = env.path("base-keys.sh");
+    // The keys come from the seed's credentials file (a secret is never written anywhere else).
     std::fs::write(
         &script,
         format!(
-            "#!/bin/sh\nprintf %s \"$LATIN1\" > '{}'\nprintf '{{\"Version\": 1, \"AccessKeyId\": \"{BASE_KEY_ID}\", \"SecretAccessKey\": \"{BASE_SECRET}\"}}'\n",
+            "#!/bin/sh\nprintf %s \"$LATIN1\" > '{}'\nsecret=$(sed -n 's/^aws_secret_access_key = //p' \"$HOME/.aws/credentials\")\nprintf '{{\"Version\": 1, \"AccessKeyId\": \"{BASE_KEY_ID}\", \"SecretAccessKey\": \"%s\"}}' \"$secret\"\n",
             record.display()
         ),
     )
@@ -69,7 +70,6 @@ fn a_non_utf8_variable_reaches_a_base_credential_process() {
         "[profile procbase]\ncredential_process = {}\n\n[profile proctarget]\nsource_profile = procbase\nrole_arn = {ROLE_ARN}\nmfa_serial = {MFA_SERIAL}\nexternal_id = {EXTERNAL_ID}\n",
         script.display()
     ));
-    env.write_credentials("");
     let out = env.rolegate(&["credential-process", "proctarget", "--mfa-token", "123456"]).output().unwrap();
     assert!(out.status.success(), "{}", stderr_of(&out));
     parse_process_json(&out.stdout);
