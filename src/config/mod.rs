@@ -307,16 +307,26 @@ fn split_parse_message(message: &str) -> (Option<u32>, String) {
 }
 
 pub fn read_text(path: &Path) -> Result<String, ConfigError> {
-    if let Ok(meta) = std::fs::metadata(path)
+    use std::io::Read;
+    let read_error = |source| ConfigError::Read { path: path.to_path_buf(), source };
+    let file = match std::fs::File::open(path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(String::new()),
+        Err(source) => return Err(read_error(source)),
+    };
+    if let Ok(meta) = file.metadata()
         && meta.len() > MAX_FILE_BYTES
     {
         return Err(ConfigError::TooLarge { path: path.to_path_buf(), size: meta.len() });
     }
-    match std::fs::read(path) {
-        Ok(bytes) => String::from_utf8(bytes).map_err(|_| ConfigError::NotUtf8 { path: path.to_path_buf() }),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(String::new()),
-        Err(source) => Err(ConfigError::Read { path: path.to_path_buf(), source }),
+    // The cap counts the bytes actually read: a device (`/dev/zero`) or a pipe says nothing
+    // true about its size.
+    let mut bytes = Vec::new();
+    file.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes).map_err(read_error)?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(ConfigError::TooLarge { path: path.to_path_buf(), size: bytes.len() as u64 });
     }
+    String::from_utf8(bytes).map_err(|_| ConfigError::NotUtf8 { path: path.to_path_buf() })
 }
 
 /// Polls a future that is known to complete without waiting (see its one caller).

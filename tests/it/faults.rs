@@ -1114,6 +1114,19 @@ fn a_50_mb_config_is_refused_at_once_naming_the_file() {
 }
 
 #[test]
+fn a_device_as_the_config_is_refused_by_the_bytes_read_not_by_its_size() {
+    // `/dev/zero` says it is 0 bytes long and never ends: the cap counts what was read.
+    let sts = seed_sts();
+    let mut env = TestEnv::seed(&sts);
+    env.set("AWS_CONFIG_FILE", "/dev/zero");
+    for args in [&["credential-process", "target"][..], &["list"][..], &["exec", "target", "--", "true"][..]] {
+        let run = run_bounded(env.without_terminal(args), Duration::from_secs(10));
+        let err = run.assert_failed(EXIT_CONFIG);
+        assert!(err.contains("/dev/zero is ") && err.contains("too large for an AWS configuration file"), "{err}");
+    }
+}
+
+#[test]
 fn a_50_mb_config_of_many_profiles_finishes_quickly_with_a_clear_result() {
     let config = fifty_megabytes(|i| {
         format!("[profile generated-{i}]\nsource_profile = base\nrole_arn = arn:aws:iam::123456789012:role/r{i}\n\n")
