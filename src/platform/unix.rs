@@ -108,9 +108,24 @@ pub fn create_new_with_mode(path: &Path, mode: u32) -> io::Result<File> {
     OpenOptions::new().write(true).create_new(true).mode(mode).open(path)
 }
 
-/// Opens a file for appending, creating it 0600.
+/// Opens a file of ours for appending, creating it 0600: never through a symbolic link, never
+/// a FIFO or a device, never a file another user owns (a shared `/tmp` is full of traps).
 pub fn open_append_private(path: &Path) -> io::Result<File> {
-    OpenOptions::new().append(true).create(true).mode(0o600).open(path)
+    let file = OpenOptions::new()
+        .append(true)
+        .create(true)
+        .mode(0o600)
+        .custom_flags((OFlags::NOFOLLOW | OFlags::NONBLOCK).bits() as i32)
+        .open(path)
+        .map_err(|e| if is_symlink_error(&e) { io::Error::other("it is a symbolic link") } else { e })?;
+    let meta = file.metadata()?;
+    if !meta.is_file() {
+        return Err(io::Error::other("it is not a regular file"));
+    }
+    if owner(&meta) != my_uid() {
+        return Err(io::Error::other(format!("it is owned by another user (uid {})", owner(&meta))));
+    }
+    Ok(file)
 }
 
 /// Creates one directory, mode 0700 from the start; an existing one is left as it is.

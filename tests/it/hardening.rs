@@ -5,7 +5,7 @@ use std::path::Path;
 
 use rexpect::session::PtySession;
 
-use crate::common::env::{TestEnv, seed_sts};
+use crate::common::env::{TestEnv, seed_sts, stderr_of};
 use crate::common::pty::spawn_script;
 use crate::common::skip::skip;
 
@@ -68,4 +68,41 @@ fn a_crash_at_the_prompt_leaves_no_core_file() {
     p.exp_string("status=134.").expect("rolegate died of SIGABRT");
     assert_eq!(core_files(&crash), Vec::<String>::new(), "rolegate left a core file");
     assert_eq!(sts.count("GetSessionToken"), 0);
+}
+
+/// `ROLEGATE_LOG_FILE` in a shared directory: rolegate never appends through a link, to a file
+/// of another user, or to a FIFO; it warns, logs nothing there, and still serves credentials.
+#[test]
+fn the_log_file_is_never_a_link_a_fifo_or_another_users_file() {
+    let sts = seed_sts();
+    let mut env = TestEnv::seed(&sts);
+    let victim = env.path("victim");
+    std::fs::write(&victim, "").unwrap();
+    let link = env.path("link.log");
+    std::os::unix::fs::symlink(&victim, &link).unwrap();
+    let fifo = env.path("fifo.log");
+    assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    let mut cases = vec![(link, "symbolic link"), (fifo, "")];
+    if rustix::process::geteuid().as_raw() == 0 {
+        let foreign = env.path("foreign.log");
+        std::fs::write(&foreign, "").unwrap();
+        std::os::unix::fs::chown(&foreign, Some(65534), Some(65534)).unwrap();
+        cases.push((foreign, "owned by another user"));
+    } else {
+        skip("hardening::the_log_file_is_never_a_link_a_fifo_or_another_users_file", "root", "needs root to chown");
+    }
+    let mut code = 100_000;
+    for (path, why) in cases {
+        env.set("ROLEGATE_LOG_FILE", path.to_str().unwrap());
+        code += 1;
+        let out = env.rolegate(&["credential-process", "target", "--mfa-token", &code.to_string()]).output().unwrap();
+        let err = stderr_of(&out);
+        assert!(out.status.success(), "{err}");
+        assert!(err.contains("cannot open the log file") && err.contains(why), "{}: {err}", path.display());
+    }
+    assert_eq!(std::fs::read(&victim).unwrap(), b"", "nothing was written through the link");
+    let foreign = env.path("foreign.log");
+    if foreign.exists() {
+        assert_eq!(std::fs::read(&foreign).unwrap(), b"", "nothing was appended to another user's file");
+    }
 }
