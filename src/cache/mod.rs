@@ -44,6 +44,8 @@ pub enum CacheError {
     OpenDir { path: PathBuf, mode: u32 },
     #[error("the cache directory {} is not a directory", path.display())]
     NotADir { path: PathBuf },
+    #[error("{} cannot hold copies of your AWS files: {why}", path.display())]
+    NotPrivate { path: PathBuf, why: String },
     #[error("no cache directory: HOME is not set")]
     NoDir,
     #[error("cannot {action} {}", path.display())]
@@ -68,6 +70,9 @@ impl CacheError {
             ),
             CacheError::OpenDir { path, .. } => format!("run `chmod 700 {}`", path.display()),
             CacheError::NotADir { .. } => "point --cache-dir / ROLEGATE_CACHE_DIR at a directory".into(),
+            CacheError::NotPrivate { path, .. } => {
+                format!("remove it (`rm -r {}`): rolegate makes it again, private", path.display())
+            }
             CacheError::NoDir => "set HOME, XDG_CACHE_HOME or ROLEGATE_CACHE_DIR".into(),
             CacheError::Io { .. } => "check the free space and permissions of the cache directory".into(),
             CacheError::LockTimeout { .. } => {

@@ -36,8 +36,8 @@ pub fn run(ctx: Context, cli: &Cli, args: &ExecArgs) -> Result<u8, Error> {
     let mut env = caller();
     let session = Session::load(ctx, cli.cache_dir.as_deref())?;
     let target = session.target(Some(&args.profile), &args.session)?;
-    let credentials = session.credentials(&target)?;
 
+    // Before the credentials: a copy that cannot be written costs no MFA code.
     if !args.no_generated_config {
         let paths = &session.paths;
         let exe = std::env::current_exe().map_err(ExecError::SelfPath)?;
@@ -50,6 +50,7 @@ pub fn run(ctx: Context, cli: &Cli, args: &ExecArgs) -> Result<u8, Error> {
         env.set(env_vars::ROLEGATE_SHARED_CREDENTIALS_FILE, &paths.credentials);
     }
 
+    let credentials = session.credentials(&target)?;
     if args.server {
         let child = server::Child { command: &args.command, env, profile: &args.profile, region: &target.plan.region };
         let renewer = session.renewer(&target);

@@ -95,10 +95,8 @@ pub fn write(
     let credentials = drop_sections(credentials_text, &rewrite);
     let needs_credentials_copy = credentials != credentials_text;
 
-    match crate::platform::create_private_dir_all(dir) {
-        Ok(()) => {}
-        Err(e) => return Err(io("create", dir, e)),
-    }
+    crate::platform::create_private_dir_all(dir).map_err(|e| io("create", dir, e))?;
+    check_private_dir(dir)?;
     let tag = crate::cache::key::short_digest(&format!("{}\n{}", paths.config.display(), paths.credentials.display()));
     let credentials_path = dir.join(format!("credentials-{tag}"));
     let out = Generated {
@@ -121,6 +119,30 @@ pub fn write(
         tmp.persist(path).map_err(|e| io("rename a file in", dir, e.error))?;
     }
     Ok(out)
+}
+
+/// The copies hold the user's keys: their directory must be a real directory (not a link), ours,
+/// and closed to everyone else, as the cache directory is (an existing one is never trusted
+/// blindly: `/run/user/UID` or the cache may have been prepared by someone else).
+fn check_private_dir(dir: &Path) -> Result<(), CacheError> {
+    let meta = std::fs::symlink_metadata(dir).map_err(|source| CacheError::Io {
+        action: "inspect",
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    let not_private = |why: String| Err(CacheError::NotPrivate { path: dir.to_path_buf(), why });
+    if !meta.is_dir() {
+        return not_private("it is not a directory (a symbolic link or a file)".into());
+    }
+    let owner = crate::platform::owner(&meta);
+    if owner != crate::platform::my_uid() {
+        return not_private(format!("it is owned by another user (uid {owner})"));
+    }
+    let mode = crate::platform::mode(&meta);
+    if mode & 0o077 != 0 {
+        return not_private(format!("other users may enter it (mode {mode:o}, not 700)"));
+    }
+    Ok(())
 }
 
 /// Rewrites the sections of `rewrite` (profile -> region) and keeps every other line.

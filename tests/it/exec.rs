@@ -113,6 +113,36 @@ fn the_copies_go_to_a_private_runtime_directory_when_there_is_one() {
 }
 
 #[test]
+fn a_copy_directory_that_is_not_private_is_refused() {
+    let sts = seed_sts();
+    let mut env = TestEnv::seed(&sts);
+    let run = env.path("run");
+    std::fs::create_dir(&run).unwrap();
+    std::fs::set_permissions(&run, std::fs::Permissions::from_mode(0o700)).unwrap();
+    env.set("XDG_RUNTIME_DIR", run.to_str().unwrap());
+    let copies = run.join("rolegate");
+    let elsewhere = env.path("elsewhere");
+    std::fs::create_dir(&elsewhere).unwrap();
+    // Prepared by someone else: open to others, or a link to a place of their choosing.
+    let open = || {
+        std::fs::create_dir(&copies).unwrap();
+        std::fs::set_permissions(&copies, std::fs::Permissions::from_mode(0o755)).unwrap();
+    };
+    let link = || std::os::unix::fs::symlink(&elsewhere, &copies).unwrap();
+    for (prepare, why) in [(&open as &dyn Fn(), "mode 755, not 700"), (&link, "not a directory")] {
+        prepare();
+        let out = env.run_without_terminal(&["exec", "target", "--mfa-token", "123456", "--", "true"]);
+        let err = stderr_of(&out);
+        assert_eq!(out.status.code(), Some(6), "{err}");
+        assert!(err.contains(&format!("{} cannot hold copies of your AWS files", copies.display())), "{err}");
+        assert!(err.contains(why) && err.contains("hint: remove it"), "{err}");
+        assert_eq!(std::fs::read_dir(&elsewhere).unwrap().count(), 0, "nothing was written through the link");
+        assert_eq!(sts.count("GetSessionToken"), 0, "no code was spent");
+        let _ = std::fs::remove_dir(&copies).or_else(|_| std::fs::remove_file(&copies));
+    }
+}
+
+#[test]
 fn the_exit_status_is_the_childs() {
     let sts = seed_sts();
     let env = TestEnv::seed(&sts);
