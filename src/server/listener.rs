@@ -13,9 +13,12 @@
 //! - no body is ever read: a request that announces one is refused, then the connection lingers
 //!   (its write side shut) draining at most [`Limits::linger_bytes`] for [`Limits::linger`], so
 //!   the client reads the refusal instead of a reset;
-//! - at most [`Limits::max_connections`] connections, one thread each; at the cap, the oldest
-//!   connection that is still reading (or lingering) is shut to make room, so idle or slow
-//!   connections never keep a fresh request out;
+//! - at most [`Limits::max_connections`] connections (64, or a quarter of `ulimit -n`), one
+//!   thread each; at the cap, the oldest connection that is still reading (or lingering) is
+//!   shut to make room, idle ones first and new ones last, so idle or slow connections never
+//!   keep a fresh request out;
+//! - a flood of connections is accepted no faster than the threads of those shut end, so the
+//!   descriptors in use stay within twice the cap;
 //! - accept errors (out of descriptors, aborted connections, ...) are retried, with a back-off
 //!   and a connection shut for a descriptor, and never end the loop;
 //! - `Connection: close` on every answer; the answer's bytes are zeroized once written.
@@ -23,7 +26,7 @@
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use zeroize::{Zeroize, Zeroizing};
@@ -47,6 +50,14 @@ pub struct Limits {
 }
 
 impl Limits {
+    /// [`Limits::DEFAULT`] with at most a quarter of the process's descriptors for connections,
+    /// so a low `ulimit -n` is never reached by the endpoint's own connections.
+    pub fn for_this_process() -> Limits {
+        let quarter =
+            crate::platform::open_files_limit().map_or(usize::MAX, |n| usize::try_from(n / 4).unwrap_or(usize::MAX));
+        Limits { max_connections: Limits::DEFAULT.max_connections.min(quarter).max(4), ..Limits::DEFAULT }
+    }
+
     /// SDK clients send their head at once and wait 1 to 5 s for the answer.
     pub const DEFAULT: Limits = Limits {
         max_connections: 64,
@@ -62,7 +73,14 @@ pub type Respond = dyn Fn(&Request<'_>) -> Response + Send + Sync;
 
 /// Serves `listener` on a background thread for the rest of the process.
 pub fn spawn(listener: TcpListener, limits: Limits, respond: Box<Respond>) -> io::Result<()> {
-    let shared = Arc::new(Shared { limits, respond, slots: Mutex::new(Vec::new()), next_id: AtomicU64::new(0) });
+    let shared = Arc::new(Shared {
+        limits,
+        respond,
+        slots: Mutex::new(Vec::new()),
+        next_id: AtomicU64::new(0),
+        threads: Mutex::new(0),
+        finished: Condvar::new(),
+    });
     std::thread::Builder::new().name("endpoint-accept".into()).spawn(move || accept_loop(&listener, &shared))?;
     Ok(())
 }
@@ -72,6 +90,10 @@ struct Shared {
     respond: Box<Respond>,
     slots: Mutex<Vec<Slot>>,
     next_id: AtomicU64,
+    /// Connection threads running, those shut to make room and not yet finished included
+    /// (each still holds its descriptor).
+    threads: Mutex<usize>,
+    finished: Condvar,
 }
 
 /// An open connection, as the accept loop sees it.
@@ -81,25 +103,53 @@ struct Slot {
     stream: Arc<TcpStream>,
     /// Still reading its head, or lingering: may be shut to make room.
     evictable: bool,
+    /// Has sent something.
+    heard: bool,
 }
+
+/// How long a connection counts as new when choosing which one makes room.
+const GRACE: Duration = Duration::from_millis(20);
 
 impl Shared {
     fn slots(&self) -> std::sync::MutexGuard<'_, Vec<Slot>> {
         self.slots.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Shuts the oldest evictable connection (its thread sees the end of its stream and
-    /// finishes); `false` when every connection is answering.
-    fn evict_oldest(slots: &mut Vec<Slot>) -> bool {
-        let oldest = slots.iter().enumerate().filter(|(_, s)| s.evictable).min_by_key(|(_, s)| s.since).map(|(i, _)| i);
-        match oldest {
-            Some(i) => {
-                let slot = slots.swap_remove(i);
-                let _ = slot.stream.shutdown(Shutdown::Both);
-                tracing::debug!(connection = slot.id, "shut the oldest connection to make room");
-                true
-            }
-            None => false,
+    /// Shuts one connection to make room (its thread sees the end of its stream and finishes)
+    /// and returns its id; `None` when every connection is being answered. The order: those
+    /// that never sent a byte, oldest first; then slow heads and lingering ones; a connection
+    /// that has sent something within [`GRACE`] of its accept (a request about to be read)
+    /// last of all.
+    fn make_room(slots: &mut Vec<Slot>) -> Option<u64> {
+        // A request may have arrived since its thread last read: look, all at once.
+        let unheard: Vec<usize> = (0..slots.len()).filter(|&i| slots[i].evictable && !slots[i].heard).collect();
+        let streams: Vec<&TcpStream> = unheard.iter().map(|&i| &*slots[i].stream).collect();
+        let ready = crate::platform::have_input(&streams);
+        for (i, ready) in unheard.into_iter().zip(ready) {
+            slots[i].heard |= ready;
+        }
+        let now = Instant::now();
+        let rank = |s: &Slot| match (s.heard, now.duration_since(s.since) < GRACE) {
+            (false, false) => 0,
+            (false, true) => 1,
+            (true, false) => 2,
+            (true, true) => 3,
+        };
+        let i = slots
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.evictable)
+            .min_by_key(|(_, s)| (rank(s), s.since))
+            .map(|(i, _)| i)?;
+        let slot = slots.swap_remove(i);
+        let _ = slot.stream.shutdown(Shutdown::Both);
+        tracing::debug!(connection = slot.id, "shut a connection to make room");
+        Some(slot.id)
+    }
+
+    fn heard(&self, id: u64) {
+        if let Some(slot) = self.slots().iter_mut().find(|s| s.id == id) {
+            slot.heard = true;
         }
     }
 
@@ -112,11 +162,32 @@ impl Shared {
     fn release(&self, id: u64) {
         self.slots().retain(|s| s.id != id);
     }
+
+    /// Waits while the connections shut to make room, not yet finished, number the cap: a
+    /// flood of connections is accepted no faster than their threads end, and the descriptors
+    /// in use stay within twice the cap.
+    fn throttle(&self) {
+        let mut threads = self.threads.lock().unwrap_or_else(PoisonError::into_inner);
+        while *threads >= 2 * self.limits.max_connections {
+            threads =
+                self.finished.wait_timeout(threads, Duration::from_millis(5)).unwrap_or_else(PoisonError::into_inner).0;
+        }
+    }
+
+    fn thread_started(&self) {
+        *self.threads.lock().unwrap_or_else(PoisonError::into_inner) += 1;
+    }
+
+    fn thread_finished(&self) {
+        *self.threads.lock().unwrap_or_else(PoisonError::into_inner) -= 1;
+        self.finished.notify_one();
+    }
 }
 
 fn accept_loop(listener: &TcpListener, shared: &Arc<Shared>) {
     let mut backoff = Duration::ZERO;
     loop {
+        shared.throttle();
         match listener.accept() {
             Ok((stream, _)) => {
                 backoff = Duration::ZERO;
@@ -129,10 +200,10 @@ fn accept_loop(listener: &TcpListener, shared: &Arc<Shared>) {
                     io::ErrorKind::ConnectionAborted | io::ErrorKind::ConnectionReset | io::ErrorKind::Interrupted
                 ) => {}
             // Out of descriptors (EMFILE, ENFILE), of memory or buffers, or anything else: free a
-            // descriptor, wait a little longer each time (at most 50 ms), and go on.
+            // descriptor, wait a little longer each time (at most 10 ms), and go on.
             Err(e) => {
-                Shared::evict_oldest(&mut shared.slots());
-                backoff = (backoff * 2).clamp(Duration::from_millis(1), Duration::from_millis(50));
+                Shared::make_room(&mut shared.slots());
+                backoff = (backoff * 2).clamp(Duration::from_millis(1), Duration::from_millis(10));
                 tracing::debug!(error = %e, ?backoff, "accept failed; retrying");
                 std::thread::sleep(backoff);
             }
@@ -145,19 +216,25 @@ fn admit(stream: TcpStream, shared: &Arc<Shared>) {
     let id = shared.next_id.fetch_add(1, Ordering::Relaxed);
     {
         let mut slots = shared.slots();
-        if slots.len() >= shared.limits.max_connections && !Shared::evict_oldest(&mut slots) {
-            // Every connection is being answered right now: this one is closed at once.
+        let full = slots.len() >= shared.limits.max_connections;
+        slots.push(Slot { id, since: Instant::now(), stream: stream.clone(), evictable: true, heard: false });
+        // At the cap, the new connection is a candidate too: an idle one ranks below the slow
+        // ones it would replace.
+        if full && Shared::make_room(&mut slots) == Some(id) {
             return;
         }
-        slots.push(Slot { id, since: Instant::now(), stream: stream.clone(), evictable: true });
     }
     let worker = shared.clone();
+    shared.thread_started();
     let spawned = std::thread::Builder::new().name("endpoint-conn".into()).stack_size(256 << 10).spawn(move || {
         connection(&stream, id, &worker);
         worker.release(id);
+        drop(stream);
+        worker.thread_finished();
     });
     if spawned.is_err() {
         shared.release(id);
+        shared.thread_finished();
     }
 }
 
@@ -168,10 +245,16 @@ fn connection(stream: &TcpStream, id: u64, shared: &Shared) {
     let _ = stream.set_nodelay(true);
     let _ = stream.set_write_timeout(Some(limits.write_timeout));
     let mut buf = Zeroizing::new(vec![0u8; request::MAX_HEAD]);
-    let Some(response) = answer(stream, &mut buf, deadline, |req| {
-        shared.set_evictable(id, false);
-        (shared.respond)(req)
-    }) else {
+    let Some(response) = answer(
+        stream,
+        &mut buf,
+        deadline,
+        || shared.heard(id),
+        |req| {
+            shared.set_evictable(id, false);
+            (shared.respond)(req)
+        },
+    ) else {
         return;
     };
     write_response(stream, response);
@@ -185,8 +268,10 @@ fn answer(
     mut stream: &TcpStream,
     buf: &mut [u8],
     deadline: Instant,
+    heard: impl FnOnce(),
     respond: impl FnOnce(&Request<'_>) -> Response,
 ) -> Option<Response> {
+    let mut heard = Some(heard);
     let mut len = 0;
     let mut line_seen = false;
     loop {
@@ -204,6 +289,9 @@ fn answer(
             }
             Err(_) => return None,
         };
+        if let Some(heard) = heard.take() {
+            heard();
+        }
         let from = len;
         len += n;
         // Parse when the head may be complete, when the buffer is full, and once at the end of

@@ -69,7 +69,7 @@ pub fn run(child: Child<'_>, credentials: Credentials, renewer: impl Renew, marg
 
     // Serve.
     let hosts = vec![format!("127.0.0.1:{port}"), format!("localhost:{port}")];
-    listener::spawn(socket, listener::Limits::DEFAULT, responder(current.clone(), token.clone(), hosts))
+    listener::spawn(socket, listener::Limits::for_this_process(), responder(current.clone(), token.clone(), hosts))
         .map_err(endpoint_error)?;
 
     // Renew.
