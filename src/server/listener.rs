@@ -163,9 +163,10 @@ impl Shared {
         self.slots().retain(|s| s.id != id);
     }
 
-    /// Waits while the connections shut to make room, not yet finished, number the cap: a
-    /// flood of connections is accepted no faster than their threads end, and the descriptors
-    /// in use stay within twice the cap.
+    /// Waits while connection threads number twice the cap (open connections are within the
+    /// cap, so the others were shut to make room and are ending): a flood of connections is
+    /// accepted no faster than their threads end, and the descriptors in use stay within twice
+    /// the cap.
     fn throttle(&self) {
         let mut threads = self.threads.lock().unwrap_or_else(PoisonError::into_inner);
         while *threads >= 2 * self.limits.max_connections {
