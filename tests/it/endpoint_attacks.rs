@@ -250,6 +250,7 @@ fn pour(s: &mut TcpStream, chunk: &[u8], total: usize) {
 
 /// Runs `attack` against a fresh endpoint (under `ulimit -n NOFILE`), measures the child
 /// during it, and checks the endpoint afterwards. Prints `name: max/median latency, VmHWM`.
+#[allow(clippy::print_stderr)]
 fn under_attack(name: &str, nofile: u32, attack: impl FnOnce(&Endpoint) -> Attack) {
     let mut endpoint = Endpoint::start(nofile);
     let baseline = endpoint.latencies(5);
