@@ -17,7 +17,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-all_targets=(cache_entry sts_xml resolver endpoint_request export_quoting)
+all_targets=(cache_entry sts_xml resolver endpoint_request endpoint_reader export_quoting)
 seconds=60
 jobs=2
 sanitizer=none

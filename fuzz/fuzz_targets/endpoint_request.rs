@@ -84,6 +84,8 @@ struct Input {
     host: Option<(bool, Field)>,
     /// `None`: no Authorization header.
     authorization: Option<Field>,
+    /// A body is announced when this is above zero (the reader also marks any
+    /// Transfer-Encoding so; `endpoint_reader` checks that side).
     content_length: Option<u64>,
     port: u16,
     /// The server's token: 64 hex characters as `exec --server` makes it, or any string.
@@ -108,7 +110,7 @@ fuzz_target!(|input: Input| {
         path: &path,
         host: host.as_deref(),
         authorization: authorization.as_deref(),
-        content_length: input.content_length,
+        announces_body: input.content_length.is_some_and(|n| n > 0),
     };
 
     let creds = Credentials {

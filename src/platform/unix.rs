@@ -270,3 +270,19 @@ impl Drop for SignalForwarder {
         }
     }
 }
+
+/// This process's limit of open descriptors (`RLIMIT_NOFILE`, the soft one); `None` if unlimited.
+pub fn open_files_limit() -> Option<u64> {
+    rustix::process::getrlimit(rustix::process::Resource::Nofile).current
+}
+
+/// Which of `sockets` have input waiting (or an end) right now, without blocking and without
+/// changing their flags (one `poll` with a zero timeout).
+pub fn have_input<S: std::os::fd::AsFd>(sockets: &[S]) -> Vec<bool> {
+    let mut fds: Vec<PollFd<'_>> = sockets.iter().map(|s| PollFd::new(s, PollFlags::IN)).collect();
+    let zero = Timespec { tv_sec: 0, tv_nsec: 0 };
+    match poll(&mut fds, Some(&zero)) {
+        Ok(_) => fds.iter().map(|f| !f.revents().is_empty()).collect(),
+        Err(_) => vec![false; sockets.len()],
+    }
+}

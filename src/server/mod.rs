@@ -7,7 +7,12 @@
 //! - request: `GET /credentials` with `Authorization: <token>` verbatim and `Host:
 //!   127.0.0.1:<port>` (or `localhost:<port>`); the token is compared in constant time;
 //! - `200 {"AccessKeyId", "SecretAccessKey", "Token", "Expiration", "AccountId"?}`;
-//! - refusals: `401/403/404/405/413 {"code", "message"}`; `503` while no valid credentials exist.
+//! - refusals: `400/401/403/404/405/408/413/431 {"code", "message"}`; `503` while no valid
+//!   credentials exist; every answer closes its connection.
+//!
+//! The bytes are read by [`request`] (the head, within limits, never a body) and served by
+//! [`listener`] (bounded connections, deadlines, accept errors retried); docs/SECURITY.md has
+//! the threat model.
 //!
 //! SDK clients wait 2 to 5 s at most, so a request never waits on a human: the code is asked
 //! before the child starts, and a background thread renews the role credentials from the cached
@@ -20,6 +25,8 @@
 //! SIGINT as "abort now") and exits with the child's status, 128 + signal if it was killed.
 
 pub mod handler;
+pub mod listener;
+pub mod request;
 
 use std::ffi::OsString;
 use std::process::Command;
@@ -55,18 +62,15 @@ type Current = Arc<Mutex<Result<Credentials, String>>>;
 pub fn run(child: Child<'_>, credentials: Credentials, renewer: impl Renew, margin: u64) -> Result<u8, ExecError> {
     let Child { command, mut env, profile, region } = child;
     let token = random_token().map_err(|e| ExecError::Spawn { program: "getrandom".into(), source: e })?;
-    let server = tiny_http::Server::http("127.0.0.1:0")
-        .map_err(|e| ExecError::Spawn { program: "the local endpoint".into(), source: std::io::Error::other(e) })?;
-    let port = server.server_addr().to_ip().map(|a| a.port()).unwrap_or_default();
-    let server = Arc::new(server);
+    let endpoint_error = |source| ExecError::Spawn { program: "the local endpoint".into(), source };
+    let socket = std::net::TcpListener::bind("127.0.0.1:0").map_err(endpoint_error)?;
+    let port = socket.local_addr().map_err(endpoint_error)?.port();
     let current: Current = Arc::new(Mutex::new(Ok(credentials)));
 
     // Serve.
     let hosts = vec![format!("127.0.0.1:{port}"), format!("localhost:{port}")];
-    for _ in 0..2 {
-        let (server, current, token, hosts) = (server.clone(), current.clone(), token.clone(), hosts.clone());
-        std::thread::spawn(move || serve(&server, &current, &token, &hosts));
-    }
+    listener::spawn(socket, listener::Limits::for_this_process(), responder(current.clone(), token.clone(), hosts))
+        .map_err(endpoint_error)?;
 
     // Renew.
     {
@@ -105,39 +109,17 @@ pub fn run(child: Child<'_>, credentials: Credentials, renewer: impl Renew, marg
     Ok(platform::status_code(status))
 }
 
-fn serve(server: &tiny_http::Server, current: &Current, token: &str, hosts: &[String]) {
-    for request in server.incoming_requests() {
-        let header = |name: &str| {
-            request
-                .headers()
-                .iter()
-                .find(|h| h.field.as_str().as_str().eq_ignore_ascii_case(name))
-                .map(|h| h.value.as_str().to_string())
-        };
-        let (host, authorization) = (header("Host"), header("Authorization"));
-        let method = request.method().as_str().to_string();
-        let url = request.url().to_string();
-        let path = url.split('?').next().unwrap_or("");
+/// The handler over the current credentials, as the listener calls it.
+fn responder(current: Current, token: String, hosts: Vec<String>) -> Box<listener::Respond> {
+    Box::new(move |req: &handler::Request<'_>| {
         let response = {
             let guard = current.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-            let req = handler::Request {
-                method: &method,
-                path,
-                host: host.as_deref(),
-                authorization: authorization.as_deref(),
-                content_length: request.body_length().map(|n| n as u64),
-            };
-            let expect = handler::Expect { path: PATH, token, hosts };
-            handler::handle(&req, &expect, guard.as_ref().map_err(String::as_str))
+            let expect = handler::Expect { path: PATH, token: &token, hosts: &hosts };
+            handler::handle(req, &expect, guard.as_ref().map_err(String::as_str))
         };
-        tracing::debug!(%method, path, status = response.status, "request");
-        let content_type = tiny_http::Header::from_bytes("Content-Type", "application/json").expect("static header");
-        let mut body = response.body;
-        let reply =
-            tiny_http::Response::from_string(body.clone()).with_status_code(response.status).with_header(content_type);
-        zeroize::Zeroize::zeroize(&mut body);
-        let _ = request.respond(reply);
-    }
+        tracing::debug!(method = req.method, path = req.path, status = response.status, "request");
+        response
+    })
 }
 
 /// Renews the credentials `margin` before they expire, forever (the process ends with the child).
