@@ -7,7 +7,10 @@
 //!   ([`version_line`]): another rolegate computes other names, and never reads ours;
 //! - the profile name and the flags that change the plan;
 //! - the config and credentials paths and the **contents** of both files (read, not parsed: a
-//!   few microseconds), or that a file is missing. A file that is not a regular file (a FIFO, a
+//!   few microseconds), or that a file is missing. A file of [`STAMP_MIN_BYTES`] or more (a
+//!   generated configuration of thousands of profiles) is hashed once: its digest is kept under
+//!   the file's change stamp (device, inode, size, modification and status-change times), which
+//!   any write changes, and only for a file last changed at least 2 s before it was hashed. A file that is not a regular file (a FIFO, a
 //!   device), larger than [`MAX_FILE_BYTES`] or unreadable gives no fingerprint: the ordinary
 //!   path then reads it and reports what is wrong;
 //! - the names and values of the variables in [`KEY_VARS`], every one the planner, the file
@@ -102,7 +105,7 @@ fn fingerprint_with(version: &str, ctx: &Context, paths: &ConfigPaths, profile: 
     // After each path, a tag byte says what follows: 0 nothing (missing), 1 a 32-byte digest.
     for path in [&paths.config, &paths.credentials] {
         field(&mut h, platform::os_bytes(path.as_os_str()));
-        match content_digest(path)? {
+        match content_digest(path, ctx)? {
             Some(digest) => {
                 h.update([1]);
                 h.update(digest);
@@ -147,13 +150,87 @@ fn field(h: &mut Sha256, bytes: &[u8]) {
 /// FIFO would release a writer waiting for its reader, and the contents would be lost to the
 /// ordinary path); should one take the file's place after that check, it is opened non-blocking
 /// and its type checked again on the open descriptor before anything is read.
-fn content_digest(path: &Path) -> Option<Option<[u8; 32]>> {
-    match fs::metadata(path) {
-        Ok(meta) if meta.is_file() => {}
+fn content_digest(path: &Path, ctx: &Context) -> Option<Option<[u8; 32]>> {
+    let stamp = match fs::metadata(path) {
+        Ok(meta) if meta.is_file() => (meta.len() >= STAMP_MIN_BYTES).then(|| platform::change_stamp(&meta)),
         Ok(_) => return None,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Some(None),
         Err(_) => return None,
+    };
+    let stamps = stamp.as_ref().and_then(|_| ctx.default_cache_dir()).map(Cache::new);
+    if let (Some(stamp), Some(cache)) = (&stamp, &stamps)
+        && let Some(digest) = cache.remembered_digest(path, stamp)
+    {
+        return Some(Some(digest));
     }
+    let digest = hash_file(path)?;
+    if let (Some(stamp), Some(cache), Some(digest)) = (&stamp, &stamps, &digest) {
+        cache.remember_digest(path, stamp, digest, ctx.now().unix_timestamp());
+    }
+    Some(digest)
+}
+
+/// Files at least this large are not hashed at every call: their digest is kept in the cache
+/// directory under the file's [`platform::change_stamp`], and used while the stamp is the same.
+/// (A configuration generated for a large organisation is megabytes: hashing it would cost
+/// more than the rest of the call.)
+pub const STAMP_MIN_BYTES: u64 = 64 * 1024;
+/// The prefix of a kept digest's file name.
+pub const STAMP_PREFIX: &str = "stamp-";
+/// A digest is kept only for a file whose last change is at least this old when it is hashed
+/// (git's "racily clean" rule): a change within the same tick of the file system's clock as the
+/// one hashed would leave the stamp unchanged; a later change cannot.
+const RACY_SECONDS: i64 = 2;
+
+impl Cache {
+    fn stamp_file(&self, path: &Path) -> std::path::PathBuf {
+        self.dir.join(format!("{STAMP_PREFIX}{}", super::key::short_digest(&path.display().to_string())))
+    }
+
+    /// The digest kept for `path` under `stamp`, if any.
+    fn remembered_digest(&self, path: &Path, stamp: &str) -> Option<[u8; 32]> {
+        let bytes = read_private(&self.stamp_file(path)).ok()??;
+        let text = std::str::from_utf8(&bytes).ok()?;
+        let mut lines = text.lines();
+        if lines.next()? != version_line() || lines.next()? != stamp {
+            return None;
+        }
+        let hex = lines.next()?;
+        let mut digest = [0u8; 32];
+        if hex.len() != 64 {
+            return None;
+        }
+        for (i, byte) in digest.iter_mut().enumerate() {
+            *byte = u8::from_str_radix(hex.get(2 * i..2 * i + 2)?, 16).ok()?;
+        }
+        Some(digest)
+    }
+
+    /// Keeps `digest` for `path` under `stamp`, when the file's last change is old enough to
+    /// trust the stamp and the cache directory is there and private. Failures are ignored (the
+    /// next call hashes again).
+    fn remember_digest(&self, path: &Path, stamp: &str, digest: &[u8; 32], now: i64) {
+        let Ok(meta) = fs::metadata(path) else { return };
+        if platform::change_stamp(&meta) != stamp || platform::changed_at(&meta) > now - RACY_SECONDS {
+            return;
+        }
+        if !self.check_dir(false).unwrap_or(false) {
+            return;
+        }
+        let hex: String =
+            digest.iter().flat_map(|b| [HEX[usize::from(b >> 4)], HEX[usize::from(b & 15)]]).map(char::from).collect();
+        let write = || -> std::io::Result<()> {
+            let mut tmp = tempfile::Builder::new().prefix(".tmp-").tempfile_in(&self.dir)?;
+            tmp.write_all(format!("{}\n{stamp}\n{hex}\n", version_line()).as_bytes())?;
+            tmp.persist(self.stamp_file(path)).map_err(|e| e.error)?;
+            Ok(())
+        };
+        let _ = write();
+    }
+}
+
+/// SHA-256 of a regular file's contents, read without blocking (see [`content_digest`]).
+fn hash_file(path: &Path) -> Option<Option<[u8; 32]>> {
     let file: File = match platform::open_read_nonblocking(path) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Some(None),
@@ -164,7 +241,7 @@ fn content_digest(path: &Path) -> Option<Option<[u8; 32]>> {
         return None;
     }
     let mut h = Sha256::new();
-    let mut buf = [0u8; 8192];
+    let mut buf = vec![0u8; 64 * 1024];
     let mut total: u64 = 0;
     let mut file = file;
     loop {
@@ -280,6 +357,53 @@ mod tests {
         let paths = ConfigPaths { config: dir.path().join("config"), credentials: dir.path().join("credentials") };
         fs::write(&paths.config, config).unwrap();
         Files { dir, paths }
+    }
+
+    #[test]
+    fn a_large_file_s_digest_is_kept_under_its_stamp_and_dropped_when_it_changes() {
+        let big = format!("[profile t]\nrole_arn = arn:aws:iam::123456789012:role/hc-master\n{}", "# pad\n".repeat(20_000));
+        let f = files(&big);
+        let home = f.dir.path().join("home");
+        let cache_dir = home.join(".cache/rolegate");
+        fs::create_dir_all(&cache_dir).unwrap();
+        fs::set_permissions(&cache_dir, fs::Permissions::from_mode(0o700)).unwrap();
+        let home_var = home.to_str().unwrap().to_string();
+        let stamps = || -> Vec<PathBuf> {
+            fs::read_dir(&cache_dir)
+                .unwrap()
+                .map(|e| e.unwrap().path())
+                .filter(|p| p.file_name().unwrap().to_str().unwrap().starts_with(STAMP_PREFIX))
+                .collect()
+        };
+
+        // Just written: its last change is "racy", so nothing is kept.
+        let now = ctx(&[("HOME", &home_var)]);
+        let first = fingerprint(&now, &f.paths, "t", "").unwrap();
+        assert!(stamps().is_empty(), "a file changed within the last seconds is hashed every time");
+
+        // An hour later, the digest is kept, and used: a planted digest under the same stamp
+        // changes the fingerprint.
+        let later = Context::new(
+            Env::from_pairs([("HOME", home_var.as_str())]),
+            Clock::Fixed(time::OffsetDateTime::now_utc() + time::Duration::hours(1)),
+        );
+        assert_eq!(fingerprint(&later, &f.paths, "t", "").unwrap(), first);
+        let kept = stamps();
+        assert_eq!(kept.len(), 1);
+        let text = fs::read_to_string(&kept[0]).unwrap();
+        let planted = text.replace(text.lines().nth(2).unwrap(), &"0".repeat(64));
+        fs::write(&kept[0], planted).unwrap();
+        assert_ne!(fingerprint(&later, &f.paths, "t", "").unwrap(), first, "the kept digest is what is used");
+
+        // The file edited in place with its size and modification time put back: the change
+        // time moved, so the stamp no longer matches and the contents are read again.
+        let meta = fs::metadata(&f.paths.config).unwrap();
+        fs::write(&f.paths.config, big.replace("hc-master", "hc-mastex")).unwrap();
+        File::options().write(true).open(&f.paths.config).unwrap().set_modified(meta.modified().unwrap()).unwrap();
+        let edited = fingerprint(&later, &f.paths, "t", "").unwrap();
+        assert_ne!(edited, first);
+        fs::remove_dir_all(&cache_dir).unwrap();
+        assert_eq!(fingerprint(&now, &f.paths, "t", "").unwrap(), edited, "the same as hashing it afresh");
     }
 
     /// The drift guard: every variable the planner, the file lookup, the profile choice, the

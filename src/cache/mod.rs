@@ -222,7 +222,7 @@ impl Cache {
         if let Ok(dir) = fs::read_dir(&self.dir) {
             for path in dir.filter_map(Result::ok).map(|e| e.path()) {
                 let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
-                if name.starts_with("index-") {
+                if name.starts_with(hot_index::INDEX_PREFIX) || name.starts_with(hot_index::STAMP_PREFIX) {
                     fs::remove_file(&path).map_err(|e| io(path.clone(), e))?;
                 }
             }

@@ -136,6 +136,28 @@ pub fn create_private_dir(path: &Path) -> io::Result<()> {
     }
 }
 
+/// Everything that changes when a file's contents may have: device, inode, size, and the
+/// modification and status-change times to the nanosecond (the status-change time cannot be
+/// set back by a user, as `touch -r` sets the modification time).
+pub fn change_stamp(meta: &Metadata) -> String {
+    format!(
+        "{}:{}:{}:{}.{:09}:{}.{:09}",
+        meta.dev(),
+        meta.ino(),
+        meta.len(),
+        meta.mtime(),
+        meta.mtime_nsec(),
+        meta.ctime(),
+        meta.ctime_nsec()
+    )
+}
+
+/// When the file's status last changed (any write, rename or mode change), as seconds since
+/// the epoch.
+pub fn changed_at(meta: &Metadata) -> i64 {
+    meta.ctime()
+}
+
 /// The owner's group id of a file.
 pub fn group(meta: &Metadata) -> u32 {
     meta.gid()
