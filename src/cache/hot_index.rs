@@ -385,7 +385,7 @@ mod tests {
         // changes the fingerprint.
         let later = Context::new(
             Env::from_pairs([("HOME", home_var.as_str())]),
-            Clock::Fixed(time::OffsetDateTime::now_utc() + time::Duration::hours(1)),
+            Clock::Fixed(Clock::System.now() + time::Duration::hours(1)),
         );
         assert_eq!(fingerprint(&later, &f.paths, "t", "").unwrap(), first);
         let kept = stamps();
