@@ -106,3 +106,41 @@ fn the_log_file_is_never_a_link_a_fifo_or_another_users_file() {
         assert_eq!(std::fs::read(&foreign).unwrap(), b"", "nothing was appended to another user's file");
     }
 }
+
+/// FIFOs planted where cache files belong (the role entry, the MFA session, the hot index)
+/// must not hang any command: they are opened without blocking, refused as not regular files,
+/// and replaced when a new entry is stored.
+#[test]
+fn fifos_in_the_cache_never_hang_a_command() {
+    use std::time::Duration;
+
+    use crate::common::run::run_bounded;
+
+    let sts = seed_sts();
+    let env = TestEnv::seed(&sts);
+    let warm = env.rolegate(&["credential-process", "target", "--mfa-token", "123456"]).output().unwrap();
+    assert!(warm.status.success(), "{}", stderr_of(&warm));
+    let mut planted = 0;
+    for entry in std::fs::read_dir(env.cache_dir()).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_str().unwrap().to_string();
+        if name.ends_with(".json") || name.starts_with("index-") {
+            std::fs::remove_file(&path).unwrap();
+            assert!(std::process::Command::new("mkfifo").arg(&path).status().unwrap().success());
+            planted += 1;
+        }
+    }
+    assert!(planted >= 3, "the role entry, the MFA session and the index: {planted}");
+
+    let limit = Duration::from_secs(10);
+    let fast = env.without_terminal(&["credential-process", "target"]);
+    let run = run_bounded(fast, limit);
+    assert!(run.took < limit && run.code() != Some(0), "the FIFOs are not served: {}", run.stderr());
+    let again = run_bounded(env.without_terminal(&["credential-process", "target", "--mfa-token", "654321"]), limit);
+    assert_eq!(again.code(), Some(0), "{}", again.stderr());
+    assert!(again.stderr().contains("not a regular file"), "{}", again.stderr());
+    let list = run_bounded(env.without_terminal(&["list"]), limit);
+    assert_eq!(list.code(), Some(0), "{}", list.stderr());
+    let clear = run_bounded(env.without_terminal(&["clear", "--all"]), limit);
+    assert_eq!(clear.code(), Some(0), "{}", clear.stderr());
+}
