@@ -361,7 +361,8 @@ mod tests {
 
     #[test]
     fn a_large_file_s_digest_is_kept_under_its_stamp_and_dropped_when_it_changes() {
-        let big = format!("[profile t]\nrole_arn = arn:aws:iam::123456789012:role/hc-master\n{}", "# pad\n".repeat(20_000));
+        let big =
+            format!("[profile t]\nrole_arn = arn:aws:iam::123456789012:role/hc-master\n{}", "# pad\n".repeat(20_000));
         let f = files(&big);
         let home = f.dir.path().join("home");
         let cache_dir = home.join(".cache/rolegate");
