@@ -110,13 +110,7 @@ clean_env=(env -i
     "AWS_EC2_METADATA_DISABLED=true"
     "AWS_ENDPOINT_URL=$endpoint")
 
-# --- Warm the cache against moto on 127.0.0.1 ------------------------------------------------
-start_moto sts "$port"
-say "warming the cache: rolegate credential-process target --mfa-token 123456"
-"${clean_env[@]}" "$rolegate" credential-process target --mfa-token 123456 >"$work/creds.json" \
-    || { cat "$work/moto-sts.log" >&2; die "the warm-up call failed"; }
-stop_moto sts
-say "moto_server stopped: from here on a call that needs the network fails"
+warm_rolegate_cache "$port"
 
 # Each command once, before timing: it must succeed without the network, and print something.
 commands=(

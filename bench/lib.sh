@@ -131,6 +131,18 @@ stop_all_moto() {
 }
 moto_requests() { grep -c '"POST / HTTP' "$work/moto-$1.log" || true; }
 
+# Warms rolegate's cache for `target` against a moto_server on 127.0.0.1:PORT, then stops it:
+# from then on a call that needs the network fails. Runs $rolegate with the script's
+# `clean_env`; the answer is kept in $work/creds.json.
+warm_rolegate_cache() { # PORT
+    start_moto sts "$1"
+    say "warming the cache: rolegate credential-process target --mfa-token 123456"
+    "${clean_env[@]}" "$rolegate" credential-process target --mfa-token 123456 >"$work/creds.json" \
+        || { cat "$work/moto-sts.log" >&2; die "the warm-up call failed"; }
+    stop_moto sts
+    say "moto_server stopped: from here on a call that needs the network fails"
+}
+
 # rolegate's cached call and the floor must both print exactly rolegate's warm-up output
 # ($work/creds.json), run with the script's `clean_env`.
 check_cached_and_floor() {
