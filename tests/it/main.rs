@@ -6,7 +6,6 @@
 mod common;
 mod credential_process;
 mod doctor;
-mod endpoint_attacks;
 mod environment;
 mod exec;
 mod export_shells;

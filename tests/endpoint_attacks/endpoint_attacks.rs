@@ -252,6 +252,10 @@ fn pour(s: &mut TcpStream, chunk: &[u8], total: usize) {
 /// during it, and checks the endpoint afterwards. Prints `name: max/median latency, VmHWM`.
 #[allow(clippy::print_stderr)]
 fn under_attack(name: &str, nofile: u32, attack: impl FnOnce(&Endpoint) -> Attack) {
+    // One attack at a time: each measures the child's latency, which another attack's load
+    // would distort.
+    static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     let mut endpoint = Endpoint::start(nofile);
     let baseline = endpoint.latencies(5);
     let running = attack(&endpoint);
