@@ -122,8 +122,9 @@ pub struct ExecArgs {
     #[arg(long)]
     pub no_generated_config: bool,
 
-    /// The command and its arguments.
-    #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true, value_name = "COMMAND")]
+    /// The command and its arguments [default: a shell, $SHELL or /bin/sh, with the credentials
+    /// and ROLEGATE_PROFILE set].
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, value_name = "COMMAND")]
     pub command: Vec<OsString>,
 }
 

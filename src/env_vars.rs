@@ -65,6 +65,8 @@ pub const AWS_CONTAINER_CREDENTIALS_RELATIVE_URI: &str = "AWS_CONTAINER_CREDENTI
 // --- Read: the platform.
 /// Home directory, for `~/.aws` and `~/.cache`.
 pub const HOME: &str = "HOME";
+/// The user's shell, which `exec` without a command starts (else `/bin/sh`).
+pub const SHELL: &str = "SHELL";
 /// Base of the cache directory when set.
 pub const XDG_CACHE_HOME: &str = "XDG_CACHE_HOME";
 /// The user's private runtime directory (a tmpfs on most Linux desktops), for `exec`'s copies.

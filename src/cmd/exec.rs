@@ -1,4 +1,5 @@
-//! `rolegate exec PROFILE -- COMMAND`: run a command with credentials.
+//! `rolegate exec PROFILE [-- COMMAND]`: run a command (or, without one, the user's shell) with
+//! credentials.
 //!
 //! The child's environment: the credential variables of [`output::env`] (or, with `--server`,
 //! the container-credentials endpoint instead of fixed keys), and `AWS_CONFIG_FILE` /
@@ -22,14 +23,23 @@ use crate::output::env::child_env;
 use crate::server;
 use crate::session::Session;
 
-/// Runs the command; returns its exit status when rolegate stays the parent.
+/// Runs the command (or the user's shell); returns its exit status when rolegate stays the
+/// parent.
 pub fn run(ctx: Context, cli: &Cli, args: &ExecArgs) -> Result<u8, Error> {
+    let shell;
+    let command = if args.command.is_empty() {
+        // No command: the user's shell, as aws-vault does (`ROLEGATE_PROFILE` tells prompts).
+        shell = [ctx.env.get_os(env_vars::SHELL).map_or_else(|| "/bin/sh".into(), std::ffi::OsStr::to_owned)];
+        &shell[..]
+    } else {
+        &args.command[..]
+    };
     // Every variable the user had, byte for byte, minus those the credentials replace or unset.
     let caller = || ChildEnv::new(ctx.env.vars_os().map(|(k, v)| (k.to_owned(), v.to_owned())));
     if let Some(current) = ctx.env.get(env_vars::ROLEGATE_PROFILE) {
         if current == args.profile {
             diag::notice(&format!("already running with credentials for `{current}`; re-using them"));
-            return Err(replace_with(&args.command, caller()).into());
+            return Err(replace_with(command, caller()).into());
         }
         diag::notice(&format!("replacing the credentials for `{current}` with `{}`", args.profile));
     }
@@ -52,7 +62,7 @@ pub fn run(ctx: Context, cli: &Cli, args: &ExecArgs) -> Result<u8, Error> {
 
     let credentials = session.credentials(&target)?;
     if args.server {
-        let child = server::Child { command: &args.command, env, profile: &args.profile, region: &target.plan.region };
+        let child = server::Child { command, env, profile: &args.profile, region: &target.plan.region };
         let renewer = session.renewer(&target);
         let margin = args.refresh_margin.unwrap_or(server::DEFAULT_REFRESH_MARGIN_SECONDS);
         return Ok(server::run(child, credentials, renewer, margin)?);
@@ -65,5 +75,5 @@ pub fn run(ctx: Context, cli: &Cli, args: &ExecArgs) -> Result<u8, Error> {
         env.set(name, value);
     }
     drop(changes);
-    Err(replace_with(&args.command, env).into())
+    Err(replace_with(command, env).into())
 }

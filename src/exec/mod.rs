@@ -63,7 +63,7 @@ impl ChildEnv {
 
 /// Replaces this process with `command`; returns only on failure.
 pub fn replace_with(command: &[OsString], env: ChildEnv) -> ExecError {
-    let (program, rest) = command.split_first().expect("clap requires a command");
+    let (program, rest) = command.split_first().expect("a command or the shell");
     let source = crate::platform::replace_process(Command::new(program).args(rest).env_clear().envs(env.into_vars()));
     ExecError::Spawn { program: program.to_string_lossy().into_owned(), source }
 }

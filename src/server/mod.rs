@@ -98,7 +98,7 @@ pub fn run(child: Child<'_>, credentials: Credentials, renewer: impl Renew, marg
     env.set(env_vars::AWS_DEFAULT_REGION, region);
     env.set(env_vars::ROLEGATE_PROFILE, profile);
 
-    let (program, rest) = command.split_first().expect("clap requires a command");
+    let (program, rest) = command.split_first().expect("a command or the shell");
     let spawn_error = |source| ExecError::Spawn { program: program.to_string_lossy().into_owned(), source };
     let signals =
         SignalForwarder::install().map_err(|e| ExecError::Spawn { program: "signal handlers".into(), source: e })?;

@@ -142,6 +142,40 @@ fn a_copy_directory_that_is_not_private_is_refused() {
     }
 }
 
+/// `rolegate exec PROFILE` with no command starts `$SHELL` (here reading its commands from a
+/// pipe), with the credentials, `ROLEGATE_PROFILE`, and its exit status passed through; also
+/// with `--server`.
+#[test]
+fn exec_without_a_command_starts_the_users_shell() {
+    use std::io::Write;
+    let sts = seed_sts();
+    let mut env = TestEnv::seed(&sts);
+    env.set("SHELL", "/bin/sh");
+    let script = "echo profile=$ROLEGATE_PROFILE\n\
+        case $AWS_ACCESS_KEY_ID in ASIA*) echo keys=temporary;; esac\n\
+        echo endpoint=${AWS_CONTAINER_CREDENTIALS_FULL_URI:+set}\n\
+        exit 3\n";
+    for (flags, endpoint) in [(&["--mfa-token", "123456"][..], "endpoint=\n"), (&["--server"][..], "endpoint=set\n")] {
+        let mut args = vec!["exec", "target"];
+        args.extend_from_slice(flags);
+        let mut cmd = env.rolegate(&args);
+        cmd.stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        let mut child = cmd.into_command().spawn().unwrap();
+        child.stdin.take().unwrap().write_all(script.as_bytes()).unwrap();
+        let out = child.wait_with_output().unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(3), "{stdout}{}", stderr_of(&out));
+        assert!(stdout.starts_with("profile=target\n"), "{stdout}");
+        assert!(stdout.contains(endpoint), "{stdout}");
+        if flags[0] == "--mfa-token" {
+            assert!(stdout.contains("keys=temporary\n"), "{stdout}");
+        }
+    }
+    assert_eq!(sts.count("GetSessionToken"), 1, "the shell with --server used the cached session");
+}
+
 #[test]
 fn the_exit_status_is_the_childs() {
     let sts = seed_sts();
