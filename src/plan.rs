@@ -167,7 +167,12 @@ pub fn plan(profiles: &Profiles, profile: &str, env: &Env, options: &PlanOptions
             return Err(resolve::ResolveError::SelfRecursion { profile: profile.into(), file, target: t }.into());
         }
         let Some((name, _)) = profiles.profiles.get_key_value(&t) else {
-            return Err(resolve::ResolveError::ProfileNotFound { profile: t, files: profiles.describe_files() }.into());
+            return Err(resolve::ResolveError::ProfileNotFound {
+                nearest: resolve::nearest_name(profiles, &t),
+                profile: t,
+                files: profiles.describe_files(),
+            }
+            .into());
         };
         if seen.len() > MAX_ALIASES {
             return Err(resolve::ResolveError::TooDeep { profile: seen[0].into(), file }.into());

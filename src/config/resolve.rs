@@ -127,7 +127,12 @@ impl Chain {
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ResolveError {
     #[error("profile `{profile}` not found in {files}")]
-    ProfileNotFound { profile: String, files: String },
+    ProfileNotFound {
+        profile: String,
+        files: String,
+        /// A defined profile whose name is close (a typo, another case).
+        nearest: Option<String>,
+    },
     #[error(
         "profile `{profile}` ({file}): the section [profile {profile}] is not read: the AWS SDKs' parser takes only profile names of letters, digits and -_/.%@:+"
     )]
@@ -167,6 +172,7 @@ pub enum ResolveError {
 impl ResolveError {
     pub fn hint(&self) -> Option<String> {
         Some(match self {
+            ResolveError::ProfileNotFound { nearest: Some(nearest), .. } => format!("`aws configure list-profiles` lists the profiles; the name is case-sensitive: did you mean `{nearest}`?"),
             ResolveError::ProfileNotFound { .. } => "`aws configure list-profiles` lists the profiles; the name is case-sensitive".into(),
             ResolveError::ProfileNameRejected { .. } => "rename the profile without spaces or other characters (botocore reads it, but the Go SDK of Terraform and the Rust SDK do not)".into(),
             ResolveError::SourceProfileNotFound { source_profile, .. } => format!("add a [profile {source_profile}] section (or [{source_profile}] in the credentials file), or fix the name"),
@@ -205,20 +211,54 @@ pub fn resolve(profiles: &Profiles, profile: &str) -> Result<Chain, ResolveError
             missing,
         },
         // The section exists in the text, but the SDK parser dropped it: say why.
-        ResolveError::ProfileNotFound { profile, files } => match profiles.origin(&profile) {
+        ResolveError::ProfileNotFound { profile, files, .. } => match profiles.origin(&profile) {
             Some(file) => ResolveError::ProfileNameRejected { profile, file: file.display().to_string() },
-            None => ResolveError::ProfileNotFound { profile, files },
+            None => ResolveError::ProfileNotFound { nearest: nearest_name(profiles, &profile), profile, files },
         },
         other => other,
     })
 }
 
+/// The defined profile whose name is closest to `wanted`, if it is close: the same letters in
+/// another case, or at most two edits away (one for names of four letters or fewer).
+pub fn nearest_name(profiles: &Profiles, wanted: &str) -> Option<String> {
+    let limit = if wanted.chars().count() <= 4 { 1 } else { 2 };
+    profiles
+        .profiles
+        .keys()
+        .map(|name| {
+            let distance = if name.eq_ignore_ascii_case(wanted) { 0 } else { edit_distance(name, wanted) };
+            (distance, name)
+        })
+        .filter(|(distance, _)| *distance <= limit)
+        .min()
+        .map(|(_, name)| name.clone())
+}
+
+/// Levenshtein distance between two names (by characters).
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let above = row[j + 1];
+            row[j + 1] = (above + 1).min(row[j] + 1).min(diagonal + usize::from(ca != *cb));
+            diagonal = above;
+        }
+    }
+    row[b.len()]
+}
+
 fn resolve_chain(profiles: &Profiles, profile: &str) -> Result<Chain, ResolveError> {
     let file =
         |name: &str| profiles.origin(name).map_or_else(|| profiles.describe_files(), |p| p.display().to_string());
-    let first = profiles
-        .get(profile)
-        .ok_or_else(|| ResolveError::ProfileNotFound { profile: profile.into(), files: profiles.describe_files() })?;
+    let first = profiles.get(profile).ok_or_else(|| ResolveError::ProfileNotFound {
+        profile: profile.into(),
+        files: profiles.describe_files(),
+        nearest: None,
+    })?;
     let _ = first;
 
     let mut visited: Vec<String> = Vec::new();

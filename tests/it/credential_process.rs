@@ -580,3 +580,22 @@ fn a_base_credential_process_runs_once_for_a_day_of_renewals_from_the_mfa_sessio
     assert_eq!(base_runs(), 2);
     assert_eq!(sts.count("GetSessionToken"), 2);
 }
+
+#[test]
+fn a_misspelt_profile_gets_a_did_you_mean() {
+    let sts = seed_sts();
+    let env = TestEnv::seed(&sts);
+    for (typed, meant) in
+        [("targt", Some("target")), ("TARGET", Some("target")), ("target-tfx", Some("target-tf")), ("prod", None)]
+    {
+        let out = env.run_without_terminal(&["credential-process", typed]);
+        let err = stderr_of(&out);
+        assert_eq!(out.status.code(), Some(3), "{err}");
+        assert!(err.contains(&format!("profile `{typed}` not found")), "{err}");
+        match meant {
+            Some(name) => assert!(err.contains(&format!("case-sensitive: did you mean `{name}`?\n")), "{typed}: {err}"),
+            None => assert!(!err.contains("did you mean"), "{typed}: {err}"),
+        }
+    }
+    assert!(sts.calls().is_empty());
+}

@@ -172,7 +172,11 @@ impl<'a> Checker<'a> {
             // A section the SDK parser dropped (a name with a space, say) is explained as such.
             let e = PlanError::Resolve(match profiles.origin(p) {
                 Some(file) => ResolveError::ProfileNameRejected { profile: p.into(), file: file.display().to_string() },
-                None => ResolveError::ProfileNotFound { profile: p.into(), files: profiles.describe_files() },
+                None => ResolveError::ProfileNotFound {
+                    profile: p.into(),
+                    files: profiles.describe_files(),
+                    nearest: resolve::nearest_name(profiles, p),
+                },
             });
             let f = self.plan_error_finding(p, &e);
             reports.push(ProfileReport::unresolved(p, None, Some(f.message.clone())));
