@@ -50,11 +50,7 @@ source "$repo/bench/lib.sh"
 # --- Tools -----------------------------------------------------------------------------------
 need_timing_tools
 
-if have moto_server; then
-    moto_bin="$(command -v moto_server)"
-else
-    moto_bin="$(dirname "$(bench_venv moto-venv 'moto[server]')")/moto_server"
-fi
+need_moto
 
 # --- Build -----------------------------------------------------------------------------------
 release_build "$build"

@@ -88,6 +88,15 @@ CREDENTIALS
 
 free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
+# Sets `moto_bin`: moto_server from PATH, else installed with pip in a virtualenv of ours.
+need_moto() {
+    if have moto_server; then
+        moto_bin="$(command -v moto_server)"
+    else
+        moto_bin="$(dirname "$(bench_venv moto-venv 'moto[server]')")/moto_server"
+    fi
+}
+
 # moto_server instances by name, each in a process group of its own (setsid) so that stopping
 # it ends its children too. INITIAL_NO_AUTH_ACTION_COUNT unset: moto checks no signatures.
 declare -A moto_pgid=()

@@ -132,11 +132,7 @@ fn fingerprint_with(version: &str, ctx: &Context, paths: &ConfigPaths, profile: 
             }
         }
     }
-    Some(h.finalize().iter().take(16).fold(String::with_capacity(32), |mut s, b| {
-        s.push(char::from(HEX[usize::from(b >> 4)]));
-        s.push(char::from(HEX[usize::from(b & 15)]));
-        s
-    }))
+    Some(super::key::hex(&h.finalize()[..16]))
 }
 
 /// One length-prefixed field: no two sequences of fields hash the same bytes.
@@ -217,15 +213,8 @@ impl Cache {
         if !self.check_dir(false).unwrap_or(false) {
             return;
         }
-        let hex: String =
-            digest.iter().flat_map(|b| [HEX[usize::from(b >> 4)], HEX[usize::from(b & 15)]]).map(char::from).collect();
-        let write = || -> std::io::Result<()> {
-            let mut tmp = tempfile::Builder::new().prefix(".tmp-").tempfile_in(&self.dir)?;
-            tmp.write_all(format!("{}\n{stamp}\n{hex}\n", version_line()).as_bytes())?;
-            tmp.persist(self.stamp_file(path)).map_err(|e| e.error)?;
-            Ok(())
-        };
-        let _ = write();
+        let text = format!("{}\n{stamp}\n{}\n", version_line(), super::key::hex(digest));
+        let _ = self.write_small(&self.stamp_file(path), &text);
     }
 }
 
@@ -265,8 +254,6 @@ fn hash_file(path: &Path) -> Option<Option<[u8; 32]>> {
     Some(Some(h.finalize().into()))
 }
 
-const HEX: &[u8; 16] = b"0123456789abcdef";
-
 impl Cache {
     /// The entry the index names for `fingerprint`, if the index is this version's and both exist
     /// and are readable.
@@ -288,16 +275,19 @@ impl Cache {
     /// `now` (best effort: a failure only costs speed).
     pub fn store_index(&self, fingerprint: &str, key: &CacheKey, now: time::OffsetDateTime) {
         let name = format!("{INDEX_PREFIX}{fingerprint}");
-        let result = (|| -> std::io::Result<()> {
-            let mut tmp = tempfile::Builder::new().prefix(".tmp-").tempfile_in(&self.dir)?;
-            tmp.write_all(format!("{}\n{}\n", version_line(), key.digest).as_bytes())?;
-            tmp.persist(self.dir.join(&name)).map_err(|e| e.error)?;
-            Ok(())
-        })();
-        if let Err(e) = result {
+        if let Err(e) = self.write_small(&self.dir.join(&name), &format!("{}\n{}\n", version_line(), key.digest)) {
             tracing::debug!(error = %e, dir = %Path::display(&self.dir), "cannot write the hot index");
         }
         self.prune_index(&name, SystemTime::from(now));
+    }
+
+    /// Writes a small derived file (an index, a kept digest) atomically: a 0600 temporary file in
+    /// the cache directory, renamed into place. No fsync: losing one costs only speed.
+    fn write_small(&self, path: &Path, text: &str) -> std::io::Result<()> {
+        let mut tmp = tempfile::Builder::new().prefix(".tmp-").tempfile_in(&self.dir)?;
+        tmp.write_all(text.as_bytes())?;
+        tmp.persist(path).map_err(|e| e.error)?;
+        Ok(())
     }
 
     /// Removes the index files untouched for [`INDEX_MAX_AGE`] at `now`, then the oldest beyond

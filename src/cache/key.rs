@@ -13,15 +13,15 @@ pub struct CacheKey {
 
 /// The first 16 bytes of SHA-256 of `text`, in hex.
 pub fn short_digest(text: &str) -> String {
-    hex16(&Sha256::digest(text.as_bytes()))
+    hex(&Sha256::digest(text.as_bytes())[..16])
 }
 
-/// The first 16 bytes of `digest`, in lower-case hex (one of these per profile when `list` or
-/// `doctor` plans thousands: no `format!` per byte).
-fn hex16(digest: &[u8]) -> String {
+/// `bytes` in lower-case hex (one of these per profile when `list` or `doctor` plans
+/// thousands: no `format!` per byte).
+pub fn hex(bytes: &[u8]) -> String {
     const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(32);
-    for b in digest.iter().take(16) {
+    let mut out = String::with_capacity(2 * bytes.len());
+    for b in bytes {
         out.push(char::from(HEX[usize::from(b >> 4)]));
         out.push(char::from(HEX[usize::from(b & 15)]));
     }
@@ -37,7 +37,7 @@ impl CacheKey {
         // overwrite each other's entries.
         hasher.update(format!("\0v{}\0", super::entry::ENTRY_VERSION).as_bytes());
         hasher.update(material.as_bytes());
-        let hex = hex16(&hasher.finalize());
+        let hex = hex(&hasher.finalize()[..16]);
         CacheKey { digest: format!("{kind}-{hex}"), label }
     }
 }

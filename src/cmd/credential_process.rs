@@ -58,10 +58,11 @@ pub fn fast_path(args: &[std::ffi::OsString]) -> bool {
     }
     let (Some(dir), Ok(paths)) = (ctx.default_cache_dir(), ConfigPaths::locate(&ctx)) else { return false };
     let cache = Cache::new(dir);
-    let Some(fingerprint) = hot_index::fingerprint(&ctx, &paths, profile, &hot_flags(None)) else { return false };
+    // No cache directory, nothing to find: no need to read the files.
     if !cache.check_dir(false).unwrap_or(false) {
         return false;
     }
+    let Some(fingerprint) = hot_index::fingerprint(&ctx, &paths, profile, &hot_flags(None)) else { return false };
     match cache.lookup_index(&fingerprint).filter(|e| crate::cache::is_fresh(e, ctx.now(), None)) {
         Some(entry) => output::write_stdout(&output::credential_process::render(&entry.credentials)).is_ok(),
         None => false,

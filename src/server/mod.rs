@@ -170,5 +170,7 @@ fn renew(mut renewer: impl Renew, current: &Current, margin: u64) {
 fn random_token() -> std::io::Result<String> {
     let mut bytes = [0u8; 32];
     getrandom::fill(&mut bytes).map_err(|e| std::io::Error::other(e.to_string()))?;
-    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+    let token = crate::cache::key::hex(&bytes);
+    zeroize::Zeroize::zeroize(&mut bytes);
+    Ok(token)
 }
