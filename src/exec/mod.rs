@@ -36,9 +36,16 @@ impl ExecError {
 }
 
 /// A child's environment: ordered pairs, later ones replacing earlier ones of the same name.
-#[derive(Debug, Default)]
+/// Values may be secrets: `Debug` shows the names only.
+#[derive(Default)]
 pub struct ChildEnv {
     vars: Vec<(OsString, OsString)>,
+}
+
+impl std::fmt::Debug for ChildEnv {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.vars.iter().map(|(name, _)| name)).finish()
+    }
 }
 
 impl ChildEnv {
@@ -66,4 +73,22 @@ pub fn replace_with(command: &[OsString], env: ChildEnv) -> ExecError {
     let (program, rest) = command.split_first().expect("a command or the shell");
     let source = crate::platform::replace_process(Command::new(program).args(rest).env_clear().envs(env.into_vars()));
     ExecError::Spawn { program: program.to_string_lossy().into_owned(), source }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_shows_names_never_values_and_set_replaces() {
+        let mut env = ChildEnv::new([("HOME".into(), "/h".into())]);
+        env.set("AWS_SECRET_ACCESS_KEY", "SECRETvalue");
+        env.set("HOME", "/other");
+        let shown = format!("{env:?}");
+        assert!(shown.contains("AWS_SECRET_ACCESS_KEY") && !shown.contains("SECRETvalue") && !shown.contains("/h"));
+        assert_eq!(
+            env.into_vars(),
+            [("AWS_SECRET_ACCESS_KEY".into(), "SECRETvalue".into()), ("HOME".into(), "/other".into())]
+        );
+    }
 }
