@@ -353,7 +353,14 @@ fn temporary_credentials_expire_on_the_test_clock() {
     let session =
         assert_ok(&sign_and_post(&sts.url(), &alice(), &[("Action", "GetSessionToken"), ("DurationSeconds", "900")]));
     let role = assert_ok(&assume(&sts, &session, PLAIN_ROLE, &[("DurationSeconds", "1800")]));
-    sts.advance(899);
+    // To the last second of the session by its own Expiration (the clock has whole seconds, and
+    // a second boundary may have passed since it was issued).
+    let expiration = time::OffsetDateTime::parse(
+        session.expiration.as_deref().expect("an expiration"),
+        &time::format_description::well_known::Rfc3339,
+    )
+    .unwrap();
+    sts.advance((expiration - sts.now()).whole_seconds() - 1);
     assert_eq!(caller_arn(&sts, &session).status, 200);
     sts.advance(1);
     let expired = caller_arn(&sts, &session);
