@@ -38,6 +38,14 @@ use crate::sts::{AssumeRole, GetSessionToken, Sts, StsError};
 
 /// Codes asked for when STS refuses one.
 pub const MAX_CODE_ATTEMPTS: u32 = 3;
+/// How long the prompt waits for the connection opened ahead of it: a refused connection, a
+/// name that does not resolve or a certificate that is not trusted is known by then on any
+/// working network, and is reported before a code is typed. A slower connection goes on while
+/// the user types.
+const CONNECT_HEAD_START: std::time::Duration = std::time::Duration::from_millis(300);
+/// How long a typed code waits for a connection still being opened, before its request opens
+/// one of its own.
+const CONNECT_AFTER_CODE: std::time::Duration = std::time::Duration::from_secs(2);
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProviderError {
@@ -316,7 +324,7 @@ fn get_session_token(
     let serial = plan.chain.mfa_serial().expect("Session strategy has a serial");
     let profile = plan.chain.base.profile().to_string();
     let client = sts(plan, opts)?;
-    with_codes(plan, opts, None, |code| {
+    with_codes(plan, opts, "GetSessionToken", None, |code| {
         let _span = tracing::debug_span!("get_session_token", duration = plan.mfa_session_seconds).entered();
         client.get_session_token(
             base,
@@ -339,7 +347,7 @@ fn assume_with_code(
     let session_name = session_name(ctx, hop.role_session_name.as_deref());
     let duration = plan.role_seconds(index);
     let notice = direct_notice(plan);
-    with_codes(plan, opts, notice.as_deref(), |code| {
+    with_codes(plan, opts, "AssumeRole", notice.as_deref(), |code| {
         let _span = tracing::debug_span!("assume_role", role = %hop.role_arn, mfa = true, duration).entered();
         client.assume_role(
             caller,
@@ -448,13 +456,20 @@ impl CodeCallError {
 }
 
 /// Asks for a code and makes `call` with it; on "invalid code" asks for the next one.
+///
+/// The connection to STS is opened while the first code is asked for: an endpoint that cannot
+/// be reached is reported before the prompt when that is known at once, else before the code is
+/// sent.
 fn with_codes(
     plan: &Plan,
     opts: &mut Options<'_>,
+    action: &'static str,
     notice: Option<&str>,
     mut call: impl FnMut(&crate::credentials::MfaCode) -> Result<Credentials, StsError>,
 ) -> Result<Credentials, CodeCallError> {
     let serial = plan.chain.mfa_serial().unwrap_or_default();
+    opts.sts.connect_ahead(action);
+    opts.sts.connected(CONNECT_HEAD_START).map_err(CodeCallError::Sts)?;
     let mut attempt = 1;
     loop {
         let request = CodeRequest {
@@ -466,6 +481,7 @@ fn with_codes(
             timeout_seconds: opts.prompt_timeout_seconds,
         };
         let code = opts.code_source.code(&request).map_err(CodeCallError::Mfa)?;
+        opts.sts.connected(CONNECT_AFTER_CODE).map_err(CodeCallError::Sts)?;
         match call(&code) {
             Err(StsError::InvalidMfaCode { .. }) if attempt < MAX_CODE_ATTEMPTS => attempt += 1,
             other => return other.map_err(CodeCallError::Sts),
@@ -1133,5 +1149,45 @@ aws_secret_access_key = unused-the-base-source-is-counted
             "profile `target` (file-of-target): cannot read the CA bundle /nowhere.pem: not found"
         );
         assert_eq!((w.codes.attempts.len(), w.sts.calls().len()), (0, 0));
+    }
+
+    #[test]
+    fn the_connection_to_sts_is_opened_while_the_code_is_asked_for() {
+        // The MFA session and the role: one connection opened ahead, for the request with the
+        // code; the role after it needs none of its own.
+        let plan = plan("target");
+        let mut w = World::new();
+        w.sts.issue("ASIAMFA", T0 + hours(12)).issue("ASIAROLE", T0 + hours(1));
+        w.call(&plan, T0).expect("credentials");
+        assert_eq!(w.sts.connects(), ["GetSessionToken"]);
+        // A refused code asks again on the same connection.
+        let mut w = World::new();
+        w.sts
+            .fail(StsError::InvalidMfaCode { action: "GetSessionToken", message: "bad".into() })
+            .issue("ASIAMFA", T0 + hours(12))
+            .issue("ASIAROLE", T0 + hours(1));
+        w.call(&plan, T0).expect("credentials");
+        assert_eq!((w.sts.connects().len(), w.codes.attempts.len()), (1, 2));
+        // From the cached MFA session: no code, nothing opened ahead.
+        w.sts.issue("ASIAROLE2", T0 + hours(2));
+        w.call(&plan, T0 + hours(1)).expect("renewed role");
+        assert_eq!(w.sts.connects().len(), 1);
+    }
+
+    #[test]
+    fn sts_that_cannot_be_reached_is_reported_before_a_code_is_asked_for() {
+        let plan = plan("target");
+        let mut w = World::new();
+        w.sts.fail_connect(StsError::Transport {
+            action: "GetSessionToken",
+            url: "https://sts.example".into(),
+            detail: "Connection refused".into(),
+        });
+        let err = w.call(&plan, T0).unwrap_err();
+        assert_eq!(
+            crate::diag::chain_message(&err),
+            "profile `base` (file-of-base): GetSessionToken: cannot reach STS at https://sts.example: Connection refused"
+        );
+        assert_eq!((w.codes.attempts.len(), w.sts.calls().len()), (0, 0), "no code asked, no request sent");
     }
 }

@@ -2,8 +2,9 @@
 //!
 //! Built only on the slow path: a cache hit never creates a client (no TLS setup).
 
-use std::cell::OnceCell;
+use std::cell::{OnceCell, RefCell};
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::mpsc;
 use std::time::{Duration, Instant, SystemTime};
 
 use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
@@ -26,6 +27,8 @@ const SKEW_TOLERANCE_SECONDS: i64 = 60;
 /// A skew the user is told about: beyond it, their other tools' signatures and expiry checks
 /// suffer too.
 const SKEW_WARNING_SECONDS: i64 = 5 * 60;
+/// What is read of the answer to the request that opens a connection ahead.
+const AHEAD_BODY_LIMIT: u64 = 64 << 10;
 
 pub struct StsClient {
     agent: ureq::Agent,
@@ -33,6 +36,19 @@ pub struct StsClient {
     clock: crate::context::Clock,
     /// No request runs past it; retries stop before it.
     deadline: Option<Instant>,
+    ahead: RefCell<Ahead>,
+}
+
+/// The connection opened ahead of the requests that carry a code.
+enum Ahead {
+    NotStarted,
+    /// Under way on its own thread, which sends the outcome (an error's text) once.
+    Pending {
+        action: &'static str,
+        outcome: mpsc::Receiver<Result<(), String>>,
+    },
+    /// Finished: `None` when STS answered, else the action it was for and why it failed.
+    Done(Option<(&'static str, String)>),
 }
 
 /// STS's clock minus the local clock, in seconds, as the last `Date` header showed (0 when
@@ -44,7 +60,13 @@ static SKEW_REPORTED: AtomicBool = AtomicBool::new(false);
 
 impl StsClient {
     pub fn new(ctx: &Context, endpoint: Endpoint) -> Result<StsClient, StsError> {
-        Ok(StsClient { agent: agent(ctx)?, endpoint, clock: ctx.clock, deadline: None })
+        Ok(StsClient {
+            agent: agent(ctx)?,
+            endpoint,
+            clock: ctx.clock,
+            deadline: None,
+            ahead: RefCell::new(Ahead::NotStarted),
+        })
     }
 
     /// Bounds every request and retry of this client by `deadline`.
@@ -60,6 +82,55 @@ impl StsClient {
 
     pub fn endpoint(&self) -> &Endpoint {
         &self.endpoint
+    }
+
+    /// Opens the connection on a thread of its own with an unsigned `GET /`, read to its end so
+    /// that the agent keeps the connection for the next request. A request is the only way:
+    /// ureq has no stable call that opens a pooled connection without one. STS answers it
+    /// without acting on it, and it carries nothing of the user's.
+    pub fn connect_ahead(&self, action: &'static str) {
+        let mut ahead = self.ahead.borrow_mut();
+        if !matches!(*ahead, Ahead::NotStarted) {
+            return;
+        }
+        let (sender, outcome) = mpsc::channel();
+        let agent = self.agent.clone();
+        let url = format!("{}/", self.endpoint.url);
+        let timeout = self.time_left();
+        let started = std::thread::Builder::new().name("sts-connect".into()).spawn(move || {
+            let result = match agent.get(&url).config().timeout_global(Some(timeout)).build().call() {
+                Ok(mut response) => {
+                    // Any answer shows STS can be reached, whatever its status.
+                    let _ = response.body_mut().with_config().limit(AHEAD_BODY_LIMIT).read_to_vec();
+                    Ok(())
+                }
+                Err(e) => Err(e.to_string()),
+            };
+            let _ = sender.send(result);
+        });
+        *ahead = match started {
+            Ok(_) => Ahead::Pending { action, outcome },
+            Err(_) => Ahead::Done(None),
+        };
+    }
+
+    /// The outcome of [`connect_ahead`](StsClient::connect_ahead), waiting up to `wait` for it.
+    pub fn connected(&self, wait: Duration) -> Result<(), StsError> {
+        let mut ahead = self.ahead.borrow_mut();
+        if let Ahead::Pending { action, outcome } = &*ahead {
+            let action = *action;
+            *ahead = match outcome.recv_timeout(wait) {
+                Ok(result) => Ahead::Done(result.err().map(|detail| (action, detail))),
+                Err(mpsc::RecvTimeoutError::Timeout) => return Ok(()),
+                Err(mpsc::RecvTimeoutError::Disconnected) => Ahead::Done(None),
+            };
+        }
+        match &*ahead {
+            Ahead::Done(Some((action, detail))) => {
+                Err(StsError::Transport { action, url: self.endpoint.url.clone(), detail: detail.clone() })
+            }
+            _ => Ok(()),
+        }
     }
 
     pub fn get_session_token(
@@ -240,6 +311,14 @@ impl StsClient {
 }
 
 impl Sts for StsClient {
+    fn connect_ahead(&self, action: &'static str) {
+        StsClient::connect_ahead(self, action);
+    }
+
+    fn connected(&self, wait: Duration) -> Result<(), StsError> {
+        StsClient::connected(self, wait)
+    }
+
     fn get_session_token(&self, caller: &BaseCredentials, req: &GetSessionToken<'_>) -> Result<Credentials, StsError> {
         StsClient::get_session_token(self, caller, req)
     }
@@ -277,6 +356,16 @@ impl<'a> LazyClient<'a> {
 impl Sts for LazyClient<'_> {
     fn prepare(&self) -> Result<(), StsError> {
         self.client().map(|_| ())
+    }
+
+    fn connect_ahead(&self, action: &'static str) {
+        if let Ok(client) = self.client() {
+            client.connect_ahead(action);
+        }
+    }
+
+    fn connected(&self, wait: Duration) -> Result<(), StsError> {
+        self.client.get().map_or(Ok(()), |client| client.connected(wait))
     }
 
     fn get_session_token(&self, caller: &BaseCredentials, req: &GetSessionToken<'_>) -> Result<Credentials, StsError> {

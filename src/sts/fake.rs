@@ -26,6 +26,8 @@ pub struct Call {
 pub struct FakeSts {
     answers: RefCell<VecDeque<Result<Credentials, StsError>>>,
     prepare_error: RefCell<Option<StsError>>,
+    connect_error: RefCell<Option<StsError>>,
+    connects: RefCell<Vec<&'static str>>,
     calls: RefCell<Vec<Call>>,
 }
 
@@ -49,6 +51,16 @@ impl FakeSts {
     /// [`Sts::prepare`] fails with `error` (once).
     pub fn fail_prepare(&self, error: StsError) {
         *self.prepare_error.borrow_mut() = Some(error);
+    }
+
+    /// The connection opened ahead of a code fails with `error`.
+    pub fn fail_connect(&self, error: StsError) {
+        *self.connect_error.borrow_mut() = Some(error);
+    }
+
+    /// The action each [`Sts::connect_ahead`] was for.
+    pub fn connects(&self) -> Vec<&'static str> {
+        self.connects.borrow().clone()
     }
 
     pub fn calls(&self) -> Vec<Call> {
@@ -83,6 +95,14 @@ pub fn issued(access_key_id: &str, expiration: OffsetDateTime) -> Credentials {
 impl Sts for FakeSts {
     fn prepare(&self) -> Result<(), StsError> {
         self.prepare_error.borrow_mut().take().map_or(Ok(()), Err)
+    }
+
+    fn connect_ahead(&self, action: &'static str) {
+        self.connects.borrow_mut().push(action);
+    }
+
+    fn connected(&self, _wait: std::time::Duration) -> Result<(), StsError> {
+        self.connect_error.borrow_mut().take().map_or(Ok(()), Err)
     }
 
     fn get_session_token(&self, caller: &BaseCredentials, req: &GetSessionToken<'_>) -> Result<Credentials, StsError> {

@@ -35,6 +35,18 @@ pub trait Sts {
         Ok(())
     }
 
+    /// Starts opening the connection to STS (TCP and TLS) in the background, so that the
+    /// requests that carry a code, typed meanwhile, find it open: after Enter only the requests
+    /// remain. `action` names the request it is for, in errors.
+    fn connect_ahead(&self, _action: &'static str) {}
+
+    /// Waits up to `wait` for [`connect_ahead`](Sts::connect_ahead): an error when STS could not
+    /// be reached (so no code is asked for, or sent, in vain); `Ok` when it was, when it was not
+    /// started, or when it is still under way (the request then opens its own connection).
+    fn connected(&self, _wait: std::time::Duration) -> Result<(), StsError> {
+        Ok(())
+    }
+
     /// `GetSessionToken` with the request's code: sent once, never again.
     fn get_session_token(&self, caller: &BaseCredentials, req: &GetSessionToken<'_>) -> Result<Credentials, StsError>;
 

@@ -4,7 +4,9 @@
 use std::os::unix::fs::PermissionsExt;
 
 use crate::common::env::*;
+use crate::common::net::{CountingProxy, closed_port_url};
 use crate::common::pty::{count, spawn_script};
+use crate::common::run::EXIT_STS;
 use crate::common::strict_sts::RoleSpec;
 
 #[test]
@@ -121,6 +123,36 @@ fn a_refused_code_asks_for_the_next_one_and_is_never_resent() {
     let codes: Vec<_> =
         sts.calls().into_iter().filter(|c| c.action == "GetSessionToken").map(|c| c.token_code.unwrap()).collect();
     assert_eq!(codes, ["111111", "222222"]);
+}
+
+#[test]
+fn the_connection_to_sts_is_open_before_the_code_is_typed_and_carries_every_request() {
+    let sts = seed_sts();
+    let proxy = CountingProxy::start(sts.addr());
+    let mut env = TestEnv::seed(&sts);
+    env.set("AWS_ENDPOINT_URL", &proxy.url());
+    let mut p = spawn_script(&env, "\"$ROLEGATE\" credential-process target > out.json; echo \"exit=$?\"");
+    p.exp_string(&format!("Enter MFA code for {MFA_SERIAL}: ")).unwrap();
+    // The prompt waits for a connection that opens at once: it is open when the prompt shows.
+    assert_eq!((proxy.connections(), sts.probes(), sts.calls().len()), (1, 1, 0));
+    p.send_line("123456").unwrap();
+    assert!(p.exp_eof().unwrap().contains("exit=0"));
+    parse_process_json(&std::fs::read(env.path("out.json")).unwrap());
+    assert_eq!((sts.count("GetSessionToken"), sts.count("AssumeRole")), (1, 1));
+    assert_eq!(proxy.connections(), 1, "after Enter, both requests went over the connection opened before");
+}
+
+#[test]
+fn sts_that_cannot_be_reached_is_reported_before_the_prompt() {
+    let sts = seed_sts();
+    let mut env = TestEnv::seed(&sts);
+    let url = closed_port_url();
+    env.set("AWS_ENDPOINT_URL", &url);
+    let mut p = spawn_script(&env, "\"$ROLEGATE\" credential-process target; echo \"exit=$?\"");
+    let out = p.exp_eof().unwrap();
+    assert!(out.contains(&format!("GetSessionToken: cannot reach STS at {url}")), "{out}");
+    assert!(!out.contains("Enter MFA code"), "no code is asked for in vain: {out}");
+    assert!(out.contains(&format!("exit={EXIT_STS}")), "{out}");
 }
 
 #[test]

@@ -74,3 +74,59 @@ impl Drop for CannedServer {
         }
     }
 }
+
+/// A loopback TCP forwarder to `target` that counts the connections it is opened with: how
+/// many TCP (and TLS) handshakes a client made. Stops taking connections when dropped.
+pub struct CountingProxy {
+    pub port: u16,
+    accepted: Arc<std::sync::atomic::AtomicUsize>,
+    stop: Arc<AtomicBool>,
+}
+
+impl CountingProxy {
+    pub fn start(target: std::net::SocketAddr) -> CountingProxy {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        listener.set_nonblocking(true).expect("nonblocking");
+        let port = listener.local_addr().expect("addr").port();
+        let accepted = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (count, flag) = (Arc::clone(&accepted), Arc::clone(&stop));
+        std::thread::spawn(move || {
+            while !flag.load(Ordering::Relaxed) {
+                match listener.accept() {
+                    Ok((client, _)) => {
+                        count.fetch_add(1, Ordering::SeqCst);
+                        let _ = client.set_nonblocking(false);
+                        let Ok(server) = std::net::TcpStream::connect(target) else { continue };
+                        for (mut from, mut to) in
+                            [(client.try_clone().expect("clone"), server.try_clone().expect("clone")), (server, client)]
+                        {
+                            std::thread::spawn(move || {
+                                let _ = std::io::copy(&mut from, &mut to);
+                                let _ = to.shutdown(std::net::Shutdown::Write);
+                            });
+                        }
+                    }
+                    Err(_) => std::thread::sleep(Duration::from_millis(5)),
+                }
+            }
+        });
+        CountingProxy { port, accepted, stop }
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Connections accepted so far.
+    pub fn connections(&self) -> usize {
+        self.accepted.load(Ordering::SeqCst)
+    }
+}
+
+impl Drop for CountingProxy {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}

@@ -171,6 +171,11 @@ impl StrictSts {
         StrictSts { server: Some(server), inner, addr, acceptor: Some(acceptor) }
     }
 
+    /// The listening address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
     /// `http://127.0.0.1:PORT`, without a trailing slash.
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
@@ -237,6 +242,11 @@ impl StrictSts {
     /// How many requests are being held by [`delay_next`](Self::delay_next) right now.
     pub fn delayed_in_flight(&self) -> usize {
         self.state().delayed_in_flight
+    }
+
+    /// How many connection-opening `GET /` requests came (never in [`calls`](Self::calls)).
+    pub fn probes(&self) -> usize {
+        self.state().probes
     }
 
     /// Every request so far, in the order they were answered.
@@ -311,6 +321,16 @@ impl Inner {
     }
 
     fn handle(&self, req: &HttpRequest) -> (u16, String) {
+        // An unsigned `GET /` without an action: a client opening its connection before it has
+        // a request to send. Not a call; answered as a Query API answers a missing action (any
+        // answer would do for rolegate, which only needs the connection).
+        if req.method == "GET" && !req.params().iter().any(|(k, _)| k == "Action") {
+            lock(&self.state).probes += 1;
+            return (
+                400,
+                "<ErrorResponse><Error><Type>Sender</Type><Code>MissingAction</Code><Message>Missing Action</Message></Error><RequestId>probe</RequestId></ErrorResponse>".into(),
+            );
+        }
         let delay = {
             let mut state = lock(&self.state);
             match state.delay.as_mut() {

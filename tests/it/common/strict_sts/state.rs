@@ -86,6 +86,8 @@ pub(super) struct State {
     pub(super) delay: Option<(usize, u64)>,
     pub(super) delayed_in_flight: usize,
     pub(super) calls: Vec<Call>,
+    /// Unsigned `GET /` requests that opened a connection ahead of a call.
+    pub(super) probes: usize,
 }
 
 pub(super) struct User {
