@@ -100,10 +100,10 @@ need_moto() {
 # moto_server instances by name, each in a process group of its own (setsid) so that stopping
 # it ends its children too. INITIAL_NO_AUTH_ACTION_COUNT unset: moto checks no signatures.
 declare -A moto_pgid=()
-start_moto() { # NAME PORT (uses $moto_bin; logs to $work/moto-NAME.log)
+start_moto() { # NAME PORT [MOTO-ARGS...] (uses $moto_bin; logs to $work/moto-NAME.log)
     say "starting moto_server $1 on 127.0.0.1:$2"
     (cd "$work" && exec env -u INITIAL_NO_AUTH_ACTION_COUNT -u AWS_PROFILE HOME="$work" \
-        setsid "$moto_bin" -H 127.0.0.1 -p "$2" >"$work/moto-$1.log" 2>&1) &
+        setsid "$moto_bin" -H 127.0.0.1 -p "$2" "${@:3}" >"$work/moto-$1.log" 2>&1) &
     moto_pgid[$1]=$!
     python3 - "$2" "${moto_pgid[$1]}" <<'WAIT' || { cat "$work/moto-$1.log" >&2; die "moto_server $1 did not start"; }
 import os, socket, sys, time
