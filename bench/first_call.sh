@@ -100,8 +100,9 @@ proxy_pid=$!
 for _ in $(seq 100); do grep -q ready "$work/proxy.out" 2>/dev/null && break; sleep 0.1; done
 grep -q ready "$work/proxy.out" || die "the latency proxy did not start"
 
+# AWS_DEFAULT_REGION: the seed's role profile has no region, and botocore needs one.
 clean_env=(env -i
-    HOME="$home" PATH="$PATH" TERM=dumb TMPDIR="$work/tmp"
+    HOME="$home" PATH="$PATH" TERM=dumb TMPDIR="$work/tmp" AWS_DEFAULT_REGION=us-west-2
     AWS_CONFIG_FILE="$home/.aws/config" AWS_SHARED_CREDENTIALS_FILE="$home/.aws/credentials"
     AWS_ENDPOINT_URL_STS="https://127.0.0.1:$proxy_port" AWS_CA_BUNDLE="$work/ca.pem")
 
