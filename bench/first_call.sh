@@ -2,8 +2,9 @@
 # The first call of the day: the time from Enter at the MFA prompt to credentials, with STS a
 # 100 ms round trip away (see docs/PERFORMANCE.md, "The first call").
 #
-# STS is moto_server over TLS (a throw-away CA made with openssl, trusted through
-# AWS_CA_BUNDLE) behind bench/latency_proxy.py, which delays every chunk 50 ms each way. Each
+# STS is moto_server behind nginx, which speaks TLS (a throw-away CA made with openssl, trusted
+# through AWS_CA_BUNDLE) and keeps connections open between requests as STS does (moto alone
+# closes each one), behind bench/latency_proxy.py, which delays every chunk 50 ms each way. Each
 # run starts from an empty cache, waits for the prompt on a pseudo-terminal, waits as long as a
 # person takes to type six digits (--typing), presses Enter and times until the program exits
 # with credentials (bench/enter_driver.py). Measured in one run, for the seed's profile:
@@ -21,7 +22,9 @@
 #   --typing S     seconds between the prompt and Enter (default 1.5)
 #   --delay-ms N   delay each way (default 50: a 100 ms round trip)
 #
-# Needs: cargo, python3 with botocore and the AWS CLI, moto_server, openssl.
+# Needs: cargo, python3 with botocore and the AWS CLI, moto_server, openssl, nginx (installed
+# with apt-get when missing and running as root; the script runs its own nginx with a private
+# configuration on 127.0.0.1, and leaves the system's nginx service alone).
 set -euo pipefail
 
 usage() {
@@ -60,6 +63,8 @@ source "$repo/bench/lib.sh"
 
 have cargo || die "cargo is not on PATH"
 have openssl || apt_install openssl
+have nginx || [[ -x /usr/sbin/nginx ]] || apt_install nginx
+nginx_bin="$(command -v nginx || echo /usr/sbin/nginx)"
 need_moto
 py="$(python3 -c 'import sys; print(sys.executable)')"
 "$py" -c 'import botocore' 2>/dev/null || die "python3 cannot import botocore (pip install awscli)"
@@ -68,8 +73,10 @@ release_build "$build"
 
 work="$(mktemp -d "${TMPDIR:-/tmp}/rolegate-first-call.XXXXXX")"
 proxy_pid=""
+nginx_pid=""
 cleanup() {
     [[ -z "$proxy_pid" ]] || kill "$proxy_pid" 2>/dev/null || true
+    [[ -z "$nginx_pid" ]] || kill "$nginx_pid" 2>/dev/null || true
     stop_all_moto
     rm -rf "$work"
 }
@@ -93,9 +100,41 @@ say "a throw-away CA and a certificate for 127.0.0.1"
 )
 
 moto_port="$(free_port)"
-start_moto sts "$moto_port" -c "$work/sts.pem" -k "$work/sts.key"
+start_moto sts "$moto_port"
+# TLS and kept-alive connections in front of moto; the access log names each request's
+# connection, so that the summary can show how many connections each call opened.
+tls_port="$(free_port)"
+mkdir -p "$work/nginx"
+cat >"$work/nginx/nginx.conf" <<NGINX
+daemon off;
+worker_processes 1;
+pid $work/nginx/nginx.pid;
+events { worker_connections 256; }
+http {
+    log_format bench '\$connection \$connection_requests \$request';
+    access_log $work/nginx/access.log bench;
+    client_body_temp_path $work/nginx/body;
+    proxy_temp_path $work/nginx/proxy;
+    fastcgi_temp_path $work/nginx/fastcgi;
+    uwsgi_temp_path $work/nginx/uwsgi;
+    scgi_temp_path $work/nginx/scgi;
+    server {
+        listen 127.0.0.1:$tls_port ssl;
+        ssl_certificate $work/sts.pem;
+        ssl_certificate_key $work/sts.key;
+        location / {
+            proxy_pass http://127.0.0.1:$moto_port;
+            proxy_set_header Host \$http_host;
+        }
+    }
+}
+NGINX
+"$nginx_bin" -p "$work/nginx" -e "$work/nginx/error.log" -c "$work/nginx/nginx.conf" &
+nginx_pid=$!
+for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$tls_port") 2>/dev/null && break; sleep 0.1; done
+(exec 3<>"/dev/tcp/127.0.0.1/$tls_port") 2>/dev/null || { cat "$work/nginx/error.log" >&2; die "nginx did not start"; }
 proxy_port="$(free_port)"
-"$py" "$bench/latency_proxy.py" "$proxy_port" "$moto_port" "$delay_ms" >"$work/proxy.out" &
+"$py" "$bench/latency_proxy.py" "$proxy_port" "$tls_port" "$delay_ms" >"$work/proxy.out" &
 proxy_pid=$!
 for _ in $(seq 100); do grep -q ready "$work/proxy.out" 2>/dev/null && break; sleep 0.1; done
 grep -q ready "$work/proxy.out" || die "the latency proxy did not start"
@@ -113,14 +152,20 @@ rolegate_cmd=(sh -c 'export ROLEGATE_CACHE_DIR="$(mktemp -d)"; exec "$0" credent
 # shellcheck disable=SC2016  # expanded by the inner shell
 botocore_cmd=(sh -c 'exec "$0" -c "import botocore.session as s; c = s.Session(profile=\"target\").get_credentials().get_frozen_credentials(); print(\"access_key=\" + c.access_key)"' "$py")
 # shellcheck disable=SC2016
-cli_cmd=(sh -c 'rm -rf "$HOME/.aws/cli/cache"; exec aws sts get-caller-identity --profile target --query Arn --output text && echo access_key=cli')
+cli_cmd=(sh -c 'rm -rf "$HOME/.aws/cli/cache"; aws sts get-caller-identity --profile target --query Arn --output text && echo access_key=cli')
 
 results="$work/results.tsv"
 measure() { # LABEL COMMAND...
-    local label="$1"
+    local label="$1" before line connections requests
     shift
     say "timing: $label ($runs runs)"
-    "${clean_env[@]}" "$py" "$bench/enter_driver.py" "$runs" "$typing" "$label" -- "$@" | tee -a "$results" >&2
+    before=$(wc -l <"$work/nginx/access.log" 2>/dev/null || echo 0)
+    line="$("${clean_env[@]}" "$py" "$bench/enter_driver.py" "$runs" "$typing" "$label" -- "$@")"
+    # Connections and requests per call, from nginx's log of this command's runs.
+    connections=$(tail -n +"$((before + 1))" "$work/nginx/access.log" | awk '{print $1}' | sort -u | wc -l)
+    requests=$(tail -n +"$((before + 1))" "$work/nginx/access.log" | wc -l)
+    printf '%s\t%s\t%s\n' "$line" "$(awk -v c="$connections" -v r="$runs" 'BEGIN { printf "%g", c / r }')" \
+        "$(awk -v q="$requests" -v r="$runs" 'BEGIN { printf "%g", q / r }')" | tee -a "$results" >&2
 }
 measure "rolegate credential-process target" "${rolegate_cmd[@]}" "$rolegate"
 if [[ -n "$baseline" ]]; then
@@ -131,12 +176,12 @@ measure "aws sts get-caller-identity --profile target" "${cli_cmd[@]}"
 
 table="$work/table.md"
 {
-    echo "Machine: $(machine_line); STS: moto over TLS, ${delay_ms} ms each way ($((2 * delay_ms)) ms per round trip); $runs runs each; $(date -u +%Y-%m-%d)."
+    echo "Machine: $(machine_line); STS: moto behind nginx (TLS, kept-alive connections), ${delay_ms} ms each way ($((2 * delay_ms)) ms per round trip); $runs runs each; $(date -u +%Y-%m-%d)."
     echo
-    echo "| from Enter to credentials | min | median | max |"
-    echo "| --- | --- | --- | --- |"
-    while IFS=$'\t' read -r label min median max; do
-        echo "| $label | $min ms | $median ms | $max ms |"
+    echo "| from Enter to credentials | min | median | max | connections per call | requests per call |"
+    echo "| --- | ---: | ---: | ---: | ---: | ---: |"
+    while IFS=$'\t' read -r label min median max connections requests; do
+        echo "| $label | $min ms | $median ms | $max ms | $connections | $requests |"
     done <"$results"
 } >"$table"
 cat "$table"
