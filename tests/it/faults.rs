@@ -455,6 +455,21 @@ fn a_certificate_failure_hints_at_aws_ca_bundle() {
 }
 
 #[test]
+fn an_untrusted_certificate_is_reported_before_the_prompt() {
+    let test = "an_untrusted_certificate_is_reported_before_the_prompt";
+    let sts = seed_sts();
+    let mut env = TestEnv::seed(&sts);
+    let Some(server) = self_signed_or_skip(test, env.dir.path()) else { return };
+    env.set("AWS_ENDPOINT_URL", &format!("https://127.0.0.1:{}", server.port));
+    let mut p = spawn_script(&env, "\"$ROLEGATE\" credential-process target; echo \"exit=$?\"");
+    let out = p.exp_eof().unwrap();
+    assert!(out.to_lowercase().contains("certificate"), "{out}");
+    assert!(out.contains("AWS_CA_BUNDLE"), "the hint: {out}");
+    assert!(!out.contains("Enter MFA code"), "no code is typed in vain: {out}");
+    assert!(out.contains(&format!("exit={EXIT_STS}")), "{out}");
+}
+
+#[test]
 fn a_response_that_is_not_xml_is_an_sts_error_and_is_not_echoed() {
     let sts = seed_sts();
     let env = TestEnv::seed_with_plain(&sts);
