@@ -78,8 +78,8 @@ pub enum Command {
         shell: clap_complete::Shell,
     },
 
-    /// Print the man page (roff).
-    Man,
+    /// Print the man page (roff), or a subcommand's: `rolegate man exec` is rolegate-exec(1).
+    Man(ManArgs),
 
     /// Show the profiles that need MFA and the cached sessions (never a secret).
     List,
@@ -198,6 +198,18 @@ pub struct DoctorArgs {
     /// Machine-readable output (the shape is documented in docs/DOCTOR.md).
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct ManArgs {
+    /// The subcommand whose page to print (`exec`, `shim install`, or `rolegate-shim-install`)
+    /// [default: rolegate(1)].
+    #[arg(value_name = "SUBCOMMAND")]
+    pub page: Vec<String>,
+
+    /// Write every page (rolegate.1, rolegate-exec.1, ...) into DIR instead.
+    #[arg(long, value_name = "DIR", conflicts_with = "page")]
+    pub dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Args, Clone)]

@@ -47,7 +47,10 @@ impl CodeSource for TtyPrompt {
         if let Some(notice) = request.notice {
             writeln!(tty, "rolegate: {notice}").map_err(io)?;
         }
-        if request.attempt > 1 {
+        if request.repeated {
+            writeln!(tty, "rolegate: STS already refused that code, so it was not sent again; wait for the next one.")
+                .map_err(io)?;
+        } else if request.attempt > 1 {
             writeln!(tty, "rolegate: that code was not accepted; wait for the next one.").map_err(io)?;
         }
         for typo in 0..MAX_TYPOS {
