@@ -134,7 +134,10 @@ impl Error {
                 | SetupError::AlreadyRolegate { .. }
                 | SetupError::Conflict(_)
                 | SetupError::DanglingSymlink { .. }
-                | SetupError::NotAFile { .. } => EXIT_CONFIG,
+                | SetupError::NotAFile { .. }
+                | SetupError::RoleExists { .. } => EXIT_CONFIG,
+                SetupError::BadValue { .. } | SetupError::Closed => EXIT_USAGE,
+                SetupError::Terminal(_) => EXIT_LOCAL,
                 SetupError::ReadOnly { .. } | SetupError::Changed { .. } | SetupError::Io { .. } => EXIT_LOCAL,
                 SetupError::SelfPath(_) | SetupError::Verify { .. } => EXIT_INTERNAL,
             },
