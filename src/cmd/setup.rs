@@ -47,16 +47,13 @@ pub(crate) mod wizard;
 
 pub fn run(ctx: &Context, cli: &Cli, args: &SetupArgs) -> Result<u8, Error> {
     let Some(profile) = args.profile.as_deref() else { return wizard::run(ctx, cli, args) };
-    let new_role = match &args.role_arn {
-        Some(role_arn) => Some(NewRole {
-            source_profile: args.source_profile.clone().unwrap_or_default(),
-            role_arn: role_arn.clone(),
-            mfa_serial: args.mfa_serial.clone().unwrap_or_default(),
-            external_id: args.external_id.clone(),
-            region: args.region.clone(),
-        }),
-        None => None,
-    };
+    let new_role = args.role_arn.as_ref().map(|role_arn| NewRole {
+        source_profile: args.source_profile.clone().unwrap_or_default(),
+        role_arn: role_arn.clone(),
+        mfa_serial: args.mfa_serial.clone().unwrap_or_default(),
+        external_id: args.external_id.clone(),
+        region: args.region.clone(),
+    });
     set_up(ctx, &Request { profile, name: args.name.clone(), dry_run: args.dry_run, new_role })
 }
 
