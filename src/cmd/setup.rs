@@ -1,5 +1,7 @@
 //! `rolegate setup PROFILE [--as NAME] [--dry-run]`: adds the Terraform-facing profile to the
-//! user's config file, then says what will happen when it is used.
+//! user's config file, then says what will happen when it is used. With `--role-arn ARN
+//! --source-profile BASE --mfa-serial ARN [--external-id ID] [--region R]` it first adds PROFILE
+//! itself (both sections in one write); without PROFILE, [`wizard`] asks on the terminal.
 //!
 //! ```ini
 //! [profile NAME]
@@ -25,6 +27,11 @@
 //!   (its directory 0700).
 //! - `credential_process` names the bare word `rolegate` when a `rolegate` is on `PATH` (the
 //!   line then works on every machine), else the absolute path of this binary (and says so).
+//! - A role profile to add that exists already must have exactly the given settings (then only
+//!   the `-tf` profile is added); otherwise setup refuses. Its values are single lines that the
+//!   SDK's parser must read back as given. BASE may have no keys yet (a new machine): the chain
+//!   is then planned with stand-in keys that are never written or shown, and the report names
+//!   the command that stores the real ones.
 
 use std::fmt::Write as _;
 use std::fs::File;
