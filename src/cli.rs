@@ -61,8 +61,11 @@ pub enum Command {
 
     /// Add the Terraform-facing profile (`credential_process = rolegate ...`) to ~/.aws/config.
     ///
-    /// Every other byte of the file is kept; a backup is written first; running it again changes
-    /// nothing. Then it says what will happen when the profile is used.
+    /// With --role-arn, --source-profile and --mfa-serial it writes the MFA role profile PROFILE
+    /// first. Without PROFILE, on a terminal, a short wizard asks for what it needs (without a
+    /// terminal it prints what to run). Every other byte of the file is kept; a backup is written
+    /// first; running it again changes nothing. Then it says what will happen when the profile is
+    /// used.
     Setup(SetupArgs),
 
     /// Explain a profile hop by hop and find what is wrong in the configuration (and in a
@@ -78,8 +81,8 @@ pub enum Command {
         shell: clap_complete::Shell,
     },
 
-    /// Print the man page (roff).
-    Man,
+    /// Print the man page (roff), or a subcommand's: `rolegate man exec` is rolegate-exec(1).
+    Man(ManArgs),
 
     /// Show the profiles that need MFA and the cached sessions (never a secret).
     List,
@@ -173,8 +176,9 @@ pub struct ExportArgs {
 
 #[derive(Debug, Args, Clone)]
 pub struct SetupArgs {
-    /// The profile with role_arn / mfa_serial to serve.
-    pub profile: String,
+    /// The profile with role_arn / mfa_serial to serve; with --role-arn, the profile to create
+    /// [default: a short wizard on the terminal].
+    pub profile: Option<String>,
 
     /// Name of the new profile [default: PROFILE-tf].
     #[arg(long = "as", value_name = "NAME")]
@@ -183,6 +187,26 @@ pub struct SetupArgs {
     /// Show the change as a diff and write nothing.
     #[arg(long)]
     pub dry_run: bool,
+
+    /// Create PROFILE first, as a role profile assuming ARN (with --source-profile and --mfa-serial).
+    #[arg(long, value_name = "ARN", requires_all = ["profile", "source_profile", "mfa_serial"])]
+    pub role_arn: Option<String>,
+
+    /// With --role-arn: the profile that holds your access keys (it may have none yet).
+    #[arg(long, value_name = "BASE", requires = "role_arn")]
+    pub source_profile: Option<String>,
+
+    /// With --role-arn: your MFA device, arn:aws:iam::ACCOUNT_ID:mfa/NAME.
+    #[arg(long, value_name = "ARN", requires = "role_arn")]
+    pub mfa_serial: Option<String>,
+
+    /// With --role-arn: the role's external id, if its trust policy asks for one.
+    #[arg(long, value_name = "ID", requires = "role_arn")]
+    pub external_id: Option<String>,
+
+    /// With --role-arn: the new profile's region.
+    #[arg(long, value_name = "REGION", requires = "role_arn")]
+    pub region: Option<String>,
 }
 
 #[derive(Debug, Args, Clone)]
@@ -198,6 +222,18 @@ pub struct DoctorArgs {
     /// Machine-readable output (the shape is documented in docs/DOCTOR.md).
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct ManArgs {
+    /// The subcommand whose page to print (`exec`, `shim install`, or `rolegate-shim-install`)
+    /// [default: rolegate(1)].
+    #[arg(value_name = "SUBCOMMAND")]
+    pub page: Vec<String>,
+
+    /// Write every page (rolegate.1, rolegate-exec.1, ...) into DIR instead.
+    #[arg(long, value_name = "DIR", conflicts_with = "page")]
+    pub dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Args, Clone)]

@@ -29,6 +29,8 @@ pub const AWS_DEFAULT_REGION: &str = "AWS_DEFAULT_REGION";
 pub const AWS_ENDPOINT_URL_STS: &str = "AWS_ENDPOINT_URL_STS";
 /// Endpoint URL for every service.
 pub const AWS_ENDPOINT_URL: &str = "AWS_ENDPOINT_URL";
+/// Endpoint URL for IAM only (`setup`'s wizard lists the MFA devices there).
+pub const AWS_ENDPOINT_URL_IAM: &str = "AWS_ENDPOINT_URL_IAM";
 /// `true` ignores every configured endpoint URL (environment and profile).
 pub const AWS_IGNORE_CONFIGURED_ENDPOINT_URLS: &str = "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS";
 /// `true` selects FIPS endpoints.

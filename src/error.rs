@@ -71,6 +71,14 @@ pub enum Error {
     ExportToTerminal { profile: String },
     #[error("cannot write to stdout: {0}")]
     Stdout(#[source] std::io::Error),
+    #[error("no man page `{name}`")]
+    NoManPage { name: String, known: Vec<String> },
+    #[error("cannot write the man pages into {}", dir.display())]
+    ManPages {
+        dir: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 impl From<CacheError> for Error {
@@ -126,7 +134,10 @@ impl Error {
                 | SetupError::AlreadyRolegate { .. }
                 | SetupError::Conflict(_)
                 | SetupError::DanglingSymlink { .. }
-                | SetupError::NotAFile { .. } => EXIT_CONFIG,
+                | SetupError::NotAFile { .. }
+                | SetupError::RoleExists { .. } => EXIT_CONFIG,
+                SetupError::BadValue { .. } | SetupError::Closed => EXIT_USAGE,
+                SetupError::Terminal(_) => EXIT_LOCAL,
                 SetupError::ReadOnly { .. } | SetupError::Changed { .. } | SetupError::Io { .. } => EXIT_LOCAL,
                 SetupError::SelfPath(_) | SetupError::Verify { .. } => EXIT_INTERNAL,
             },
@@ -134,7 +145,8 @@ impl Error {
             Error::Login(_) => EXIT_STS,
             Error::TerraformDir { .. } | Error::NoTerraformFiles { .. } | Error::ExportToTerminal { .. } => EXIT_USAGE,
             Error::Report(_) => EXIT_INTERNAL,
-            Error::Stdout(_) => EXIT_LOCAL,
+            Error::Stdout(_) | Error::ManPages { .. } => EXIT_LOCAL,
+            Error::NoManPage { .. } => EXIT_USAGE,
         }
     }
 
@@ -154,6 +166,8 @@ impl Error {
             Error::ExportToTerminal { profile } => Some(format!(
                 "run `eval \"$(rolegate export {profile})\"` to set them in this shell, or add --force to print them"
             )),
+            Error::NoManPage { known, .. } => Some(format!("the pages: {}", known.join(", "))),
+            Error::ManPages { .. } => Some("DIR must be an existing, writable directory".into()),
             Error::Report(_) | Error::Stdout(_) => None,
         }
     }

@@ -70,6 +70,11 @@ impl ProviderError {
             ProviderError::Cache(e) => e.hint(),
             ProviderError::Mfa(e) => e.hint(),
             ProviderError::Base(e) => e.hint(),
+            // Named after the profile the error names, which `doctor` explains key by key.
+            ProviderError::Sts { profile, source: StsError::InvalidClientTokenId { .. }, .. } => Some(format!(
+                "the access key that signed the request is unknown to AWS: it may be deleted or mistyped (`rolegate doctor {}` shows which key and where it is set)",
+                crate::config::quote(profile)
+            )),
             ProviderError::Sts { source, .. } => source.hint(),
         }
     }
@@ -470,6 +475,10 @@ fn with_codes(
     let serial = plan.chain.mfa_serial().unwrap_or_default();
     opts.sts.connect_ahead(action);
     opts.sts.connected(CONNECT_HEAD_START).map_err(CodeCallError::Sts)?;
+    // The codes STS refused in this call: one given again is not sent (STS would refuse it
+    // again, and a refused code counts towards the device's lockout).
+    let mut refused: Vec<crate::credentials::MfaCode> = Vec::new();
+    let mut repeated = false;
     let mut attempt = 1;
     loop {
         let request = CodeRequest {
@@ -477,13 +486,28 @@ fn with_codes(
             profile: &plan.chain.profile,
             notice: if attempt == 1 { notice } else { None },
             attempt,
+            repeated,
             deadline: opts.deadline.min(Instant::now() + std::time::Duration::from_secs(opts.prompt_timeout_seconds)),
             timeout_seconds: opts.prompt_timeout_seconds,
         };
         let code = opts.code_source.code(&request).map_err(CodeCallError::Mfa)?;
+        repeated = refused.iter().any(|r| r.expose_secret() == code.expose_secret());
+        if repeated {
+            if attempt >= MAX_CODE_ATTEMPTS {
+                return Err(CodeCallError::Mfa(MfaError::RefusedAgain {
+                    profile: plan.chain.profile.clone(),
+                    serial: serial.into(),
+                }));
+            }
+            attempt += 1;
+            continue;
+        }
         opts.sts.connected(CONNECT_AFTER_CODE).map_err(CodeCallError::Sts)?;
         match call(&code) {
-            Err(StsError::InvalidMfaCode { .. }) if attempt < MAX_CODE_ATTEMPTS => attempt += 1,
+            Err(StsError::InvalidMfaCode { .. }) if attempt < MAX_CODE_ATTEMPTS => {
+                refused.push(code);
+                attempt += 1;
+            }
             other => return other.map_err(CodeCallError::Sts),
         }
     }
@@ -601,16 +625,24 @@ aws_secret_access_key = unused-the-base-source-is-counted
         crate::plan::plan(&profiles, profile, &Env::default(), &PlanOptions::default()).expect("plan")
     }
 
-    /// Codes 100001, 100002, ...; records the attempt number of each request.
+    /// Codes 100001, 100002, ... (or the `script`ed ones, in order); records the attempt number
+    /// and the `repeated` flag of each request.
     #[derive(Default)]
     struct Codes {
         attempts: Vec<u32>,
+        repeated: Vec<bool>,
+        script: Vec<&'static str>,
     }
 
     impl CodeSource for Codes {
         fn code(&mut self, request: &CodeRequest<'_>) -> Result<MfaCode, MfaError> {
             self.attempts.push(request.attempt);
-            Ok(MfaCode::parse(&format!("{}", 100_000 + self.attempts.len())).expect("six digits"))
+            self.repeated.push(request.repeated);
+            let code = match self.script.get(self.attempts.len() - 1) {
+                Some(scripted) => scripted.to_string(),
+                None => format!("{}", 100_000 + self.attempts.len()),
+            };
+            Ok(MfaCode::parse(&code).expect("six digits"))
         }
     }
 
@@ -899,6 +931,34 @@ aws_secret_access_key = unused-the-base-source-is-counted
             ]
         );
         assert_eq!(w.base_asked(), 1, "the base is asked once however many codes");
+    }
+
+    #[test]
+    fn a_refused_code_given_again_is_not_sent_and_the_next_one_is_asked() {
+        let mut w = World::new();
+        let plan = plan("target");
+        w.codes.script = vec!["111111", "111111", "222222"];
+        w.sts.fail(invalid_code()).issue("ASIASESSION", T0 + hours(12)).issue("ASIAROLE", T0 + hours(1));
+        assert_eq!(w.call(&plan, T0).unwrap().access_key_id, "ASIAROLE");
+        assert_eq!(w.codes.attempts, [1, 2, 3]);
+        assert_eq!(w.codes.repeated, [false, false, true], "the third prompt says the second code was not sent");
+        assert_eq!(
+            w.sts.calls(),
+            [gst(BASE_KEY, "111111"), gst(BASE_KEY, "222222"), assume("ASIASESSION", None, ROLE)],
+            "the refused code went to STS once"
+        );
+    }
+
+    #[test]
+    fn a_source_that_repeats_a_refused_code_gives_up_without_sending_it() {
+        let mut w = World::new();
+        let plan = plan("target");
+        w.codes.script = vec!["111111", "111111", "111111"];
+        w.sts.fail(invalid_code());
+        let err = w.call(&plan, T0).unwrap_err();
+        assert!(matches!(err, ProviderError::Mfa(MfaError::RefusedAgain { .. })), "{err:?}");
+        assert_eq!(w.codes.attempts.len(), MAX_CODE_ATTEMPTS as usize);
+        assert_eq!(w.sts.calls(), [gst(BASE_KEY, "111111")]);
     }
 
     #[test]

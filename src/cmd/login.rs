@@ -37,7 +37,7 @@ pub fn run(ctx: Context, cli: &Cli, args: &LoginArgs) -> Result<u8, Error> {
         _ => ("https://signin.aws.amazon.com", "https://console.aws.amazon.com/"),
     };
     let federation = ctx.env.get(env_vars::ROLEGATE_FEDERATION_URL).unwrap_or(federation_default).trim_end_matches('/');
-    let token = federation::signin_token(ctx, federation, &credentials)?;
+    let token = federation::signin_token(ctx, federation, &credentials, &plan.chain.profile)?;
     let destination = format!("{console}?region={}", plan.region);
     let url = format!(
         "{federation}/federation?Action=login&Issuer=rolegate&Destination={}&SigninToken={}",

@@ -26,7 +26,7 @@ pub fn run(ctx: Context, cli: &Cli) -> Result<u8, Error> {
         Command::Shim(args) => shim::manage(&ctx, args),
         Command::Login(args) => login::run(ctx, cli, args),
         Command::Completions { shell } => completions::completions(*shell).map(ok),
-        Command::Man => completions::man().map(ok),
+        Command::Man(args) => completions::man(args).map(ok),
         Command::List => list::run(ctx, cli).map(ok),
         Command::Clear(args) => clear::run(ctx, cli, args).map(ok),
         Command::Setup(args) => setup::run(&ctx, cli, args),

@@ -1,5 +1,7 @@
 //! `rolegate setup PROFILE [--as NAME] [--dry-run]`: adds the Terraform-facing profile to the
-//! user's config file, then says what will happen when it is used.
+//! user's config file, then says what will happen when it is used. With `--role-arn ARN
+//! --source-profile BASE --mfa-serial ARN [--external-id ID] [--region R]` it first adds PROFILE
+//! itself (both sections in one write); without PROFILE, [`wizard`] asks on the terminal.
 //!
 //! ```ini
 //! [profile NAME]
@@ -25,6 +27,11 @@
 //!   (its directory 0700).
 //! - `credential_process` names the bare word `rolegate` when a `rolegate` is on `PATH` (the
 //!   line then works on every machine), else the absolute path of this binary (and says so).
+//! - A role profile to add that exists already must have exactly the given settings (then only
+//!   the `-tf` profile is added); otherwise setup refuses. Its values are single lines that the
+//!   SDK's parser must read back as given. BASE may have no keys yet (a new machine): the chain
+//!   is then planned with stand-in keys that are never written or shown, and the report names
+//!   the command that stores the real ones.
 
 use std::fmt::Write as _;
 use std::fs::File;
@@ -33,7 +40,7 @@ use std::path::{Path, PathBuf};
 
 use crate::cli::{Cli, SetupArgs};
 use crate::config::edit::{Conflict, SetupError, place};
-use crate::config::resolve::{self, Base};
+use crate::config::resolve::{self, Base, ResolveError};
 use crate::config::{self, ConfigError, ConfigPaths, FileKind, Profiles};
 use crate::context::Context;
 use crate::diag;
@@ -43,10 +50,91 @@ use crate::output;
 use crate::plan::{self, MfaStrategy, Plan, PlanOptions, StrategyReason};
 use crate::platform;
 
-pub fn run(ctx: &Context, _cli: &Cli, args: &SetupArgs) -> Result<u8, Error> {
-    let profile = args.profile.as_str();
-    let name = args.name.clone().unwrap_or_else(|| format!("{profile}-tf"));
+pub(crate) mod wizard;
+
+pub fn run(ctx: &Context, cli: &Cli, args: &SetupArgs) -> Result<u8, Error> {
+    let Some(profile) = args.profile.as_deref() else { return wizard::run(ctx, cli, args) };
+    let new_role = args.role_arn.as_ref().map(|role_arn| NewRole {
+        source_profile: args.source_profile.clone().unwrap_or_default(),
+        role_arn: role_arn.clone(),
+        mfa_serial: args.mfa_serial.clone().unwrap_or_default(),
+        external_id: args.external_id.clone(),
+        region: args.region.clone(),
+    });
+    set_up(ctx, &Request { profile, name: args.name.clone(), dry_run: args.dry_run, new_role })
+}
+
+/// What to set up: PROFILE's Terraform-facing profile, and PROFILE itself first with a role.
+pub(crate) struct Request<'a> {
+    pub profile: &'a str,
+    pub name: Option<String>,
+    pub dry_run: bool,
+    pub new_role: Option<NewRole>,
+}
+
+/// The settings of a role profile to write (`--role-arn` and its companions, or the wizard's
+/// answers).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct NewRole {
+    pub source_profile: String,
+    pub role_arn: String,
+    pub mfa_serial: String,
+    pub external_id: Option<String>,
+    pub region: Option<String>,
+}
+
+impl NewRole {
+    /// The settings in the order they are written.
+    fn settings(&self) -> Vec<(&'static str, &str)> {
+        let mut out = vec![
+            ("source_profile", self.source_profile.as_str()),
+            ("role_arn", self.role_arn.as_str()),
+            ("mfa_serial", self.mfa_serial.as_str()),
+        ];
+        if let Some(id) = &self.external_id {
+            out.push(("external_id", id));
+        }
+        if let Some(region) = &self.region {
+            out.push(("region", region));
+        }
+        out
+    }
+
+    /// Each value must be one line the SDKs read back as given.
+    fn check(&self) -> Result<(), SetupError> {
+        let flags = [
+            ("--source-profile", Some(&self.source_profile)),
+            ("--role-arn", Some(&self.role_arn)),
+            ("--mfa-serial", Some(&self.mfa_serial)),
+            ("--external-id", self.external_id.as_ref()),
+            ("--region", self.region.as_ref()),
+        ];
+        for (flag, value) in flags {
+            let Some(value) = value else { continue };
+            let bad = |why| Err(SetupError::BadValue { flag, value: value.clone(), why });
+            if value.is_empty() {
+                return bad("it is empty");
+            }
+            if value.chars().any(char::is_control) {
+                return bad("it holds a control character (a line break, a tab...)");
+            }
+            if value.trim() != value {
+                return bad("it starts or ends with a space");
+            }
+        }
+        check_name(&self.source_profile)
+    }
+}
+
+/// Sets up `req`; the exit status.
+pub(crate) fn set_up(ctx: &Context, req: &Request<'_>) -> Result<u8, Error> {
+    let profile = req.profile;
+    let name = req.name.clone().unwrap_or_else(|| format!("{profile}-tf"));
     check_name(&name)?;
+    if let Some(role) = &req.new_role {
+        check_name(profile)?;
+        role.check()?;
+    }
 
     // The file setup edits: the config file, or the target of a symlink to it.
     let paths = ConfigPaths::locate(ctx)?;
@@ -56,7 +144,34 @@ pub fn run(ctx: &Context, _cli: &Cli, args: &SetupArgs) -> Result<u8, Error> {
     let old_text =
         std::str::from_utf8(old).map_err(|_| ConfigError::NotUtf8 { path: paths.config.clone() })?.to_string();
     let credentials_text = config::read_text(&paths.credentials)?;
-    let profiles = parse(&old_text, &credentials_text, &paths)?;
+    let eol = line_ending(&old_text);
+
+    // With a new role: its section (unless the profile is already exactly that), and whether
+    // its keys are still to be stored. The profiles are then planned as they will read, with a
+    // stand-in for keys not stored yet (never written anywhere).
+    let mut role_section = None;
+    let mut pending_base = None;
+    let mut planning_credentials = credentials_text.clone();
+    let profiles = match &req.new_role {
+        None => parse(&old_text, &credentials_text, &paths)?,
+        Some(role) => {
+            let before = parse(&old_text, &credentials_text, &paths)?;
+            match existing_role(&before, profile, role) {
+                RoleExisting::Absent => role_section = Some(role_section_text(profile, role, eol)),
+                RoleExisting::Same => {}
+                RoleExisting::Other { why } => {
+                    let (file, line) = section_place(&before, profile, &target.path);
+                    return Err(SetupError::RoleExists { profile: profile.into(), file, line, why }.into());
+                }
+            }
+            if base_pending(&before, &role.source_profile) {
+                pending_base = Some(role.source_profile.clone());
+                planning_credentials = with_stand_in_keys(&credentials_text, &role.source_profile);
+            }
+            let planned = role_section.as_ref().map_or_else(|| old_text.clone(), |s| append_section(&old_text, s));
+            parse(&planned, &planning_credentials, &paths)?
+        }
+    };
 
     // PROFILE must work as it is: the planner's errors are the errors.
     let plan = plan::plan(&profiles, profile, &ctx.env, &PlanOptions::default())?;
@@ -64,18 +179,21 @@ pub fn run(ctx: &Context, _cli: &Cli, args: &SetupArgs) -> Result<u8, Error> {
         return Err(SetupError::AlreadyRolegate { profile: profile.into(), target: plan.chain.profile.clone() }.into());
     }
     let region = region_to_write(&plan, &profiles, &ctx.env);
+    let pending = pending_base.as_deref();
 
+    let mut tf_needed = true;
     match existing_profile(&profiles, &name, profile) {
         Existing::Absent => {}
+        Existing::SetUp { .. } if role_section.is_some() => tf_needed = false,
         Existing::SetUp { region: present } => {
             let (file, line) = section_place(&profiles, &name, &target.path);
             let mut text = format!("profile `{name}` is already set up at {}: nothing changed\n", place(&file, line));
-            if args.dry_run {
+            if req.dry_run {
                 text.insert_str(0, "dry run: ");
             }
             let command = profiles.get(&name).and_then(|p| p.get("credential_process")).cloned().unwrap_or_default();
             text.push('\n');
-            text.push_str(&describe(&plan, &profiles, &name, &command, &present, &RegionSource::Existing));
+            text.push_str(&describe(&plan, &profiles, &name, &command, &present, &RegionSource::Existing, pending));
             output::write_stdout(&text).map_err(Error::Stdout)?;
             return Ok(0);
         }
@@ -90,30 +208,52 @@ pub fn run(ctx: &Context, _cli: &Cli, args: &SetupArgs) -> Result<u8, Error> {
 
     let program = rolegate_program(ctx)?;
     let command = format!("{} credential-process {}", program.word(), config::quote(profile));
-    let eol = line_ending(&old_text);
-    let section = format!(
-        "[{header}]{eol}credential_process = {command}{eol}region = {region}{eol}",
-        header = header_for(&name),
-        region = region.value
-    );
-    let new_text = append_section(&old_text, &section);
-    let written_profiles = Profiles::from_texts(&new_text, &credentials_text, &paths)
+    let mut new_text = old_text.clone();
+    let mut headers = Vec::new();
+    if let Some(section) = &role_section {
+        new_text = append_section(&new_text, section);
+        headers.push(profile.to_string());
+    }
+    if tf_needed {
+        let section = format!(
+            "[{header}]{eol}credential_process = {command}{eol}region = {region}{eol}",
+            header = header_for(&name),
+            region = region.value
+        );
+        new_text = append_section(&new_text, &section);
+        headers.push(name.clone());
+    }
+    let written_profiles = Profiles::from_texts(&new_text, &planning_credentials, &paths)
         .map_err(|e| SetupError::Verify { why: e.to_string() })?;
-    verify(&written_profiles, &name, &command, &region.value, profile, ctx)?;
+    if let Some(role) = req.new_role.as_ref().filter(|_| role_section.is_some()) {
+        verify_role(&written_profiles, profile, role)?;
+    }
+    let tf_region = match existing_profile(&written_profiles, &name, profile) {
+        Existing::SetUp { region } => region,
+        _ => region.value.clone(),
+    };
+    let tf_command = if tf_needed {
+        command.clone()
+    } else {
+        written_profiles.get(&name).and_then(|p| p.get("credential_process")).cloned().unwrap_or_default()
+    };
+    verify(&written_profiles, &name, &tf_command, &tf_region, profile, ctx)?;
 
     let mut report = String::new();
-    if args.dry_run {
+    let listed = headers.iter().map(|h| format!("[{}]", header_for(h))).collect::<Vec<_>>().join(" and ");
+    if req.dry_run {
         report.push_str(&unified_diff(&target.path, existing.is_some(), &old_text, &new_text));
         let _ = writeln!(report, "\ndry run: nothing written");
     } else {
         let written = write(ctx, &target.path, existing.as_ref(), new_text.as_bytes())?;
-        let header_line = written_profiles.sources().headers(&name, FileKind::Config).last().map(|at| at.line as usize);
+        let first = headers.first().map_or(name.as_str(), String::as_str);
+        let header_line = written_profiles.sources().headers(first, FileKind::Config).last().map(|at| at.line as usize);
         match &written.backup {
             None => {
-                let _ = writeln!(report, "created {} (mode 0600) with [{}]", target.path.display(), header_for(&name));
+                let _ = writeln!(report, "created {} (mode 0600) with {listed}", target.path.display());
             }
             Some(backup) => {
-                let _ = writeln!(report, "added [{}] to {}", header_for(&name), place(&target.path, header_line));
+                let _ = writeln!(report, "added {listed} to {}", place(&target.path, header_line));
                 let _ = writeln!(report, "backup of the previous file: {}", backup.display());
             }
         }
@@ -135,9 +275,79 @@ pub fn run(ctx: &Context, _cli: &Cli, args: &SetupArgs) -> Result<u8, Error> {
         ));
     }
     report.push('\n');
-    report.push_str(&describe(&plan, &profiles, &name, &command, &region.value, &region.source));
+    let (tf_region, tf_source) =
+        if tf_needed { (region.value.as_str(), &region.source) } else { (tf_region.as_str(), &RegionSource::Existing) };
+    report.push_str(&describe(&plan, &profiles, &name, &tf_command, tf_region, tf_source, pending));
     output::write_stdout(&report).map_err(Error::Stdout)?;
     Ok(0)
+}
+
+/// What the config already says about the role profile to create.
+#[derive(Debug, PartialEq, Eq)]
+enum RoleExisting {
+    Absent,
+    /// Exactly these settings (other keys may be there too): nothing to write.
+    Same,
+    Other {
+        why: String,
+    },
+}
+
+fn existing_role(profiles: &Profiles, profile: &str, role: &NewRole) -> RoleExisting {
+    let Some(props) = profiles.get(profile) else { return RoleExisting::Absent };
+    let differing: Vec<String> = role
+        .settings()
+        .into_iter()
+        .filter(|(key, value)| props.get(*key).map(String::as_str) != Some(*value))
+        .map(|(key, value)| match props.get(key) {
+            Some(present) => format!("{key} = {present} (not {value})"),
+            None => format!("no {key} (not {value})"),
+        })
+        .collect();
+    if differing.is_empty() { RoleExisting::Same } else { RoleExisting::Other { why: differing.join(", ") } }
+}
+
+/// `[profile PROFILE]` with the role's settings.
+fn role_section_text(profile: &str, role: &NewRole, eol: &str) -> String {
+    let mut out = format!("[{}]{eol}", header_for(profile));
+    for (key, value) in role.settings() {
+        let _ = write!(out, "{key} = {value}{eol}");
+    }
+    out
+}
+
+/// Whether `base` is still to get its keys: it is not defined, or defined without credentials.
+pub(crate) fn base_pending(profiles: &Profiles, base: &str) -> bool {
+    matches!(
+        resolve::resolve(profiles, base),
+        Err(ResolveError::ProfileNotFound { .. }) | Err(ResolveError::NoCredentials { .. })
+    ) && !profiles.get(base).is_some_and(|p| p.contains_key("role_arn") || p.contains_key("source_profile"))
+}
+
+/// The credentials text with placeholder keys for `base`, to plan a chain whose keys are not
+/// stored yet. Never written: the keys are not keys.
+fn with_stand_in_keys(credentials: &str, base: &str) -> String {
+    let mut out = credentials.to_string();
+    if !out.is_empty() && !out.ends_with('\n') {
+        out.push('\n');
+    }
+    let _ = write!(out, "[{base}]\naws_access_key_id = AKIAKEYSNOTSTOREDYET\naws_secret_access_key = not-a-key\n");
+    out
+}
+
+/// The new role section must read back with exactly its settings.
+fn verify_role(parsed: &Profiles, profile: &str, role: &NewRole) -> Result<(), SetupError> {
+    let Some(props) = parsed.get(profile) else {
+        return Err(SetupError::Verify { why: format!("no profile `{profile}`") });
+    };
+    for (key, value) in role.settings() {
+        if props.get(key).map(String::as_str) != Some(value) {
+            return Err(SetupError::Verify {
+                why: format!("profile `{profile}`: {key} reads as {:?}", props.get(key)),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// The SDKs' rule for a section name (`aws-runtime` `validate_identifier`).
@@ -576,6 +786,7 @@ fn describe(
     command: &str,
     region: &str,
     source: &RegionSource,
+    pending_base: Option<&str>,
 ) -> String {
     let chain = &plan.chain;
     let mut out = String::new();
@@ -603,6 +814,7 @@ fn describe(
         let _ = writeln!(out, "    {:<width$}  {what}", hop.profile);
     }
     let keys = match &chain.base {
+        _ if pending_base.is_some() => "no keys yet (see next)".to_string(),
         Base::StaticKeys { access_key_id, session_token, .. } => {
             let mut k = format!("static keys: aws_access_key_id {access_key_id}");
             if session_token.is_some() {
@@ -689,6 +901,15 @@ fn describe(
         let _ = writeln!(out, "  `{}` is read from {} at every call: edit it there", chain.profile, file.display());
     }
     let _ = writeln!(out, "\nnext:");
+    if let Some(base) = pending_base {
+        // The OS credential store's `rolegate add` is the place for the keys; the AWS CLI's
+        // `aws configure` writes them to the credentials file instead.
+        let quoted = config::quote(base);
+        let _ = writeln!(
+            out,
+            "  keys:      `rolegate add {quoted}` stores the access key of `{base}` (or `aws configure --profile {quoted}` writes it to the credentials file)"
+        );
+    }
     let _ = writeln!(out, "  terraform: set profile = \"{name}\" in the backend/provider blocks");
     let _ = writeln!(out, "  try it:    aws --profile {name} sts get-caller-identity");
     out

@@ -19,6 +19,14 @@ pub enum SetupError {
         .0.why
     )]
     Conflict(Box<Conflict>),
+    #[error("{}: profile `{profile}` already exists with other settings: {why}", place(file, *line))]
+    RoleExists { profile: String, file: PathBuf, line: Option<usize>, why: String },
+    #[error("{flag} {value:?} cannot be written to the config file: {why}")]
+    BadValue { flag: &'static str, value: String, why: &'static str },
+    #[error("the setup wizard was closed (end of input): nothing was written")]
+    Closed,
+    #[error("setup wizard: terminal error")]
+    Terminal(#[source] std::io::Error),
     #[error("{} is a symlink to {}, which does not exist", link.display(), target.display())]
     DanglingSymlink { link: PathBuf, target: PathBuf },
     #[error("{} is not a regular file", path.display())]
@@ -75,6 +83,16 @@ impl SetupError {
                 c.header,
                 place(&c.file, c.line)
             )),
+            SetupError::RoleExists { profile, .. } => Some(format!(
+                "give the new profile another name, or serve `{profile}` as it is: `rolegate setup {profile}`; rolegate never changes an existing section"
+            )),
+            SetupError::BadValue { .. } => {
+                Some("give the value on one line, without control characters or surrounding spaces".into())
+            }
+            SetupError::Closed => Some(
+                "run `rolegate setup` again on a terminal, or give everything as flags: `rolegate setup PROFILE --source-profile BASE --role-arn ARN --mfa-serial ARN`".into(),
+            ),
+            SetupError::Terminal(_) => None,
             SetupError::DanglingSymlink { target, .. } => {
                 Some(format!("create {} (an empty file will do), or remove the symlink", target.display()))
             }

@@ -463,11 +463,15 @@ fn role_hop(
     })
 }
 
-fn check_mfa_serial(profile: &str, serial: &str, file: &dyn Fn(&str) -> String) -> Result<String, ResolveError> {
-    // An ARN for virtual and most hardware devices, or a bare hardware serial (e.g. GAHT12345678).
+/// An ARN for virtual and most hardware devices, or a bare hardware serial (e.g. GAHT12345678).
+pub fn is_mfa_serial(serial: &str) -> bool {
     let bare_hardware =
         (9..=32).contains(&serial.len()) && serial.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit());
-    if is_arn_of(serial, "iam", "mfa/") || bare_hardware {
+    is_arn_of(serial, "iam", "mfa/") || bare_hardware
+}
+
+fn check_mfa_serial(profile: &str, serial: &str, file: &dyn Fn(&str) -> String) -> Result<String, ResolveError> {
+    if is_mfa_serial(serial) {
         Ok(serial.into())
     } else {
         Err(ResolveError::BadValue {

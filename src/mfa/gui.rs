@@ -35,6 +35,9 @@ impl GuiPrompt {
     fn command(&self, request: &CodeRequest<'_>) -> Command {
         let text = match request.attempt {
             1 => format!("Enter MFA code for {}", request.serial),
+            _ if request.repeated => {
+                format!("STS already refused that code. Enter the next MFA code for {}", request.serial)
+            }
             _ => format!("That code was not accepted. Enter the next MFA code for {}", request.serial),
         };
         let mut c = Command::new(self.program);

@@ -28,6 +28,8 @@ pub struct CodeRequest<'a> {
     pub notice: Option<&'a str>,
     /// 1 for the first code; higher after STS refused the previous one.
     pub attempt: u32,
+    /// The previous code given was one STS had already refused in this call: it was not sent.
+    pub repeated: bool,
     pub deadline: Instant,
     /// The configured bound, for the timeout message.
     pub timeout_seconds: u64,
@@ -62,6 +64,10 @@ pub enum MfaError {
     Closed { profile: String },
     #[error("profile `{profile}`: --mfa-token is not 6 digits")]
     BadFlagCode { profile: String },
+    #[error(
+        "profile `{profile}`: the MFA code for {serial} given last is one STS had already refused, so it was not sent again"
+    )]
+    RefusedAgain { profile: String, serial: String },
     #[error("profile `{profile}`: the code given with --mfa-token was refused, and there is no other code")]
     FlagCodeUsed { profile: String },
     #[error("profile `{profile}` needs a new MFA code for {serial}, and a background renewal cannot ask for one")]
@@ -77,12 +83,13 @@ pub enum MfaError {
 impl MfaError {
     pub fn hint(&self) -> Option<String> {
         Some(match self {
-            MfaError::NoTerminal { .. } | MfaError::NoSource { .. } => "run `rolegate credential-process PROFILE` once in a terminal to start the day's MFA session (every later call uses it); or pass --mfa-token CODE; or set `rolegate_mfa_process = COMMAND` (a command that prints the code) or `rolegate_ykman_account = NAME` (a YubiKey OATH account) in the profile".into(),
+            MfaError::NoTerminal { profile, .. } | MfaError::NoSource { profile, .. } => format!("run `rolegate credential-process {}` once in a terminal to start the day's MFA session (every later call uses it); or pass --mfa-token CODE; or set `rolegate_mfa_process = COMMAND` (a command that prints the code) or `rolegate_ykman_account = NAME` (a YubiKey OATH account) in the profile", crate::config::quote(profile)),
             MfaError::ProcessFailed { what, .. } | MfaError::ProcessTimeout { what, .. } => format!("run the {what} command by hand: it must print the 6-digit code on stdout"),
             MfaError::Timeout { .. } => "run again and type the code within the time, or raise it with --prompt-timeout / ROLEGATE_PROMPT_TIMEOUT (Terraform stops waiting after 60 s)".into(),
             MfaError::TooManyTypos { .. } => "a code is the 6 digits shown by your authenticator app or device".into(),
             MfaError::Closed { .. } => return None,
             MfaError::BadFlagCode { .. } => "pass the 6 digits shown by your authenticator, e.g. --mfa-token 123456".into(),
+            MfaError::RefusedAgain { .. } => "wait for the next code your device shows (STS refused this one) and run again".into(),
             MfaError::FlagCodeUsed { .. } => "wait for the next code and run again; each code works once".into(),
             MfaError::Io { .. } => return None,
             MfaError::NotNow { profile, .. } => format!("run `rolegate credential-process {profile}` in a terminal to start a new MFA session; the endpoint picks it up"),

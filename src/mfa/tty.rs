@@ -47,7 +47,10 @@ impl CodeSource for TtyPrompt {
         if let Some(notice) = request.notice {
             writeln!(tty, "rolegate: {notice}").map_err(io)?;
         }
-        if request.attempt > 1 {
+        if request.repeated {
+            writeln!(tty, "rolegate: STS already refused that code, so it was not sent again; wait for the next one.")
+                .map_err(io)?;
+        } else if request.attempt > 1 {
             writeln!(tty, "rolegate: that code was not accepted; wait for the next one.").map_err(io)?;
         }
         for typo in 0..MAX_TYPOS {
@@ -81,7 +84,7 @@ impl CodeSource for TtyPrompt {
 
 /// Reads one line before `deadline`: `Ok(None)` on timeout. The terminal is in canonical mode,
 /// so a read returns when the user presses Enter.
-fn read_line(tty: &mut File, deadline: Instant) -> std::io::Result<Option<String>> {
+pub(crate) fn read_line(tty: &mut File, deadline: Instant) -> std::io::Result<Option<String>> {
     let mut buf = Vec::with_capacity(16);
     loop {
         let left = deadline.saturating_duration_since(Instant::now());

@@ -243,31 +243,15 @@ impl StsClient {
 
     fn send(&self, action: &'static str, caller: &BaseCredentials, body: &str) -> Result<Credentials, StsError> {
         let url = format!("{}/", self.endpoint.url);
-        let host = host_of(&url);
-        let content_type = "application/x-www-form-urlencoded; charset=utf-8";
-        let identity = aws_credential_types::Credentials::new(
-            caller.access_key_id.clone(),
-            caller.secret_access_key.expose_secret().to_string(),
-            caller.session_token.as_ref().map(|t| t.expose_secret().to_string()),
-            None,
-            "rolegate",
-        )
-        .into();
-        let signing_params = v4::SigningParams::builder()
-            .identity(&identity)
-            .region(&self.endpoint.signing_region)
-            .name("sts")
-            .time(SystemTime::from(self.clock.now() + time::Duration::seconds(SKEW.load(Ordering::Relaxed))))
-            .settings(SigningSettings::default())
-            .build()
-            .map_err(|e| StsError::Signing(e.to_string()))?
-            .into();
-        let headers = [("content-type", content_type), ("host", host.as_str())];
-        let signable =
-            SignableRequest::new("POST", &url, headers.iter().copied(), SignableBody::Bytes(body.as_bytes()))
-                .map_err(|e| StsError::Signing(e.to_string()))?;
-        let (instructions, _) =
-            sign(signable, &signing_params).map_err(|e| StsError::Signing(e.to_string()))?.into_parts();
+        let content_type = FORM_CONTENT_TYPE;
+        let signed = sign_post(
+            caller,
+            "sts",
+            &self.endpoint.signing_region,
+            self.clock.now() + time::Duration::seconds(SKEW.load(Ordering::Relaxed)),
+            &url,
+            body,
+        )?;
 
         let left = self.time_left();
         if left.is_zero() {
@@ -279,7 +263,7 @@ impl StsClient {
         }
         let mut request =
             self.agent.post(&url).config().timeout_global(Some(left)).build().header("content-type", content_type);
-        for (name, value) in instructions.headers() {
+        for (name, value) in &signed {
             request = request.header(name, value);
         }
         let transport =
@@ -462,6 +446,44 @@ fn send_with_retries(
     }
 }
 
+/// The SigV4 headers of `POST url` with a form `body` (content type
+/// [`FORM_CONTENT_TYPE`]) to `service` in `region`, signed by `caller` at `time`.
+pub(super) fn sign_post(
+    caller: &BaseCredentials,
+    service: &str,
+    region: &str,
+    time: time::OffsetDateTime,
+    url: &str,
+    body: &str,
+) -> Result<Vec<(String, String)>, StsError> {
+    let host = host_of(url);
+    let identity = aws_credential_types::Credentials::new(
+        caller.access_key_id.clone(),
+        caller.secret_access_key.expose_secret().to_string(),
+        caller.session_token.as_ref().map(|t| t.expose_secret().to_string()),
+        None,
+        "rolegate",
+    )
+    .into();
+    let signing_params = v4::SigningParams::builder()
+        .identity(&identity)
+        .region(region)
+        .name(service)
+        .time(SystemTime::from(time))
+        .settings(SigningSettings::default())
+        .build()
+        .map_err(|e| StsError::Signing(e.to_string()))?
+        .into();
+    let headers = [("content-type", FORM_CONTENT_TYPE), ("host", host.as_str())];
+    let signable = SignableRequest::new("POST", url, headers.iter().copied(), SignableBody::Bytes(body.as_bytes()))
+        .map_err(|e| StsError::Signing(e.to_string()))?;
+    let (instructions, _) = sign(signable, &signing_params).map_err(|e| StsError::Signing(e.to_string()))?.into_parts();
+    Ok(instructions.headers().map(|(n, v)| (n.to_string(), v.to_string())).collect())
+}
+
+/// The content type of every Query API request.
+pub(super) const FORM_CONTENT_TYPE: &str = "application/x-www-form-urlencoded; charset=utf-8";
+
 /// The HTTP agent of every AWS call: rustls with the system trust store (or `AWS_CA_BUNDLE`),
 /// bounded, no redirects, proxies from the environment.
 pub fn agent(ctx: &Context) -> Result<ureq::Agent, StsError> {
@@ -503,7 +525,7 @@ fn host_of(url: &str) -> String {
 /// `application/x-www-form-urlencoded`, written out because it is six lines: unreserved
 /// characters pass, everything else is `%XX` (SigV4 canonicalises the body as bytes, so any
 /// correct encoding signs fine).
-fn form_encode(params: &[(&str, &str)]) -> String {
+pub(super) fn form_encode(params: &[(&str, &str)]) -> String {
     let mut out = String::new();
     for (i, (k, v)) in params.iter().enumerate() {
         if i > 0 {

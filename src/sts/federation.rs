@@ -22,8 +22,8 @@ use crate::sts::StsError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum LoginError {
-    #[error("the federation endpoint {url} refused the sign-in (HTTP {status})")]
-    Refused { url: String, status: u16 },
+    #[error("profile `{profile}`: the federation endpoint {url} refused the sign-in (HTTP {status})")]
+    Refused { profile: String, url: String, status: u16 },
     #[error("cannot reach the federation endpoint {url}: {detail}")]
     Transport { url: String, detail: String },
     #[error("the federation endpoint {url} answered without a SigninToken")]
@@ -39,10 +39,10 @@ pub enum LoginError {
 impl LoginError {
     pub fn hint(&self) -> Option<String> {
         Some(match self {
-            LoginError::Refused { .. } => {
-                "the credentials may be too old or lack console access; try `rolegate clear PROFILE` and log in again"
-                    .into()
-            }
+            LoginError::Refused { profile, .. } => format!(
+                "the credentials may be too old or lack console access; try `rolegate clear {}` and log in again",
+                crate::config::quote(profile)
+            ),
             LoginError::Transport { .. } => "check the network and ROLEGATE_FEDERATION_URL".into(),
             LoginError::BadAnswer { .. } => "ROLEGATE_FEDERATION_URL must name an AWS federation endpoint".into(),
             LoginError::Federation { source, .. } => return source.hint(),
@@ -57,7 +57,12 @@ struct SigninToken {
 }
 
 /// Exchanges credentials for a sign-in token at `federation`.
-pub fn signin_token(ctx: &Context, federation: &str, credentials: &Credentials) -> Result<String, LoginError> {
+pub fn signin_token(
+    ctx: &Context,
+    federation: &str,
+    credentials: &Credentials,
+    profile: &str,
+) -> Result<String, LoginError> {
     let mut session = serde_json::json!({
         "sessionId": credentials.access_key_id,
         "sessionKey": credentials.secret_access_key.expose_secret(),
@@ -73,7 +78,7 @@ pub fn signin_token(ctx: &Context, federation: &str, credentials: &Credentials) 
     let mut response = result.map_err(|e| LoginError::Transport { url: federation.into(), detail: e.to_string() })?;
     let status = response.status().as_u16();
     if status != 200 {
-        return Err(LoginError::Refused { url: federation.into(), status });
+        return Err(LoginError::Refused { profile: profile.into(), url: federation.into(), status });
     }
     let body = response
         .body_mut()

@@ -156,6 +156,27 @@ fn sts_that_cannot_be_reached_is_reported_before_the_prompt() {
 }
 
 #[test]
+fn a_refused_code_typed_again_is_not_sent_again() {
+    let sts = seed_sts();
+    sts.reject_code("111111");
+    let env = TestEnv::seed(&sts);
+    let mut p = spawn_script(&env, "\"$ROLEGATE\" credential-process target > out.json; echo \"exit=$?\"");
+    p.exp_string("Enter MFA code for ").unwrap();
+    p.send_line("111111").unwrap();
+    p.exp_string("rolegate: that code was not accepted; wait for the next one.").unwrap();
+    p.exp_string("Enter MFA code for ").unwrap();
+    p.send_line("111 111").unwrap();
+    p.exp_string("rolegate: STS already refused that code, so it was not sent again; wait for the next one.").unwrap();
+    p.exp_string("Enter MFA code for ").unwrap();
+    p.send_line("222222").unwrap();
+    assert!(p.exp_eof().unwrap().contains("exit=0"));
+    parse_process_json(&std::fs::read(env.path("out.json")).unwrap());
+    let codes: Vec<_> =
+        sts.calls().into_iter().filter(|c| c.action == "GetSessionToken").map(|c| c.token_code.unwrap()).collect();
+    assert_eq!(codes, ["111111", "222222"], "the refused code reached STS once");
+}
+
+#[test]
 fn the_prompt_gives_up_after_its_timeout() {
     let sts = seed_sts();
     let env = TestEnv::seed(&sts);
@@ -179,7 +200,7 @@ fn without_a_terminal_it_fails_at_once_naming_the_options() {
         stderr_of(&out),
         "rolegate: error: profile `target` needs an MFA code for arn:aws:iam::123456789012:mfa/username, and nothing can give one: \
          no --mfa-token, no rolegate_mfa_process, no rolegate_ykman_account, no terminal, no GUI dialog (zenity or kdialog with a DISPLAY)\n\
-         rolegate: hint: run `rolegate credential-process PROFILE` once in a terminal to start the day's MFA session (every later call uses it); \
+         rolegate: hint: run `rolegate credential-process target` once in a terminal to start the day's MFA session (every later call uses it); \
          or pass --mfa-token CODE; or set `rolegate_mfa_process = COMMAND` (a command that prints the code) or `rolegate_ykman_account = NAME` (a YubiKey OATH account) in the profile\n"
     );
 }
@@ -467,7 +488,10 @@ fn unknown_base_keys_are_explained() {
     let err = stderr_of(&out);
     assert!(err.contains("profile `base` ("), "{err}");
     assert!(err.contains("GetSessionToken: the access key is not valid"), "{err}");
-    assert!(err.contains("hint: the access key in the base profile is unknown to AWS"), "{err}");
+    assert!(
+        err.contains("hint: the access key that signed the request is unknown to AWS: it may be deleted or mistyped (`rolegate doctor base` shows which key and where it is set)"),
+        "{err}"
+    );
     assert!(!err.contains("whatever"), "{err}");
 }
 

@@ -859,6 +859,8 @@ struct Case {
     text_end: Option<String>,
     /// Checks of the `--json` document beyond the findings (the profiles' explanations).
     extra: Option<fn(&Value, &mut Checks)>,
+    /// The config file (`config`) or the credentials file (`credentials`) does not exist.
+    missing: Vec<&'static str>,
 }
 
 impl Case {
@@ -882,7 +884,14 @@ impl Case {
             text: Vec::new(),
             text_end: None,
             extra: None,
+            missing: Vec::new(),
         }
+    }
+
+    /// Leaves out `config` or `credentials` (a machine where it was never written).
+    fn without(mut self, file: &'static str) -> Case {
+        self.missing.push(file);
+        self
     }
 
     fn args(mut self, args: &[&str]) -> Case {
@@ -992,6 +1001,14 @@ fn run_case(case: &Case) -> Vec<String> {
     let mut env = TestEnv::new();
     env.write_config(&case.config);
     env.write_credentials(&case.credentials);
+    for file in &case.missing {
+        let path = match *file {
+            "config" => env.config_path(),
+            "credentials" => env.credentials_path(),
+            other => return vec![format!("malformed case: no file {other:?}")],
+        };
+        std::fs::remove_file(path).expect("remove the file");
+    }
     for (name, value) in &case.env {
         env.set(name, value);
     }
@@ -1087,10 +1104,99 @@ const MFA: &str = "arn:aws:iam::123456789012:mfa/u";
 
 /// Every case of the table.
 fn cases() -> Vec<Case> {
-    let mut all = profile_cases();
+    let mut all = missing_file_cases();
+    all.extend(profile_cases());
     all.extend(terraform_cases());
     all.extend(configuration_error_cases());
     all
+}
+
+/// Machines where a file was never written: nothing set up, keys expected in a missing file.
+fn missing_file_cases() -> Vec<Case> {
+    let setup = "run `rolegate setup`: on a terminal it asks for the role, the MFA device and the profile with your keys, and writes the MFA profile and its `-tf` profile for Terraform (without a terminal: `rolegate setup PROFILE --source-profile BASE --role-arn ARN --mfa-serial ARN`)";
+    let store = |p: &str| {
+        format!(
+            "store the access key of profile `{p}`: `rolegate add {p}` (the OS credential store), or `aws configure --profile {p}` (writes $HOME/.aws/credentials)"
+        )
+    };
+    let role = format!("[profile target]\nsource_profile = base\nrole_arn = {ROLE}\nmfa_serial = {MFA}\n");
+    vec![
+        Case::inline("an_empty_machine_says_to_run_setup", String::new(), String::new())
+            .without("config")
+            .without("credentials")
+            .exit(0)
+            .ids(&["config-file-missing"])
+            .finding(
+                "config-file-missing",
+                "warning",
+                None,
+                Some("$HOME/.aws/config"),
+                "the config file does not exist, nor does the credentials file $HOME/.aws/credentials: nothing is set up yet",
+                setup,
+            )
+            .text_end("0 errors, 1 warning\n"),
+        Case::inline("an_empty_machine_asked_about_a_profile", String::new(), String::new())
+            .without("config")
+            .without("credentials")
+            .args(&["target"])
+            .exit(1)
+            .ids(&["profile-not-found", "config-file-missing"]),
+        Case::inline("keys_but_no_config_file", String::new(), read(&data_credentials()))
+            .without("config")
+            .exit(0)
+            .ids(&["config-file-missing"])
+            .finding(
+                "config-file-missing",
+                "warning",
+                None,
+                Some("$HOME/.aws/config"),
+                "the config file does not exist: no profile with a role or an MFA device is set up",
+                setup,
+            ),
+        Case::inline("a_config_without_mfa_profiles", "[default]\nregion = eu-west-1\n".into(), String::new())
+            .exit(0)
+            .ids(&["no-mfa-profiles"])
+            .finding(
+                "no-mfa-profiles",
+                "info",
+                None,
+                Some("$HOME/.aws/config"),
+                "no profile has a role with an MFA device or an mfa_serial: rolegate has nothing to serve yet",
+                setup,
+            ),
+        Case::inline(
+            "keys_expected_in_a_missing_credentials_file",
+            format!("{role}[profile base]\nregion = us-west-2\n"),
+            String::new(),
+        )
+        .without("credentials")
+        .exit(1)
+        .ids(&["credentials-file-missing"])
+        .finding(
+            "credentials-file-missing",
+            "error",
+            Some("base"),
+            Some("$HOME/.aws/config:5"),
+            "profile `base` has no keys: they would be in the credentials file $HOME/.aws/credentials, which does not exist",
+            store("base"),
+        ),
+        Case::inline("a_source_profile_only_in_a_missing_credentials_file", role.clone(), String::new())
+            .without("credentials")
+            .exit(1)
+            .ids(&["credentials-file-missing"])
+            .finding(
+                "credentials-file-missing",
+                "error",
+                Some("target"),
+                Some("$HOME/.aws/config:2"),
+                "profile `target` names source_profile `base`, whose keys would be in the credentials file $HOME/.aws/credentials, which does not exist",
+                store("base"),
+            ),
+        // The file exists: missing keys are missing keys.
+        Case::inline("keys_missing_from_an_existing_credentials_file", format!("{role}[profile base]\nregion = us-west-2\n"), String::new())
+            .exit(1)
+            .ids(&["no-credentials"]),
+    ]
 }
 
 /// The profile findings on the fixture configs.

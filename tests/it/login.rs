@@ -100,7 +100,14 @@ fn a_refusing_federation_endpoint_is_explained() {
     env.set("ROLEGATE_FEDERATION_URL", &format!("{}/not-federation", sts.url()));
     let out = env.rolegate(&["login", "target", "--print", "--mfa-token", "123456"]).output().unwrap();
     assert_eq!(out.status.code(), Some(5), "{}", stderr_of(&out));
+    assert!(stderr_of(&out).contains("profile `target`: the federation endpoint "), "{}", stderr_of(&out));
     assert!(stderr_of(&out).contains("refused the sign-in (HTTP"), "{}", stderr_of(&out));
+    assert!(
+        stderr_of(&out)
+            .contains("hint: the credentials may be too old or lack console access; try `rolegate clear target`"),
+        "{}",
+        stderr_of(&out)
+    );
 }
 
 #[test]
@@ -120,4 +127,57 @@ fn completions_and_man_page_are_generated_from_the_cli() {
     let page = String::from_utf8_lossy(&man.stdout);
     assert!(page.starts_with(".ie \\n(.g .ds Aq") || page.contains(".TH rolegate"), "{page:.200}");
     assert!(page.contains("credential\\-process"), "{page:.400}");
+}
+
+/// Every `rolegate-NAME(1)` the man pages refer to is a page: `rolegate man NAME` prints it, and
+/// `rolegate man --dir DIR` writes it as `rolegate-NAME.1`.
+#[test]
+fn every_man_page_referred_to_exists() {
+    let env = TestEnv::new();
+    let refs = |page: &str| -> Vec<String> {
+        let unescaped = page.replace("\\-", "-");
+        let mut out: Vec<String> = unescaped
+            .split(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '(' || c == ')'))
+            .filter(|w| w.starts_with("rolegate-") && w.ends_with("(1)"))
+            .map(|w| w.trim_end_matches("(1)").to_string())
+            .collect();
+        out.dedup();
+        out
+    };
+    let main = env.rolegate(&["man"]).output().unwrap();
+    let mut todo = refs(&String::from_utf8_lossy(&main.stdout));
+    assert!(todo.contains(&"rolegate-exec".to_string()) && todo.contains(&"rolegate-shim".to_string()), "{todo:?}");
+    assert!(!todo.contains(&"rolegate-help".to_string()), "no page for clap's help subcommand: {todo:?}");
+    let mut seen = Vec::new();
+    while let Some(name) = todo.pop() {
+        if seen.contains(&name) {
+            continue;
+        }
+        let out = env.rolegate(&["man", &name]).output().unwrap();
+        assert!(out.status.success(), "{name}: {}", stderr_of(&out));
+        let page = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(page.contains(&format!(".TH {name} 1")), "{name}: {page:.300}");
+        todo.extend(refs(&page));
+        seen.push(name);
+    }
+    assert!(seen.contains(&"rolegate-shim-install".to_string()), "the shim page refers to its own: {seen:?}");
+    let exec = env.rolegate(&["man", "exec"]).output().unwrap();
+    assert!(String::from_utf8_lossy(&exec.stdout).contains(".TH rolegate-exec 1"));
+
+    let dir = env.path("man1");
+    std::fs::create_dir(&dir).unwrap();
+    let out = env.rolegate(&["man", "--dir", dir.to_str().unwrap()]).output().unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    for name in seen.iter().chain(std::iter::once(&"rolegate".to_string())) {
+        assert!(dir.join(format!("{name}.1")).is_file(), "{name}.1 written");
+    }
+
+    let out = env.rolegate(&["man", "nope"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr_of(&out).contains("error: no man page `nope`"), "{}", stderr_of(&out));
+    assert!(
+        stderr_of(&out).contains("hint: the pages: rolegate-credential-process, rolegate-exec"),
+        "{}",
+        stderr_of(&out)
+    );
 }

@@ -11,7 +11,7 @@ use rolegate::config::Profiles;
 
 use crate::common::env::*;
 use crate::common::moto::Moto;
-use crate::common::pty::count;
+use crate::common::pty::{count, spawn_script};
 use crate::common::skip::skip;
 use crate::common::terraform::*;
 
@@ -893,4 +893,311 @@ fn terraform_uses_the_profile_setup_wrote() {
         sts.count("AssumeRole"),
         started.elapsed()
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Setup from nothing: `--role-arn` and its companions, and the wizard on a terminal.
+
+/// The role profile and its `-tf` profile, as `--role-arn` writes them for the seed's role.
+fn seed_role_sections(external_id: bool, region: Option<&str>) -> String {
+    let mut role =
+        format!("[profile target]\nsource_profile = base\nrole_arn = {ROLE_ARN}\nmfa_serial = {MFA_SERIAL}\n");
+    if external_id {
+        role.push_str(&format!("external_id = {EXTERNAL_ID}\n"));
+    }
+    if let Some(r) = region {
+        role.push_str(&format!("region = {r}\n"));
+    }
+    let tf_region = region.unwrap_or("us-west-2");
+    format!(
+        "{role}\n[profile target-tf]\ncredential_process = rolegate credential-process target\nregion = {tf_region}\n"
+    )
+}
+
+fn role_flags<'a>(extra: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec![
+        "setup",
+        "target",
+        "--source-profile",
+        "base",
+        "--role-arn",
+        ROLE_ARN,
+        "--mfa-serial",
+        MFA_SERIAL,
+        "--external-id",
+        EXTERNAL_ID,
+    ];
+    args.extend_from_slice(extra);
+    args
+}
+
+#[test]
+fn setup_from_nothing_with_flags_writes_both_profiles_and_says_how_to_store_the_keys() {
+    let sts = seed_sts();
+    let mut env = TestEnv::new();
+    std::fs::remove_dir(env.home().join(".aws")).unwrap();
+    let out = env.run_without_terminal(&role_flags(&["--region", "us-west-2"]));
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let config = config_path(&env);
+    assert_eq!(std::fs::read_to_string(&config).unwrap(), seed_role_sections(true, Some("us-west-2")));
+    assert_eq!(mode_of(&config), 0o600);
+    assert!(!env.credentials_path().exists(), "setup never writes keys");
+    let stdout = stdout_of(&out);
+    for expected in [
+        format!("created {} (mode 0600) with [profile target] and [profile target-tf]", config.display()).as_str(),
+        "runs as profile `target`: target -> base",
+        "base    no keys yet (see next)",
+        "keys:      `rolegate add base` stores the access key of `base` (or `aws configure --profile base` writes it to the credentials file)",
+        "region: us-west-2 (from profile `target`)",
+    ] {
+        assert!(stdout.contains(expected), "no {expected:?} in:\n{stdout}");
+    }
+    assert!(!stdout.contains("AKIAKEYSNOTSTOREDYET"), "the stand-in keys are never shown:\n{stdout}");
+
+    // Again: nothing changes.
+    let again = env.run_without_terminal(&role_flags(&["--region", "us-west-2"]));
+    assert!(again.status.success(), "{}", stderr_of(&again));
+    assert!(stdout_of(&again).contains("is already set up"), "{}", stdout_of(&again));
+    assert_eq!(std::fs::read_to_string(&config).unwrap(), seed_role_sections(true, Some("us-west-2")));
+    assert!(backups(&config).is_empty());
+
+    // With the keys stored, the profile setup wrote works as written.
+    env.write_credentials(&seed_credentials());
+    env.set("AWS_ENDPOINT_URL", &sts.url());
+    let out = env.rolegate(&["credential-process", "target", "--mfa-token", "123456"]).output().unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    parse_process_json(&out.stdout);
+    assert_eq!(sts.count("GetSessionToken"), 1);
+    assert_eq!(sts.calls().iter().filter(|c| c.action == "AssumeRole").count(), 1);
+}
+
+#[test]
+fn setup_with_flags_appends_both_sections_and_keeps_every_byte() {
+    let mut env = TestEnv::new();
+    let before = "# my settings\r\n[profile base]\r\nregion = eu-west-1\r\n";
+    env.write_config(before);
+    env.write_credentials(&seed_credentials());
+    let out = env.run_without_terminal(&role_flags(&[]));
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let expected = format!(
+        "{before}\r\n{}",
+        seed_role_sections(true, None).replace("us-west-2", "eu-west-1").replace('\n', "\r\n")
+    );
+    assert_eq!(std::fs::read_to_string(config_path(&env)).unwrap(), expected);
+    let stdout = stdout_of(&out);
+    assert!(
+        stdout
+            .contains(&format!("added [profile target] and [profile target-tf] to {}:5", config_path(&env).display())),
+        "{stdout}"
+    );
+    assert!(stdout.contains(&format!("static keys: aws_access_key_id {BASE_KEY_ID}")), "{stdout}");
+    assert!(!stdout.contains("rolegate add"), "the keys are there: {stdout}");
+    let backup = backups(&config_path(&env));
+    assert_eq!(backup.len(), 1);
+    assert_eq!(std::fs::read_to_string(&backup[0]).unwrap(), before);
+}
+
+#[test]
+fn an_existing_profile_with_the_same_settings_only_gets_its_tf_profile() {
+    let env = seed_env();
+    let out = env.run_without_terminal(&role_flags(&[]));
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert_eq!(std::fs::read_to_string(config_path(&env)).unwrap(), SEED_CONFIG);
+}
+
+#[test]
+fn an_existing_profile_with_other_settings_is_refused_and_nothing_written() {
+    let env = seed_env();
+    let out = env.run_without_terminal(&[
+        "setup",
+        "target",
+        "--source-profile",
+        "base",
+        "--role-arn",
+        PLAIN_ROLE,
+        "--mfa-serial",
+        MFA_SERIAL,
+    ]);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr_of(&out));
+    assert_eq!(
+        stderr_of(&out),
+        format!(
+            "rolegate: error: {}:4: profile `target` already exists with other settings: role_arn = {ROLE_ARN} (not {PLAIN_ROLE})\n\
+             rolegate: hint: give the new profile another name, or serve `target` as it is: `rolegate setup target`; rolegate never changes an existing section\n",
+            config_path(&env).display()
+        )
+    );
+    assert_eq!(std::fs::read_to_string(config_path(&env)).unwrap(), seed_without_tf());
+    assert!(backups(&config_path(&env)).is_empty());
+}
+
+#[test]
+fn values_that_would_not_read_back_are_refused() {
+    let env = seed_env();
+    for (flag, value, why) in [
+        ("--external-id", "a\n[profile evil]\ncredential_process = sh -c id", "control character"),
+        ("--external-id", " padded", "starts or ends with a space"),
+        ("--region", "", "empty"),
+    ] {
+        let args = [
+            "setup",
+            "target",
+            "--source-profile",
+            "base",
+            "--role-arn",
+            ROLE_ARN,
+            "--mfa-serial",
+            MFA_SERIAL,
+            flag,
+            value,
+        ];
+        let out = env.run_without_terminal(&args);
+        assert_eq!(out.status.code(), Some(2), "{flag} {value:?}: {}", stderr_of(&out));
+        assert!(stderr_of(&out).contains(why), "{}", stderr_of(&out));
+    }
+    let bad_arn = env.run_without_terminal(&[
+        "setup",
+        "new",
+        "--source-profile",
+        "base",
+        "--role-arn",
+        "arn:aws:iam::123456789012:user/x",
+        "--mfa-serial",
+        MFA_SERIAL,
+    ]);
+    assert_eq!(bad_arn.status.code(), Some(3), "{}", stderr_of(&bad_arn));
+    assert!(stderr_of(&bad_arn).contains("role_arn"), "{}", stderr_of(&bad_arn));
+    let incomplete = env.run_without_terminal(&["setup", "new", "--role-arn", ROLE_ARN]);
+    assert_eq!(incomplete.status.code(), Some(2), "clap: the companions are required: {}", stderr_of(&incomplete));
+    assert_eq!(std::fs::read_to_string(config_path(&env)).unwrap(), seed_without_tf());
+}
+
+#[test]
+fn setup_without_a_terminal_says_what_to_run_and_changes_nothing() {
+    let env = TestEnv::new();
+    let out = env.run_without_terminal(&["setup"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+    let stdout = stdout_of(&out);
+    assert!(
+        stdout.starts_with("rolegate setup: there is no terminal to ask on, so nothing was changed. Run:\n"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("rolegate setup PROFILE --source-profile BASE --role-arn arn:aws:iam::ACCOUNT_ID:role/NAME --mfa-serial arn:aws:iam::ACCOUNT_ID:mfa/NAME"), "{stdout}");
+    assert!(!config_path(&env).exists());
+
+    let env = seed_env();
+    let out = env.run_without_terminal(&["setup"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+    assert!(
+        stdout_of(&out).contains("  rolegate setup target    # serves `target` to Terraform as `target-tf`\n"),
+        "{}",
+        stdout_of(&out)
+    );
+    assert_eq!(std::fs::read_to_string(config_path(&env)).unwrap(), seed_without_tf());
+}
+
+#[test]
+fn the_wizard_sets_up_a_listed_profile() {
+    let env = seed_env();
+    let mut p = spawn_script(&env, "\"$ROLEGATE\" setup > out.txt; echo \"exit=$?\"");
+    p.exp_string("Profiles that need an MFA code:").unwrap();
+    p.exp_string(&format!("  1) target  {ROLE_ARN}  MFA {MFA_SERIAL}")).unwrap();
+    p.exp_string("  2) a new role profile").unwrap();
+    p.exp_string("Set up which one? [1]: ").unwrap();
+    p.send_line("").unwrap();
+    assert!(p.exp_eof().unwrap().contains("exit=0"));
+    assert_eq!(std::fs::read_to_string(config_path(&env)).unwrap(), SEED_CONFIG);
+    let report = std::fs::read_to_string(env.path("out.txt")).unwrap();
+    assert!(report.contains("added [profile target-tf]"), "{report}");
+}
+
+#[test]
+fn the_wizard_on_an_empty_machine_asks_and_writes_both_profiles() {
+    let env = TestEnv::new();
+    let mut p = spawn_script(&env, "\"$ROLEGATE\" setup > out.txt; echo \"exit=$?\"");
+    p.exp_string("Role ARN (arn:aws:iam::ACCOUNT_ID:role/NAME): ").unwrap();
+    p.send_line("arn:aws:iam::123456789012:user/oops").unwrap();
+    p.exp_string("  that is not a role ARN").unwrap();
+    p.exp_string("Role ARN (arn:aws:iam::ACCOUNT_ID:role/NAME): ").unwrap();
+    p.send_line(ROLE_ARN).unwrap();
+    p.exp_string("No profile holds access keys yet").unwrap();
+    p.exp_string("Name of the profile that will hold your access keys [default]: ").unwrap();
+    p.send_line("base").unwrap();
+    p.exp_string("MFA device ARN (arn:aws:iam::ACCOUNT_ID:mfa/NAME): ").unwrap();
+    p.send_line(MFA_SERIAL).unwrap();
+    p.exp_string("External ID (Enter for none): ").unwrap();
+    p.send_line(EXTERNAL_ID).unwrap();
+    p.exp_string("Name of the new profile [hc-master]: ").unwrap();
+    p.send_line("target").unwrap();
+    p.exp_string("Region [us-east-1]: ").unwrap();
+    p.send_line("us-west-2").unwrap();
+    assert!(p.exp_eof().unwrap().contains("exit=0"));
+    assert_eq!(std::fs::read_to_string(config_path(&env)).unwrap(), seed_role_sections(true, Some("us-west-2")));
+    let report = std::fs::read_to_string(env.path("out.txt")).unwrap();
+    assert!(report.contains("keys:      `rolegate add base` stores the access key of `base`"), "{report}");
+}
+
+#[test]
+fn the_wizard_closed_midway_writes_nothing() {
+    let env = TestEnv::new();
+    let mut p = spawn_script(&env, "\"$ROLEGATE\" setup; echo \"exit=$?\"");
+    p.exp_string("Role ARN (arn:aws:iam::ACCOUNT_ID:role/NAME): ").unwrap();
+    p.send_control('d').unwrap();
+    let rest = p.exp_eof().unwrap();
+    assert!(rest.contains("the setup wizard was closed (end of input): nothing was written"), "{rest}");
+    assert!(rest.contains("exit=2"), "{rest}");
+    assert!(!config_path(&env).exists());
+}
+
+#[test]
+fn the_wizard_offers_the_mfa_devices_iam_lists_for_the_keys() {
+    let Some(moto) = Moto::start_or_skip("the_wizard_offers_the_mfa_devices_iam_lists_for_the_keys") else { return };
+    let keys = moto.create_admin_key("deployer");
+    let iam = |params: &[(&str, &str)]| {
+        let mut all = params.to_vec();
+        all.push(("Version", "2010-05-08"));
+        let r = crate::common::strict_sts::sign_and_post_service(&moto.url(), &keys, "iam", "us-east-1", &all);
+        assert_eq!(r.status, 200, "{params:?}: {}", r.body);
+    };
+    iam(&[("Action", "CreateVirtualMFADevice"), ("VirtualMFADeviceName", "deployer")]);
+    let serial = "arn:aws:iam::123456789012:mfa/deployer";
+    iam(&[
+        ("Action", "EnableMFADevice"),
+        ("UserName", "deployer"),
+        ("SerialNumber", serial),
+        ("AuthenticationCode1", "123456"),
+        ("AuthenticationCode2", "654321"),
+    ]);
+    moto.enable_auth();
+    let mut env = TestEnv::new();
+    env.write_config("[profile me]\nregion = eu-west-1\n");
+    env.write_credentials(&format!(
+        "[me]\naws_access_key_id = {}\naws_secret_access_key = {}\n",
+        keys.access_key_id, keys.secret_access_key
+    ));
+    env.set("AWS_ENDPOINT_URL", &moto.url());
+    let mut p = spawn_script(&env, "\"$ROLEGATE\" setup > out.txt; echo \"exit=$?\"");
+    p.exp_string("Role ARN (arn:aws:iam::ACCOUNT_ID:role/NAME): ").unwrap();
+    p.send_line("arn:aws:iam::123456789012:role/Deploy").unwrap();
+    p.exp_string(&format!("  1) me  (keys {})", keys.access_key_id)).unwrap();
+    p.exp_string("Which one? [1]: ").unwrap();
+    p.send_line("1").unwrap();
+    p.exp_string("MFA devices of arn:aws:iam::123456789012:user/deployer:").unwrap();
+    p.exp_string(&format!("  1) {serial}")).unwrap();
+    p.exp_string("Which one? [1]: ").unwrap();
+    p.send_line("").unwrap();
+    p.exp_string("External ID (Enter for none): ").unwrap();
+    p.send_line("").unwrap();
+    p.exp_string("Name of the new profile [deploy]: ").unwrap();
+    p.send_line("").unwrap();
+    let rest = p.exp_eof().unwrap();
+    assert!(rest.contains("exit=0"), "{rest}");
+    assert!(!rest.contains("Region"), "the region comes from `me`: {rest}");
+    assert_eq!(
+        std::fs::read_to_string(config_path(&env)).unwrap(),
+        format!(
+            "[profile me]\nregion = eu-west-1\n\n[profile deploy]\nsource_profile = me\nrole_arn = arn:aws:iam::123456789012:role/Deploy\nmfa_serial = {serial}\n\n[profile deploy-tf]\ncredential_process = rolegate credential-process deploy\nregion = eu-west-1\n"
+        )
+    );
+    assert!(!rest.contains(&keys.secret_access_key), "no secret on the terminal");
 }

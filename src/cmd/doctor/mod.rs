@@ -34,6 +34,11 @@ pub fn run(ctx: &Context, cli: &Cli, args: &DoctorArgs) -> Result<u8, Error> {
     let config_text = config::read_text(&paths.config)?;
     let credentials_text = config::read_text(&paths.credentials)?;
     let mut findings = Findings::default();
+    let config_exists = std::fs::metadata(&paths.config).is_ok();
+    let credentials_exists = std::fs::metadata(&paths.credentials).is_ok();
+    if !config_exists {
+        findings.push(missing_config_finding(&paths, credentials_exists));
+    }
 
     let (profiles, config_ok) = match Profiles::from_texts(&config_text, &credentials_text, &paths) {
         Ok(p) => (p, true),
@@ -70,8 +75,20 @@ pub fn run(ctx: &Context, cli: &Cli, args: &DoctorArgs) -> Result<u8, Error> {
         sources: profiles.sources(),
         cache: &cache,
         cache_private,
+        credentials_exists,
     });
     let reports = if config_ok { checker.run(args.profile.as_deref(), &mut findings) } else { Vec::new() };
+    if config_exists && config_ok && args.profile.is_none() && reports.is_empty() {
+        findings.push(
+            Finding::new(
+                Severity::Info,
+                "no-mfa-profiles",
+                "no profile has a role with an MFA device or an mfa_serial: rolegate has nothing to serve yet",
+            )
+            .in_file(&paths.config)
+            .fix(SETUP_FIX),
+        );
+    }
     let terraform = match &args.terraform {
         Some(dir) => {
             let inputs = terraform::TfInputs { ctx, paths: &paths, checker: &checker, config_ok };
@@ -100,6 +117,22 @@ pub fn run(ctx: &Context, cli: &Cli, args: &DoctorArgs) -> Result<u8, Error> {
     };
     crate::output::write_stdout(&text).map_err(Error::Stdout)?;
     Ok(exit_code)
+}
+
+/// What to run on a machine where nothing is set up.
+const SETUP_FIX: &str = "run `rolegate setup`: on a terminal it asks for the role, the MFA device and the profile with your keys, and writes the MFA profile and its `-tf` profile for Terraform (without a terminal: `rolegate setup PROFILE --source-profile BASE --role-arn ARN --mfa-serial ARN`)";
+
+/// The config file does not exist (and maybe neither does the credentials file).
+fn missing_config_finding(paths: &ConfigPaths, credentials_exists: bool) -> Finding {
+    let message = if credentials_exists {
+        "the config file does not exist: no profile with a role or an MFA device is set up".to_string()
+    } else {
+        format!(
+            "the config file does not exist, nor does the credentials file {}: nothing is set up yet",
+            paths.credentials.display()
+        )
+    };
+    Finding::new(Severity::Warning, "config-file-missing", message).in_file(&paths.config).fix(SETUP_FIX)
 }
 
 /// The cache directory's state; `true` when its entries may be read (private, or not created yet).

@@ -37,6 +37,9 @@ pub struct Inputs<'a> {
     pub cache: &'a Cache,
     /// The cache directory is safe to read (or does not exist yet).
     pub cache_private: bool,
+    /// The credentials file exists: keys expected there and not found are missing keys, not a
+    /// missing file.
+    pub credentials_exists: bool,
 }
 
 pub struct Checker<'a> {
@@ -456,6 +459,16 @@ impl<'a> Checker<'a> {
             ResolveError::ProfileNameRejected { profile, .. } => {
                 err("profile-name-rejected", e.to_string()).profile(profile).at(self.header(profile)).fix(hint)
             }
+            ResolveError::SourceProfileNotFound { profile, source_profile, .. } if !self.inp.credentials_exists => err(
+                "credentials-file-missing",
+                format!(
+                    "profile `{profile}` names source_profile `{source_profile}`, whose keys would be in the credentials file {}, which does not exist",
+                    files.credentials.display()
+                ),
+            )
+            .profile(profile)
+            .at(self.key(profile, "source_profile"))
+            .fix(store_keys_fix(source_profile, &files.credentials)),
             ResolveError::SourceProfileNotFound { profile, source_profile, .. } => {
                 let unprefixed = self.inp.sources.odd_sections().iter().find_map(|o| match o {
                     OddSection::ConfigWithoutPrefix { name: n, at } if n == source_profile => Some(at),
@@ -544,6 +557,16 @@ impl<'a> Checker<'a> {
                 .at(self.key(profile, "source_profile"))
                 .fix(format!("add `role_arn = arn:aws:iam::ACCOUNT_ID:role/NAME` to profile `{profile}`, or remove source_profile and use the source profile directly"))
             }
+            ResolveError::NoCredentials { profile, .. } if !self.inp.credentials_exists => err(
+                "credentials-file-missing",
+                format!(
+                    "profile `{profile}` has no keys: they would be in the credentials file {}, which does not exist",
+                    files.credentials.display()
+                ),
+            )
+            .profile(profile)
+            .at(self.header(profile))
+            .fix(store_keys_fix(profile, &files.credentials)),
             ResolveError::NoCredentials { profile, .. } => err(
                 "no-credentials",
                 format!("profile `{profile}` has no credentials: no aws_access_key_id, credential_process, credential_source or role_arn"),
@@ -896,6 +919,15 @@ pub fn chain_names(profiles: &Profiles, start: &str) -> Vec<String> {
 }
 
 /// The mistake behind an `mfa_serial` that is not an MFA device.
+/// How to give `profile` its keys when the credentials file does not exist.
+fn store_keys_fix(profile: &str, credentials: &std::path::Path) -> String {
+    let quoted = crate::config::quote(profile);
+    format!(
+        "store the access key of profile `{profile}`: `rolegate add {quoted}` (the OS credential store), or `aws configure --profile {quoted}` (writes {})",
+        credentials.display()
+    )
+}
+
 fn mfa_serial_finding(value: &str) -> Finding {
     let id = "mfa-serial-not-mfa";
     let console = "IAM console: Users > your user > Security credentials > Multi-factor authentication";
