@@ -4,7 +4,9 @@
 //! The command runs without a shell when it is plain words (no quotes, `$`, pipes or
 //! redirections), else with `sh -c`. Its stdin and stderr are the terminal when there is one (a
 //! touch-to-confirm message or a PIN prompt reaches the user), else stdin is empty and stderr
-//! is ours. It is bounded by the prompt deadline and killed past it.
+//! is ours. It runs in a process group of its own, which has the terminal for its run
+//! ([`crate::platform::spawn_in_own_group`]); it is bounded by the prompt deadline, past which
+//! the whole group is killed.
 
 use std::io::Read;
 use std::process::{Command, Stdio};
@@ -84,17 +86,20 @@ impl CodeSource for ProcessCode {
         }
         let mut command = self.command();
         command.stdout(Stdio::piped());
-        match crate::platform::open_terminal_for_child() {
+        let terminal = match crate::platform::open_terminal_for_child() {
             Ok(tty) => {
                 let err = tty.try_clone().map_err(|e| failed(e.to_string()))?;
                 command.stdin(tty).stderr(err);
+                true
             }
             Err(_) => {
                 command.stdin(Stdio::null());
+                false
             }
-        }
+        };
         let _span = tracing::debug_span!("mfa_process", what = self.what).entered();
-        let mut child = command.spawn().map_err(|e| failed(format!("cannot start it: {e}")))?;
+        let (mut child, group) = crate::platform::spawn_in_own_group(&mut command, terminal)
+            .map_err(|e| failed(format!("cannot start it: {e}")))?;
         let mut stdout = child.stdout.take().expect("piped");
         let (tx, rx) = mpsc::channel();
         std::thread::spawn(move || {
@@ -106,7 +111,7 @@ impl CodeSource for ProcessCode {
             Ok(Ok(out)) => out,
             Ok(Err(e)) => return Err(failed(e.to_string())),
             Err(_) => {
-                let _ = child.kill();
+                group.kill();
                 let _ = child.wait();
                 return Err(MfaError::ProcessTimeout {
                     profile: request.profile.into(),
@@ -117,6 +122,7 @@ impl CodeSource for ProcessCode {
             }
         };
         let status = child.wait().map_err(|e| failed(e.to_string()))?;
+        drop(group);
         let text = String::from_utf8_lossy(&out).into_owned();
         zeroize::Zeroize::zeroize(&mut out);
         if !status.success() {
