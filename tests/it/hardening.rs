@@ -215,7 +215,8 @@ fn a_base_credential_process_that_never_exits_is_ended_with_all_it_started() {
     );
     env.write_credentials("");
     // The deadline is the prompt timeout plus 25 s.
-    let out = env.run_without_terminal(&["credential-process", "target", "--mfa-token", "123456", "--prompt-timeout", "1"]);
+    let out =
+        env.run_without_terminal(&["credential-process", "target", "--mfa-token", "123456", "--prompt-timeout", "1"]);
     let err = stderr_of(&out);
     assert!(err.contains("profile `base`: its credential_process did not finish in time"), "{err}");
     assert_group_ended(&group_file, "the base credential_process");
@@ -286,7 +287,10 @@ fn programs_that_ask_on_the_terminal_still_can() {
     env.write_config(
         &crate::common::env::SEED_CONFIG
             .replace("[profile base]\n", &format!("[profile base]\ncredential_process = {base}\n"))
-            .replace("external_id = 123456789069\n", &format!("external_id = 123456789069\nrolegate_mfa_process = {otp}\n")),
+            .replace(
+                "external_id = 123456789069\n",
+                &format!("external_id = 123456789069\nrolegate_mfa_process = {otp}\n"),
+            ),
     );
     env.write_credentials("");
     let mut p = spawn_script(
