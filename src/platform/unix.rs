@@ -286,6 +286,21 @@ impl Drop for ChildGroup {
     }
 }
 
+/// Starts `command` as a child with the user's own core-size limit (this process keeps 0), as
+/// [`replace_process`] gives it to the program it becomes.
+pub fn spawn_with_user_limits(command: &mut Command) -> io::Result<std::process::Child> {
+    restore_core_limit();
+    let child = command.spawn();
+    let _ = rustix::process::setrlimit(
+        rustix::process::Resource::Core,
+        rustix::process::Rlimit {
+            current: Some(0),
+            maximum: rustix::process::getrlimit(rustix::process::Resource::Core).maximum,
+        },
+    );
+    child
+}
+
 /// The status a shell would report for a finished child: its exit code, or 128 + the signal
 /// that killed it.
 pub fn status_code(status: ExitStatus) -> u8 {
