@@ -81,6 +81,11 @@ pub fn open_read_nonblocking(path: &Path) -> io::Result<File> {
     OpenOptions::new().read(true).custom_flags((OFlags::NONBLOCK | OFlags::NOCTTY).bits() as i32).open(path)
 }
 
+/// Whether the file is a FIFO or a pipe (`AWS_CONFIG_FILE=<(COMMAND)` names a pipe).
+pub fn is_fifo(meta: &Metadata) -> bool {
+    std::os::unix::fs::FileTypeExt::is_fifo(&meta.file_type())
+}
+
 /// The bytes of an OS string as the system holds them (for hashing, never for display).
 pub fn os_bytes(s: &std::ffi::OsStr) -> &[u8] {
     std::os::unix::ffi::OsStrExt::as_bytes(s)
