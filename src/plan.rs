@@ -109,25 +109,30 @@ pub enum PlanError {
     BadSessionDuration { profile: String, file: String, value: String },
     #[error("profile `{profile}` ({file}): {KEY_MFA_STRATEGY} = session cannot work here: {why}")]
     SessionImpossible { profile: String, file: String, why: &'static str },
-    #[error(
-        "profile `{profile}` ({file}): {key} `{arn}` is in partition {arn_partition}, but region `{region}` ({region_from}) is in partition {region_partition}: its STS endpoint does not know that {what}"
-    )]
-    PartitionMismatch {
-        /// The profile that sets `key`.
-        profile: String,
-        file: String,
-        /// `role_arn` or `mfa_serial`.
-        key: &'static str,
-        arn: String,
-        arn_partition: &'static str,
-        region: String,
-        /// Where the region comes from, in words.
-        region_from: String,
-        region_partition: &'static str,
-        /// The profile asked for, where the region is best set.
-        requested: String,
-        what: &'static str,
-    },
+    #[error(transparent)]
+    PartitionMismatch(Box<PartitionMismatch>),
+}
+
+/// A role or MFA device of another partition than the region's STS endpoint.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "profile `{profile}` ({file}): {key} `{arn}` is in partition {arn_partition}, but region `{region}` ({region_from}) is in partition {region_partition}: its STS endpoint does not know that {what}"
+)]
+pub struct PartitionMismatch {
+    /// The profile that sets `key`.
+    pub profile: String,
+    pub file: String,
+    /// `role_arn` or `mfa_serial`.
+    pub key: &'static str,
+    pub arn: String,
+    pub arn_partition: &'static str,
+    pub region: String,
+    /// Where the region comes from, in words.
+    pub region_from: String,
+    pub region_partition: &'static str,
+    /// The profile asked for, where the region is best set.
+    pub requested: String,
+    pub what: &'static str,
 }
 
 impl PlanError {
@@ -147,7 +152,8 @@ impl PlanError {
                 Some(format!("for example `{KEY_MFA_SESSION_DURATION} = 43200` (12 h)"))
             }
             PlanError::SessionImpossible { .. } => Some(format!("remove `{KEY_MFA_STRATEGY}` or set it to `direct`")),
-            PlanError::PartitionMismatch { arn_partition, requested, key, region_partition, .. } => {
+            PlanError::PartitionMismatch(m) => {
+                let PartitionMismatch { arn_partition, requested, key, region_partition, .. } = &**m;
                 let example = endpoint::example_region(arn_partition).unwrap_or("REGION");
                 Some(format!(
                     "use a region of partition {arn_partition}: `region = {example}` (for example) in profile `{requested}`, or AWS_REGION={example}; or, if the {key} is wrong, one of partition {region_partition} starts with `arn:{region_partition}:`"
@@ -333,7 +339,7 @@ fn check_partition(profiles: &Profiles, chain: &Chain, region: &str, region_sour
             .origin_of_key(profile, key)
             .or_else(|| profiles.origin(profile))
             .map_or_else(|| profiles.describe_files(), |p| p.display().to_string());
-        return Err(PlanError::PartitionMismatch {
+        return Err(PlanError::PartitionMismatch(Box::new(PartitionMismatch {
             profile: profile.into(),
             file,
             key,
@@ -344,7 +350,7 @@ fn check_partition(profiles: &Profiles, chain: &Chain, region: &str, region_sour
             region_partition,
             requested: chain.profile.clone(),
             what,
-        });
+        })));
     }
     Ok(())
 }

@@ -380,7 +380,7 @@ impl<'a> Checker<'a> {
             PlanError::Resolve(
                 ResolveError::UnsupportedBase { .. } | ResolveError::UnsupportedCredentialSource { .. },
             )
-            | PlanError::PartitionMismatch { .. } => chain_names(self.inp.profiles, name)
+            | PlanError::PartitionMismatch(_) => chain_names(self.inp.profiles, name)
                 .iter()
                 .any(|p| self.inp.profiles.get(p).is_some_and(|pp| pp.contains_key("mfa_serial"))),
             _ => true,
@@ -427,17 +427,28 @@ impl<'a> Checker<'a> {
             PlanError::NothingToDo { profile, .. } => {
                 Finding::new(Severity::Info, "nothing-to-do", e.to_string()).profile(profile)
             }
-            PlanError::PartitionMismatch {
-                profile, key, arn, arn_partition, region, region_from, region_partition, what, ..
-            } => err(
+            PlanError::PartitionMismatch(m) => {
+                let plan::PartitionMismatch {
+                    profile,
+                    key,
+                    arn,
+                    arn_partition,
+                    region,
+                    region_from,
+                    region_partition,
+                    what,
+                    ..
+                } = &**m;
+                err(
                 "partition-mismatch",
                 format!(
                     "{key} `{arn}` is in partition {arn_partition}, but region `{region}` ({region_from}) is in partition {region_partition}: its STS endpoint does not know that {what}, and would refuse it after the MFA code is used"
                 ),
             )
-            .profile(profile)
-            .at(self.key(profile, key))
-            .fix(e.hint().unwrap_or_default()),
+                .profile(profile)
+                .at(self.key(profile, key))
+                .fix(e.hint().unwrap_or_default())
+            }
         }
     }
 
