@@ -175,22 +175,25 @@ fn run_process(
     let (mut child, group) = crate::platform::spawn_in_own_group(&mut command_line, terminal)
         .map_err(|source| BaseError::ProcessSpawn { profile: profile.into(), source })?;
     let mut stdout = child.stdout.take().expect("piped");
+    // Its output to the end, then its exit, both within the deadline (a command that closes
+    // stdout and goes on running is waited for no longer than one that never prints).
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
         let mut out = Vec::new();
-        let r = stdout.by_ref().take(1 << 20).read_to_end(&mut out).map(|_| out);
-        let _ = tx.send(r);
+        let read = stdout.by_ref().take(1 << 20).read_to_end(&mut out).map(|_| out);
+        let status = child.wait();
+        if let Err(mpsc::SendError((Ok(mut out), _))) = tx.send((read, status)) {
+            zeroize::Zeroize::zeroize(&mut out); // given up on: no one reads it
+        }
     });
-    let output = match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
-        Ok(Ok(out)) => out,
-        Ok(Err(e)) => return Err(BaseError::ProcessSpawn { profile: profile.into(), source: e }),
+    let spawn_error = |source| BaseError::ProcessSpawn { profile: profile.into(), source };
+    let (output, status) = match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+        Ok((read, status)) => (read.map_err(spawn_error)?, status.map_err(spawn_error)?),
         Err(_) => {
             group.kill();
-            let _ = child.wait();
             return Err(BaseError::ProcessTimeout { profile: profile.into() });
         }
     };
-    let status = child.wait().map_err(|source| BaseError::ProcessSpawn { profile: profile.into(), source })?;
     drop(group);
     let mut output = output;
     if !status.success() {

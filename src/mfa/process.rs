@@ -101,18 +101,22 @@ impl CodeSource for ProcessCode {
         let (mut child, group) = crate::platform::spawn_in_own_group(&mut command, terminal)
             .map_err(|e| failed(format!("cannot start it: {e}")))?;
         let mut stdout = child.stdout.take().expect("piped");
+        // Its output to the end, then its exit, both within the deadline.
         let (tx, rx) = mpsc::channel();
         std::thread::spawn(move || {
             let mut out = Vec::new();
-            let r = (&mut stdout).take(4096).read_to_end(&mut out).map(|_| out);
-            let _ = tx.send(r);
+            let read = (&mut stdout).take(4096).read_to_end(&mut out).map(|_| out);
+            let status = child.wait();
+            if let Err(mpsc::SendError((Ok(mut out), _))) = tx.send((read, status)) {
+                zeroize::Zeroize::zeroize(&mut out); // given up on: no one reads it
+            }
         });
-        let mut out = match rx.recv_timeout(request.deadline.saturating_duration_since(Instant::now())) {
-            Ok(Ok(out)) => out,
-            Ok(Err(e)) => return Err(failed(e.to_string())),
+        let (mut out, status) = match rx.recv_timeout(request.deadline.saturating_duration_since(Instant::now())) {
+            Ok((read, status)) => {
+                (read.map_err(|e| failed(e.to_string()))?, status.map_err(|e| failed(e.to_string()))?)
+            }
             Err(_) => {
                 group.kill();
-                let _ = child.wait();
                 return Err(MfaError::ProcessTimeout {
                     profile: request.profile.into(),
                     what: self.what,
@@ -121,7 +125,6 @@ impl CodeSource for ProcessCode {
                 });
             }
         };
-        let status = child.wait().map_err(|e| failed(e.to_string()))?;
         drop(group);
         let text = String::from_utf8_lossy(&out).into_owned();
         zeroize::Zeroize::zeroize(&mut out);

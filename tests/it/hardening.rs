@@ -239,6 +239,22 @@ fn an_mfa_program_or_dialog_that_never_exits_is_ended_with_all_it_started() {
     assert!(err.contains("did not print a code within 1 s"), "{err}");
     assert_group_ended(&group_file, "rolegate_mfa_process");
 
+    // One that closes its stdout first (its end of output is not its end).
+    let closed_group = env.path("closed-group");
+    let program = never_exiting_program(&env, "otp-closed", &closed_group);
+    let text = std::fs::read_to_string(&program).unwrap().replacen("#!/bin/sh\n", "#!/bin/sh\nexec >&-\n", 1);
+    std::fs::write(&program, text).unwrap();
+    env.write_config(&crate::common::env::SEED_CONFIG.replace(
+        "external_id = 123456789069\n",
+        &format!("external_id = 123456789069\nrolegate_mfa_process = {program}\n"),
+    ));
+    let run = crate::common::run::run_bounded(
+        env.without_terminal(&["credential-process", "target", "--prompt-timeout", "1"]),
+        std::time::Duration::from_secs(20),
+    );
+    assert!(run.stderr().contains("did not print a code within 1 s"), "{}", run.stderr());
+    assert_group_ended(&closed_group, "rolegate_mfa_process with its stdout closed");
+
     // A dialog, when there is neither a program nor a terminal.
     let bin = env.path("bin");
     std::fs::create_dir_all(&bin).unwrap();
