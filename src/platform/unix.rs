@@ -272,14 +272,21 @@ impl ChildGroup {
 }
 
 impl Drop for ChildGroup {
-    /// Gives the terminal back to our group, if the child's group still has it (another
-    /// program may have taken it since). This process is then in a background group, where
+    /// Gives the terminal back to our group, if the child's group still has it, or no group
+    /// does (macOS reports no foreground group once the group's last process is gone); not if
+    /// another program has taken it since. This process is then in a background group, where
     /// `tcsetpgrp` would stop it (and its whole group) with SIGTTOU unless the signal is
     /// blocked: it is, in this thread, for that one call, as shells do.
     fn drop(&mut self) {
         use nix::sys::signal::{SigSet, SigmaskHow, Signal, pthread_sigmask};
         let Some((tty, ours)) = self.terminal.take() else { return };
-        if rustix::termios::tcgetpgrp(&tty) != Ok(self.pgid) {
+        let ours_to_take = match rustix::termios::tcgetpgrp(&tty) {
+            Ok(now) if now == self.pgid => true,
+            Ok(now) if now == ours => false,
+            Ok(now) => rustix::process::test_kill_process_group(now) == Err(rustix::io::Errno::SRCH),
+            Err(_) => false,
+        };
+        if !ours_to_take {
             return;
         }
         let mut previous = SigSet::empty();
