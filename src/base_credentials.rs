@@ -1,7 +1,8 @@
 //! The first credentials of a chain: static keys, the environment, or a `credential_process`.
 //!
 //! A base `credential_process` runs as the SDKs run it (`sh -c LINE`, stdin and stderr
-//! inherited, stdout parsed as credential_process JSON), bounded by the call's deadline, with
+//! inherited, stdout parsed as credential_process JSON), bounded by the call's deadline (then
+//! its whole process group is killed: what it started too), with
 //! every variable of rolegate's environment (byte for byte) and `ROLEGATE_RESOLVING` naming the
 //! profiles being resolved so that a rolegate started by it for one of them stops instead of
 //! recursing.
@@ -84,7 +85,12 @@ pub trait BaseSource {
 }
 
 /// The base credentials as the profiles configure them: [`fetch`].
-pub struct Configured;
+pub struct Configured {
+    /// Whether a base `credential_process` may have the terminal for its run (see
+    /// [`crate::platform::spawn_in_own_group`]): not in the local endpoint's background
+    /// renewal, which runs while the endpoint's child has the terminal.
+    pub terminal: bool,
+}
 
 impl BaseSource for Configured {
     fn fetch(
@@ -94,12 +100,22 @@ impl BaseSource for Configured {
         resolving: &[&str],
         deadline: Instant,
     ) -> Result<BaseCredentials, BaseError> {
-        fetch(ctx, base, resolving, deadline)
+        fetch_base(ctx, base, resolving, deadline, self.terminal)
     }
 }
 
 /// Fetches the base credentials. `resolving` lists the profiles of the chain being resolved.
 pub fn fetch(ctx: &Context, base: &Base, resolving: &[&str], deadline: Instant) -> Result<BaseCredentials, BaseError> {
+    fetch_base(ctx, base, resolving, deadline, true)
+}
+
+fn fetch_base(
+    ctx: &Context,
+    base: &Base,
+    resolving: &[&str],
+    deadline: Instant,
+    terminal: bool,
+) -> Result<BaseCredentials, BaseError> {
     match base {
         Base::StaticKeys { access_key_id, secret_access_key, session_token, .. } => Ok(BaseCredentials {
             access_key_id: access_key_id.clone(),
@@ -118,7 +134,7 @@ pub fn fetch(ctx: &Context, base: &Base, resolving: &[&str], deadline: Instant) 
                 expiration: None,
             })
         }
-        Base::Process { profile, command } => run_process(ctx, profile, command, resolving, deadline),
+        Base::Process { profile, command } => run_process(ctx, profile, command, resolving, deadline, terminal),
     }
 }
 
@@ -138,12 +154,14 @@ fn run_process(
     command: &str,
     resolving: &[&str],
     deadline: Instant,
+    terminal: bool,
 ) -> Result<BaseCredentials, BaseError> {
     let mut chain: Vec<&str> =
         ctx.env.get(env_vars::ROLEGATE_RESOLVING).map(|c| c.split(',').collect()).unwrap_or_default();
     chain.extend_from_slice(resolving);
     let _span = tracing::debug_span!("credential_process", profile).entered();
-    let mut child = Command::new("sh")
+    let mut command_line = Command::new("sh");
+    command_line
         .arg("-c")
         .arg(command)
         .env_clear()
@@ -151,26 +169,32 @@ fn run_process(
         .env(env_vars::ROLEGATE_RESOLVING, chain.join(","))
         .stdin(Stdio::inherit())
         .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
+        .stderr(Stdio::inherit());
+    // Its own process group: at the deadline the group is killed, with whatever the command
+    // started; it has the terminal for its run (a password manager may ask there).
+    let (mut child, group) = crate::platform::spawn_in_own_group(&mut command_line, terminal)
         .map_err(|source| BaseError::ProcessSpawn { profile: profile.into(), source })?;
     let mut stdout = child.stdout.take().expect("piped");
+    // Its output to the end, then its exit, both within the deadline (a command that closes
+    // stdout and goes on running is waited for no longer than one that never prints).
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
         let mut out = Vec::new();
-        let r = stdout.by_ref().take(1 << 20).read_to_end(&mut out).map(|_| out);
-        let _ = tx.send(r);
+        let read = stdout.by_ref().take(1 << 20).read_to_end(&mut out).map(|_| out);
+        let status = child.wait();
+        if let Err(mpsc::SendError((Ok(mut out), _))) = tx.send((read, status)) {
+            zeroize::Zeroize::zeroize(&mut out); // given up on: no one reads it
+        }
     });
-    let output = match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
-        Ok(Ok(out)) => out,
-        Ok(Err(e)) => return Err(BaseError::ProcessSpawn { profile: profile.into(), source: e }),
+    let spawn_error = |source| BaseError::ProcessSpawn { profile: profile.into(), source };
+    let (output, status) = match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+        Ok((read, status)) => (read.map_err(spawn_error)?, status.map_err(spawn_error)?),
         Err(_) => {
-            let _ = child.kill();
-            let _ = child.wait();
+            group.kill();
             return Err(BaseError::ProcessTimeout { profile: profile.into() });
         }
     };
-    let status = child.wait().map_err(|source| BaseError::ProcessSpawn { profile: profile.into(), source })?;
+    drop(group);
     let mut output = output;
     if !status.success() {
         zeroize::Zeroize::zeroize(&mut output);

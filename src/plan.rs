@@ -109,6 +109,30 @@ pub enum PlanError {
     BadSessionDuration { profile: String, file: String, value: String },
     #[error("profile `{profile}` ({file}): {KEY_MFA_STRATEGY} = session cannot work here: {why}")]
     SessionImpossible { profile: String, file: String, why: &'static str },
+    #[error(transparent)]
+    PartitionMismatch(Box<PartitionMismatch>),
+}
+
+/// A role or MFA device of another partition than the region's STS endpoint.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "profile `{profile}` ({file}): {key} `{arn}` is in partition {arn_partition}, but region `{region}` ({region_from}) is in partition {region_partition}: its STS endpoint does not know that {what}"
+)]
+pub struct PartitionMismatch {
+    /// The profile that sets `key`.
+    pub profile: String,
+    pub file: String,
+    /// `role_arn` or `mfa_serial`.
+    pub key: &'static str,
+    pub arn: String,
+    pub arn_partition: &'static str,
+    pub region: String,
+    /// Where the region comes from, in words.
+    pub region_from: String,
+    pub region_partition: &'static str,
+    /// The profile asked for, where the region is best set.
+    pub requested: String,
+    pub what: &'static str,
 }
 
 impl PlanError {
@@ -128,6 +152,13 @@ impl PlanError {
                 Some(format!("for example `{KEY_MFA_SESSION_DURATION} = 43200` (12 h)"))
             }
             PlanError::SessionImpossible { .. } => Some(format!("remove `{KEY_MFA_STRATEGY}` or set it to `direct`")),
+            PlanError::PartitionMismatch(m) => {
+                let PartitionMismatch { arn_partition, requested, key, region_partition, .. } = &**m;
+                let example = endpoint::example_region(arn_partition).unwrap_or("REGION");
+                Some(format!(
+                    "use a region of partition {arn_partition}: `region = {example}` (for example) in profile `{requested}`, or AWS_REGION={example}; or, if the {key} is wrong, one of partition {region_partition} starts with `arn:{region_partition}:`"
+                ))
+            }
         }
     }
 }
@@ -218,6 +249,10 @@ pub fn plan(profiles: &Profiles, profile: &str, env: &Env, options: &PlanOptions
         endpoint::resolve(&endpoint_params(selected, configured.as_ref().map(|c| c.0.clone()), env, &region))
             .map_err(|source| PlanError::Endpoint { profile: profile.into(), source })?;
     let endpoint_source = configured.map_or(Source::Default, |c| c.1);
+    // A custom endpoint (a test, a private STS, a proxy) is trusted to know its roles.
+    if endpoint_source == Source::Default {
+        check_partition(profiles, &chain, &region, &region_source)?;
+    }
 
     let identity = base_identity(&chain.base, env);
     // The MFA session is valid in every region of its partition: key it on the partition, or on
@@ -269,6 +304,55 @@ pub fn plan(profiles: &Profiles, profile: &str, env: &Env, options: &PlanOptions
         result_key,
         mfa_session_key,
     })
+}
+
+/// The roles and the MFA device of the chain must be in the partition of the region's STS
+/// endpoint: another partition's STS refuses them, and only after the MFA code was spent.
+fn check_partition(profiles: &Profiles, chain: &Chain, region: &str, region_source: &Source) -> Result<(), PlanError> {
+    let region_partition = endpoint::partition_id(region);
+    let serial_owner = || {
+        chain
+            .hops
+            .iter()
+            .map(|h| h.profile.as_str())
+            .chain(std::iter::once(chain.base.profile()))
+            .find(|p| profiles.get(p).is_some_and(|props| props.contains_key("mfa_serial")))
+            .unwrap_or(chain.profile.as_str())
+    };
+    let arns = chain
+        .hops
+        .iter()
+        .map(|h| ("role_arn", h.role_arn.as_str(), h.profile.as_str(), "role"))
+        .chain(chain.mfa_serial().map(|s| ("mfa_serial", s, serial_owner(), "MFA device")));
+    for (key, arn, profile, what) in arns {
+        let Some(arn_partition) = endpoint::arn_partition(arn) else { continue };
+        if arn_partition == region_partition {
+            continue;
+        }
+        let region_from = match region_source {
+            Source::Env(var) => format!("from {var}"),
+            Source::Setting { profile, .. } => format!("the region of profile `{profile}`"),
+            Source::Flag(flag) => format!("from {flag}"),
+            Source::Services { .. } | Source::Default => "the default region".to_string(),
+        };
+        let file = profiles
+            .origin_of_key(profile, key)
+            .or_else(|| profiles.origin(profile))
+            .map_or_else(|| profiles.describe_files(), |p| p.display().to_string());
+        return Err(PlanError::PartitionMismatch(Box::new(PartitionMismatch {
+            profile: profile.into(),
+            file,
+            key,
+            arn: arn.into(),
+            arn_partition,
+            region: region.into(),
+            region_from,
+            region_partition,
+            requested: chain.profile.clone(),
+            what,
+        })));
+    }
+    Ok(())
 }
 
 fn choose_strategy(

@@ -544,7 +544,7 @@ impl Renew for Renewer {
         let sts = crate::sts::LazyClient::new(&self.ctx, self.plan.endpoint.clone(), deadline);
         let mut opts = Options {
             code_source: &mut no_prompt,
-            base: &crate::base_credentials::Configured,
+            base: &crate::base_credentials::Configured { terminal: false },
             sts: &sts,
             refresh: false,
             deadline,

@@ -116,7 +116,7 @@ impl Session {
         let sts = LazyClient::new(&self.ctx, target.plan.endpoint.clone(), target.deadline);
         let mut opts = provider::Options {
             code_source: code_source.as_mut(),
-            base: &base_credentials::Configured,
+            base: &base_credentials::Configured { terminal: true },
             sts: &sts,
             refresh: target.refresh,
             deadline: target.deadline,

@@ -7,8 +7,10 @@
 //! profile named in the child's own code also gets rolegate's credentials.
 //!
 //! Without `--server`, rolegate replaces itself with the command (Unix `exec`): signals and the
-//! exit status are the command's own. With `--server`, rolegate stays the parent: it forwards
-//! SIGINT, SIGTERM and SIGHUP and exits with the child's status (128 + signal when killed).
+//! exit status are the command's own. With `--server`, or when the child needs a credentials
+//! copy (it holds long-term keys, and is removed when the command ends), rolegate stays the
+//! parent: it forwards SIGINT, SIGTERM and SIGHUP and exits with the child's status (128 +
+//! signal when killed).
 //!
 //! Nesting: inside a rolegate child (`ROLEGATE_PROFILE` set), the same profile re-uses the
 //! credentials already there; another profile replaces them. Either way with a one-line notice.
@@ -18,7 +20,7 @@ use crate::context::Context;
 use crate::diag;
 use crate::env_vars;
 use crate::error::Error;
-use crate::exec::{ChildEnv, ExecError, generated_config, replace_with};
+use crate::exec::{ChildEnv, ExecError, generated_config, replace_with, run_as_parent};
 use crate::output::env::child_env;
 use crate::server;
 use crate::session::Session;
@@ -48,24 +50,32 @@ pub fn run(ctx: Context, cli: &Cli, args: &ExecArgs) -> Result<u8, Error> {
     let target = session.target(Some(&args.profile), &args.session)?;
 
     // Before the credentials: a copy that cannot be written costs no MFA code.
+    let mut credentials_copy = None;
     if !args.no_generated_config {
         let paths = &session.paths;
         let exe = std::env::current_exe().map_err(ExecError::SelfPath)?;
         let dir = generated_config::dir(&session.ctx.env, session.cache.dir());
-        let generated = generated_config::write(&dir, paths, &session.profiles, &session.ctx.env, &exe)?;
+        let now = session.ctx.now().unix_timestamp();
+        let generated = generated_config::write(&dir, paths, &session.profiles, &session.ctx.env, &exe, now)?;
         tracing::debug!(profiles = ?generated.rewritten, config = %generated.config.display(), "generated config");
         env.set(env_vars::AWS_CONFIG_FILE, &generated.config);
-        env.set(env_vars::AWS_SHARED_CREDENTIALS_FILE, generated.credentials.as_ref().unwrap_or(&paths.credentials));
+        let credentials_file = generated.credentials.as_ref().map_or(paths.credentials.as_path(), |c| c.path());
+        env.set(env_vars::AWS_SHARED_CREDENTIALS_FILE, credentials_file);
         env.set(env_vars::ROLEGATE_CONFIG_FILE, &paths.config);
         env.set(env_vars::ROLEGATE_SHARED_CREDENTIALS_FILE, &paths.credentials);
+        credentials_copy = generated.credentials;
     }
 
+    // From here the credentials copy (long-term keys) is removed when `credentials_copy` drops:
+    // on an error, or when the command has ended.
     let credentials = session.credentials(&target)?;
     if args.server {
         let child = server::Child { command, env, profile: &args.profile, region: &target.plan.region };
         let renewer = session.renewer(&target);
         let margin = args.refresh_margin.unwrap_or(server::DEFAULT_REFRESH_MARGIN_SECONDS);
-        return Ok(server::run(child, credentials, renewer, margin)?);
+        let status = server::run(child, credentials, renewer, margin)?;
+        drop(credentials_copy);
+        return Ok(status);
     }
     let changes = child_env(&credentials, Some(&target.plan.region), &args.profile);
     for name in &changes.unset {
@@ -75,5 +85,13 @@ pub fn run(ctx: Context, cli: &Cli, args: &ExecArgs) -> Result<u8, Error> {
         env.set(name, value);
     }
     drop(changes);
-    Err(replace_with(command, env).into())
+    match credentials_copy {
+        // Stay the parent, to remove the copy when the command ends.
+        Some(copy) => {
+            let status = run_as_parent(command, env)?;
+            drop(copy);
+            Ok(status)
+        }
+        None => Err(replace_with(command, env).into()),
+    }
 }

@@ -42,6 +42,10 @@ pub enum ConfigError {
     TooLarge { path: PathBuf, size: u64 },
     #[error("no home directory: set HOME, or AWS_CONFIG_FILE and AWS_SHARED_CREDENTIALS_FILE")]
     NoHome,
+    #[error("{} is a FIFO (named pipe) that no program writes to", path.display())]
+    FifoWithoutWriter { path: PathBuf },
+    #[error("{} is a device with nothing to read, not a file", path.display())]
+    DeviceNotReady { path: PathBuf },
 }
 
 impl ConfigError {
@@ -58,6 +62,12 @@ impl ConfigError {
                 Some("check that AWS_CONFIG_FILE / AWS_SHARED_CREDENTIALS_FILE name the right files".into())
             }
             ConfigError::NoHome => None,
+            ConfigError::FifoWithoutWriter { .. } => Some(
+                "start the program that writes it first, or use `AWS_CONFIG_FILE=<(COMMAND)` (bash, zsh), or point AWS_CONFIG_FILE / AWS_SHARED_CREDENTIALS_FILE at a regular file".into(),
+            ),
+            ConfigError::DeviceNotReady { .. } => {
+                Some("point AWS_CONFIG_FILE / AWS_SHARED_CREDENTIALS_FILE at a regular file".into())
+            }
         }
     }
 }
@@ -309,24 +319,74 @@ fn split_parse_message(message: &str) -> (Option<u32>, String) {
 pub fn read_text(path: &Path) -> Result<String, ConfigError> {
     use std::io::Read;
     let read_error = |source| ConfigError::Read { path: path.to_path_buf(), source };
-    let file = match std::fs::File::open(path) {
+    // Opened without blocking: a FIFO's open would wait for a writer for ever.
+    let mut file = match crate::platform::open_read_nonblocking(path) {
         Ok(file) => file,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(String::new()),
         Err(source) => return Err(read_error(source)),
     };
-    if let Ok(meta) = file.metadata()
-        && meta.len() > MAX_FILE_BYTES
-    {
+    let meta = file.metadata().map_err(read_error)?;
+    if meta.is_file() && meta.len() > MAX_FILE_BYTES {
         return Err(ConfigError::TooLarge { path: path.to_path_buf(), size: meta.len() });
     }
+    // A pipe is what the SDKs read too (`AWS_CONFIG_FILE=<(sops -d config)`): it is read to its
+    // end however long its writer takes. A named FIFO that no program has open for writing
+    // gets a moment for one to come, then an error. A device never makes us wait.
+    let fifo = crate::platform::is_fifo(&meta);
+    let (mut writer_awaited, mut grace_over) = (false, false);
     // The cap counts the bytes actually read: a device (`/dev/zero`) or a pipe says nothing
     // true about its size.
     let mut bytes = Vec::new();
-    file.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes).map_err(read_error)?;
-    if bytes.len() as u64 > MAX_FILE_BYTES {
-        return Err(ConfigError::TooLarge { path: path.to_path_buf(), size: bytes.len() as u64 });
+    let mut buf = [0u8; 64 * 1024];
+    loop {
+        match file.read(&mut buf) {
+            // No writer: the end, unless a FIFO has had none yet.
+            Ok(0) if !fifo || writer_awaited || !bytes.is_empty() => break,
+            Ok(0) if grace_over => return Err(ConfigError::FifoWithoutWriter { path: path.to_path_buf() }),
+            // A writer that opens it and writes later makes the next read wait (`WouldBlock`).
+            Ok(0) => match wait_for_input(&file, Some(FIFO_WRITER_GRACE)).map_err(read_error)? {
+                true => writer_awaited = true,
+                false => grace_over = true,
+            },
+            Ok(n) => {
+                bytes.extend_from_slice(&buf[..n]);
+                if bytes.len() as u64 > MAX_FILE_BYTES {
+                    return Err(ConfigError::TooLarge { path: path.to_path_buf(), size: bytes.len() as u64 });
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock && fifo => {
+                writer_awaited = true;
+                wait_for_input(&file, None).map_err(read_error)?;
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                return Err(ConfigError::DeviceNotReady { path: path.to_path_buf() });
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(source) => return Err(read_error(source)),
+        }
     }
     String::from_utf8(bytes).map_err(|_| ConfigError::NotUtf8 { path: path.to_path_buf() })
+}
+
+/// How long a named FIFO that no program writes to is given for a writer to come.
+const FIFO_WRITER_GRACE: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// Waits until `file` has input or an end, for at most `bound` (`None`: as long as it takes);
+/// `Ok(false)` when the bound passed.
+fn wait_for_input(file: &std::fs::File, bound: Option<std::time::Duration>) -> std::io::Result<bool> {
+    let deadline = bound.map(|b| std::time::Instant::now() + b);
+    loop {
+        let step = match deadline {
+            Some(d) => d.saturating_duration_since(std::time::Instant::now()),
+            None => std::time::Duration::from_secs(3600),
+        };
+        if crate::platform::wait_readable(file, step)? {
+            return Ok(true);
+        }
+        if deadline.is_some_and(|d| std::time::Instant::now() >= d) {
+            return Ok(false);
+        }
+    }
 }
 
 /// Polls a future that is known to complete without waiting (see its one caller).

@@ -17,7 +17,8 @@
 //! sections, keys included. The user's files are never written. The copies are 0600 in a 0700
 //! directory ([`dir`]: the runtime directory when there is a private one, so they never reach
 //! the disk and are gone at logout; else the cache directory), rewritten at every exec, so they
-//! follow the user's edits. The child gets
+//! follow the user's edits. The credentials copy is the run's own and lives only as long as the
+//! run ([`CredentialsCopy`]). The child gets
 //! `ROLEGATE_CONFIG_FILE` / `ROLEGATE_SHARED_CREDENTIALS_FILE` naming the originals, which is
 //! where the `credential_process` calls (and nested rolegates) read the real profiles.
 
@@ -37,9 +38,33 @@ pub struct Generated {
     /// A credentials copy, only when a rewritten profile had a section in the credentials file
     /// (its static keys would win over `credential_process`). Otherwise the child reads the
     /// user's own file: a copy would duplicate long-term secrets for nothing.
-    pub credentials: Option<PathBuf>,
+    pub credentials: Option<CredentialsCopy>,
     /// The profiles that now call rolegate.
     pub rewritten: Vec<String>,
+}
+
+/// exec's copy of the credentials file: it keeps the long-term keys of the profiles it does not
+/// rewrite, so it must not outlive the run. Its name is this run's own
+/// (`credentials-TAG-PID`), it is locked (`flock`) while the run lasts, and dropping it removes
+/// it: `exec` stays the parent of its command while such a copy exists and drops it when the
+/// command ends. A copy that no run holds locked is what a killed run left; the next
+/// [`write`] removes it.
+pub struct CredentialsCopy {
+    path: PathBuf,
+    /// Held for the run: the lock says "in use" to other runs.
+    _lock: std::fs::File,
+}
+
+impl CredentialsCopy {
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Drop for CredentialsCopy {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
 }
 
 /// Where the copies go: `$XDG_RUNTIME_DIR/rolegate` when `XDG_RUNTIME_DIR` is a directory of
@@ -78,13 +103,16 @@ pub fn profiles_to_rewrite(profiles: &Profiles, env: &Env) -> BTreeMap<String, S
         .collect()
 }
 
-/// Writes the copies into `dir` (created 0700). `exe` is the rolegate binary the copies call.
+/// Writes the copies into `dir` (created 0700), after removing what killed runs left there
+/// ([`CredentialsCopy`]; `now` is the clock's Unix time). `exe` is the rolegate binary the
+/// copies call.
 pub fn write(
     dir: &Path,
     paths: &ConfigPaths,
     profiles: &Profiles,
     env: &Env,
     exe: &Path,
+    now: i64,
 ) -> Result<Generated, CacheError> {
     let io = |action, path: &Path, source| CacheError::Io { action, path: path.to_path_buf(), source };
     let rewrite = profiles_to_rewrite(profiles, env);
@@ -97,28 +125,53 @@ pub fn write(
 
     crate::platform::create_private_dir_all(dir).map_err(|e| io("create", dir, e))?;
     check_private_dir(dir)?;
+    remove_leftovers(dir, now);
     let tag = crate::cache::key::short_digest(&format!("{}\n{}", paths.config.display(), paths.credentials.display()));
-    let credentials_path = dir.join(format!("credentials-{tag}"));
-    let out = Generated {
-        config: dir.join(format!("config-{tag}")),
-        credentials: needs_credentials_copy.then(|| credentials_path.clone()),
-        rewritten: rewrite.into_keys().collect(),
-    };
-    if !needs_credentials_copy {
-        let _ = std::fs::remove_file(&credentials_path); // a copy an earlier version of the files needed
-    }
-    let mut files = vec![(&out.config, config)];
-    if let Some(path) = &out.credentials {
-        files.push((path, credentials));
-    }
-    for (path, text) in files {
+    let config_path = dir.join(format!("config-{tag}"));
+    let persist = |path: &Path, text: &str| {
         let mut tmp =
             tempfile::Builder::new().prefix(".tmp-").tempfile_in(dir).map_err(|e| io("create a file in", dir, e))?;
+        // Locked from its first byte to the end of the run (a no-op for the config copy, whose
+        // handle is closed at once).
+        tmp.as_file().lock().map_err(|e| io("lock a file in", dir, e))?;
         tmp.write_all(text.as_bytes()).map_err(|e| io("write to", dir, e))?;
         tmp.as_file().sync_all().map_err(|e| io("sync a file in", dir, e))?;
-        tmp.persist(path).map_err(|e| io("rename a file in", dir, e.error))?;
+        tmp.persist(path).map_err(|e| io("rename a file in", dir, e.error))
+    };
+    persist(&config_path, &config)?;
+    let credentials = if needs_credentials_copy {
+        let path = dir.join(format!("credentials-{tag}-{}", std::process::id()));
+        let lock = persist(&path, &credentials)?;
+        Some(CredentialsCopy { path, _lock: lock })
+    } else {
+        None
+    };
+    Ok(Generated { config: config_path, credentials, rewritten: rewrite.into_keys().collect() })
+}
+
+/// Removes the credentials copies of runs that were killed (no run holds their lock), and
+/// temporary files of interrupted writes (unlocked, and older than a minute: a write under
+/// way locks its file the moment it creates it).
+fn remove_leftovers(dir: &Path, now: i64) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        let temporary = name.starts_with(".tmp-");
+        if !temporary && !name.starts_with("credentials-") {
+            continue;
+        }
+        let path = entry.path();
+        let Ok(file) = crate::platform::open_read_nofollow(&path) else { continue };
+        let Ok(meta) = file.metadata() else { continue };
+        if !meta.is_file() || (temporary && now - crate::platform::changed_at(&meta) < 60) {
+            continue;
+        }
+        if file.try_lock().is_ok() {
+            tracing::debug!(path = %path.display(), "removing a copy a killed run left");
+            let _ = std::fs::remove_file(&path);
+        }
     }
-    Ok(out)
 }
 
 /// The copies hold the user's keys: their directory must be a real directory (not a link), ours,

@@ -75,6 +75,23 @@ pub fn replace_with(command: &[OsString], env: ChildEnv) -> ExecError {
     ExecError::Spawn { program: program.to_string_lossy().into_owned(), source }
 }
 
+/// Runs `command` as a child and waits for it, passing SIGINT, SIGTERM and SIGHUP on (see
+/// [`crate::platform::SignalForwarder`]); returns its status as a shell reports it (128 + the
+/// signal when it was killed). For a run that must clean up after its command.
+pub fn run_as_parent(command: &[OsString], env: ChildEnv) -> Result<u8, ExecError> {
+    let (program, rest) = command.split_first().expect("a command or the shell");
+    let spawn_error = |source| ExecError::Spawn { program: program.to_string_lossy().into_owned(), source };
+    let signals = crate::platform::SignalForwarder::install()
+        .map_err(|e| ExecError::Spawn { program: "signal handlers".into(), source: e })?;
+    let mut child =
+        crate::platform::spawn_with_user_limits(Command::new(program).args(rest).env_clear().envs(env.into_vars()))
+            .map_err(spawn_error)?;
+    let forwarder = signals.forward_to(&child);
+    let status = child.wait().map_err(spawn_error)?;
+    drop(forwarder);
+    Ok(crate::platform::status_code(status))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

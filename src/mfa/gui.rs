@@ -61,14 +61,12 @@ impl CodeSource for GuiPrompt {
             command: self.program.into(),
             why,
         };
-        let child = self
-            .command(request)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .map_err(|e| failed(e.to_string()))?;
-        let id = child.id();
+        let mut command = self.command(request);
+        command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::null());
+        // Its own process group, killed whole at the deadline (osascript and kdialog may start
+        // helpers); a dialog needs no terminal.
+        let (child, group) =
+            crate::platform::spawn_in_own_group(&mut command, false).map_err(|e| failed(e.to_string()))?;
         let (tx, rx) = mpsc::channel();
         std::thread::spawn(move || {
             let _ = tx.send(child.wait_with_output());
@@ -76,7 +74,7 @@ impl CodeSource for GuiPrompt {
         let output = match rx.recv_timeout(request.deadline.saturating_duration_since(Instant::now())) {
             Ok(r) => r.map_err(|e| failed(e.to_string()))?,
             Err(_) => {
-                let _ = Command::new("kill").arg(id.to_string()).status();
+                group.kill();
                 return Err(MfaError::Timeout {
                     profile: request.profile.into(),
                     serial: request.serial.into(),

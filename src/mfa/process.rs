@@ -4,7 +4,9 @@
 //! The command runs without a shell when it is plain words (no quotes, `$`, pipes or
 //! redirections), else with `sh -c`. Its stdin and stderr are the terminal when there is one (a
 //! touch-to-confirm message or a PIN prompt reaches the user), else stdin is empty and stderr
-//! is ours. It is bounded by the prompt deadline and killed past it.
+//! is ours. It runs in a process group of its own, which has the terminal for its run
+//! ([`crate::platform::spawn_in_own_group`]); it is bounded by the prompt deadline, past which
+//! the whole group is killed.
 
 use std::io::Read;
 use std::process::{Command, Stdio};
@@ -84,30 +86,37 @@ impl CodeSource for ProcessCode {
         }
         let mut command = self.command();
         command.stdout(Stdio::piped());
-        match crate::platform::open_terminal_for_child() {
+        let terminal = match crate::platform::open_terminal_for_child() {
             Ok(tty) => {
                 let err = tty.try_clone().map_err(|e| failed(e.to_string()))?;
                 command.stdin(tty).stderr(err);
+                true
             }
             Err(_) => {
                 command.stdin(Stdio::null());
+                false
             }
-        }
+        };
         let _span = tracing::debug_span!("mfa_process", what = self.what).entered();
-        let mut child = command.spawn().map_err(|e| failed(format!("cannot start it: {e}")))?;
+        let (mut child, group) = crate::platform::spawn_in_own_group(&mut command, terminal)
+            .map_err(|e| failed(format!("cannot start it: {e}")))?;
         let mut stdout = child.stdout.take().expect("piped");
+        // Its output to the end, then its exit, both within the deadline.
         let (tx, rx) = mpsc::channel();
         std::thread::spawn(move || {
             let mut out = Vec::new();
-            let r = (&mut stdout).take(4096).read_to_end(&mut out).map(|_| out);
-            let _ = tx.send(r);
+            let read = (&mut stdout).take(4096).read_to_end(&mut out).map(|_| out);
+            let status = child.wait();
+            if let Err(mpsc::SendError((Ok(mut out), _))) = tx.send((read, status)) {
+                zeroize::Zeroize::zeroize(&mut out); // given up on: no one reads it
+            }
         });
-        let mut out = match rx.recv_timeout(request.deadline.saturating_duration_since(Instant::now())) {
-            Ok(Ok(out)) => out,
-            Ok(Err(e)) => return Err(failed(e.to_string())),
+        let (mut out, status) = match rx.recv_timeout(request.deadline.saturating_duration_since(Instant::now())) {
+            Ok((read, status)) => {
+                (read.map_err(|e| failed(e.to_string()))?, status.map_err(|e| failed(e.to_string()))?)
+            }
             Err(_) => {
-                let _ = child.kill();
-                let _ = child.wait();
+                group.kill();
                 return Err(MfaError::ProcessTimeout {
                     profile: request.profile.into(),
                     what: self.what,
@@ -116,7 +125,7 @@ impl CodeSource for ProcessCode {
                 });
             }
         };
-        let status = child.wait().map_err(|e| failed(e.to_string()))?;
+        drop(group);
         let text = String::from_utf8_lossy(&out).into_owned();
         zeroize::Zeroize::zeroize(&mut out);
         if !status.success() {

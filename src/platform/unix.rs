@@ -81,6 +81,11 @@ pub fn open_read_nonblocking(path: &Path) -> io::Result<File> {
     OpenOptions::new().read(true).custom_flags((OFlags::NONBLOCK | OFlags::NOCTTY).bits() as i32).open(path)
 }
 
+/// Whether the file is a FIFO or a pipe (`AWS_CONFIG_FILE=<(COMMAND)` names a pipe).
+pub fn is_fifo(meta: &Metadata) -> bool {
+    std::os::unix::fs::FileTypeExt::is_fifo(&meta.file_type())
+}
+
 /// The bytes of an OS string as the system holds them (for hashing, never for display).
 pub fn os_bytes(s: &std::ffi::OsStr) -> &[u8] {
     std::os::unix::ffi::OsStrExt::as_bytes(s)
@@ -223,6 +228,89 @@ pub fn replace_process(command: &mut Command) -> io::Error {
         },
     );
     error
+}
+
+/// A child started as the leader of a process group of its own ([`spawn_in_own_group`]), so
+/// that everything it starts (`sh -c 'op ... | jq'`, a `sleep` left in the background) can be
+/// ended with it: [`ChildGroup::kill`] signals the whole group.
+pub struct ChildGroup {
+    pgid: rustix::process::Pid,
+    /// The terminal handed to the group for its run, and the group to give it back to.
+    terminal: Option<(File, rustix::process::Pid)>,
+}
+
+/// Starts `command` in a new process group. A program in a process group other than the
+/// terminal's foreground group is stopped (SIGTTIN, SIGTTOU) when it reads the terminal or
+/// changes its modes, as a password manager or `ykman` asking for a password does. So with
+/// `terminal`, and when this process is itself in the foreground group, the child's group
+/// becomes the terminal's foreground group for its run, as a shell does for a job, and is sent
+/// SIGCONT in case it touched the terminal before; dropping the [`ChildGroup`] gives the
+/// terminal back. Without `terminal` (a GUI dialog, a background renewal), with no controlling
+/// terminal, or from a background group, the terminal is left alone.
+pub fn spawn_in_own_group(command: &mut Command, terminal: bool) -> io::Result<(std::process::Child, ChildGroup)> {
+    use rustix::process::{Pid, Signal, getpgrp, kill_process_group};
+    command.process_group(0);
+    let child = command.spawn()?;
+    // `spawn` returns once the child runs its program: its own group exists by then.
+    let pgid = Pid::from_child(&child);
+    let mut group = ChildGroup { pgid, terminal: None };
+    if terminal && let Ok(tty) = open_terminal() {
+        let ours = getpgrp();
+        if rustix::termios::tcgetpgrp(&tty) == Ok(ours) && rustix::termios::tcsetpgrp(&tty, pgid).is_ok() {
+            let _ = kill_process_group(pgid, Signal::CONT);
+            group.terminal = Some((tty, ours));
+        }
+    }
+    Ok((child, group))
+}
+
+impl ChildGroup {
+    /// Kills every process of the group (SIGKILL), the child and whatever it started.
+    pub fn kill(&self) {
+        let _ = rustix::process::kill_process_group(self.pgid, rustix::process::Signal::KILL);
+    }
+}
+
+impl Drop for ChildGroup {
+    /// Gives the terminal back to our group, if the child's group still has it, or no group
+    /// does (macOS reports no foreground group once the group's last process is gone); not if
+    /// another program has taken it since. This process is then in a background group, where
+    /// `tcsetpgrp` would stop it (and its whole group) with SIGTTOU unless the signal is
+    /// blocked: it is, in this thread, for that one call, as shells do.
+    fn drop(&mut self) {
+        use nix::sys::signal::{SigSet, SigmaskHow, Signal, pthread_sigmask};
+        let Some((tty, ours)) = self.terminal.take() else { return };
+        let ours_to_take = match rustix::termios::tcgetpgrp(&tty) {
+            Ok(now) if now == self.pgid => true,
+            Ok(now) if now == ours => false,
+            Ok(now) => rustix::process::test_kill_process_group(now) == Err(rustix::io::Errno::SRCH),
+            Err(_) => false,
+        };
+        if !ours_to_take {
+            return;
+        }
+        let mut previous = SigSet::empty();
+        let blocked = pthread_sigmask(SigmaskHow::SIG_BLOCK, Some(&SigSet::from(Signal::SIGTTOU)), Some(&mut previous));
+        if blocked.is_ok() {
+            let _ = rustix::termios::tcsetpgrp(&tty, ours);
+            let _ = pthread_sigmask(SigmaskHow::SIG_SETMASK, Some(&previous), None);
+        }
+    }
+}
+
+/// Starts `command` as a child with the user's own core-size limit (this process keeps 0), as
+/// [`replace_process`] gives it to the program it becomes.
+pub fn spawn_with_user_limits(command: &mut Command) -> io::Result<std::process::Child> {
+    restore_core_limit();
+    let child = command.spawn();
+    let _ = rustix::process::setrlimit(
+        rustix::process::Resource::Core,
+        rustix::process::Rlimit {
+            current: Some(0),
+            maximum: rustix::process::getrlimit(rustix::process::Resource::Core).maximum,
+        },
+    );
+    child
 }
 
 /// The status a shell would report for a finished child: its exit code, or 128 + the signal

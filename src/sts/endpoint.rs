@@ -351,6 +351,28 @@ pub fn partition_id(region: &str) -> &'static str {
     partition_for(region, PARTITIONS).id
 }
 
+/// The partition an ARN names (`arn:PARTITION:...`), if it is one of the known partitions: a
+/// role or MFA device exists in that partition only, and only its STS endpoints know it.
+pub fn arn_partition(arn: &str) -> Option<&'static str> {
+    let named = arn.strip_prefix("arn:")?.split(':').next()?;
+    PARTITIONS.iter().map(|p| p.id).find(|id| *id == named)
+}
+
+/// A region of the partition `id`, for hints.
+pub fn example_region(id: &str) -> Option<&'static str> {
+    Some(match id {
+        "aws" => "us-east-1",
+        "aws-cn" => "cn-north-1",
+        "aws-us-gov" => "us-gov-west-1",
+        "aws-eusc" => "eusc-de-east-1",
+        "aws-iso" => "us-iso-east-1",
+        "aws-iso-b" => "us-isob-east-1",
+        "aws-iso-e" => "eu-isoe-west-1",
+        "aws-iso-f" => "us-isof-south-1",
+        _ => return None,
+    })
+}
+
 /// The partition `region` belongs to: an explicitly named region first, then
 /// the region patterns, then the first partition (`aws`).
 fn partition_for<'a>(region: &str, partitions: &'a [Partition]) -> &'a Partition {
@@ -542,6 +564,19 @@ mod tests {
         p.use_fips = false;
         p.use_dual_stack = true;
         assert_eq!(url_of(&p), "https://sts.us-isob-east-1.api.aws.scloud");
+    }
+
+    #[test]
+    fn arn_partitions_are_the_known_ones_and_their_examples_belong_to_them() {
+        assert_eq!(arn_partition("arn:aws:iam::123456789012:role/x"), Some("aws"));
+        assert_eq!(arn_partition("arn:aws-us-gov:iam::123456789012:role/x"), Some("aws-us-gov"));
+        assert_eq!(arn_partition("arn:aws-cn:iam::123456789012:mfa/u"), Some("aws-cn"));
+        assert_eq!(arn_partition("arn:aws-future:iam::123456789012:role/x"), None, "unknown: not judged");
+        assert_eq!(arn_partition("GAHT12345678"), None, "a hardware serial names no partition");
+        for p in PARTITIONS {
+            let region = example_region(p.id).unwrap_or_else(|| panic!("an example for {}", p.id));
+            assert_eq!(partition_id(region), p.id, "{region}");
+        }
     }
 
     #[test]

@@ -655,3 +655,43 @@ fn a_misspelt_profile_gets_a_did_you_mean() {
     }
     assert!(sts.calls().is_empty());
 }
+
+/// A role of another partition than its region's (a GovCloud role with `us-west-2`) is refused
+/// while planning: no prompt on the terminal, no request (every request would go through the
+/// recording proxy). The control, the same role with a GovCloud region, does send one.
+#[test]
+fn a_role_of_another_partition_is_refused_before_any_prompt() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    let connections = Arc::new(AtomicUsize::new(0));
+    let seen = Arc::clone(&connections);
+    let proxy = crate::common::net::CannedServer::start(move || {
+        seen.fetch_add(1, Ordering::SeqCst);
+        b"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n".to_vec()
+    });
+    let mut env = TestEnv::new();
+    env.write_config(
+        "[profile base]\nregion = us-west-2\n\n[profile gov]\nsource_profile = base\nrole_arn = arn:aws-us-gov:iam::123456789012:role/admin\nmfa_serial = arn:aws-us-gov:iam::123456789012:mfa/username\n",
+    );
+    env.write_credentials(&seed_credentials());
+    env.set("HTTPS_PROXY", &proxy.url());
+    env.set("HTTP_PROXY", &proxy.url());
+
+    let mut p = spawn_script(&env, "\"$ROLEGATE\" credential-process gov; echo \"status=$?.\"");
+    let shown = p.exp_string("status=3.").expect("a configuration error");
+    assert!(!shown.contains("Enter MFA code"), "no prompt: {shown}");
+    let config = env.config_path().display().to_string();
+    assert!(
+        shown.contains(&format!("rolegate: error: profile `gov` ({config}): role_arn `arn:aws-us-gov:iam::123456789012:role/admin` is in partition aws-us-gov, but region `us-west-2` (the region of profile `base`) is in partition aws")),
+        "{shown}"
+    );
+    assert!(shown.contains("`region = us-gov-west-1` (for example) in profile `gov`"), "{shown}");
+    assert_eq!(connections.load(Ordering::SeqCst), 0, "no request was made");
+
+    // Control: with a region of its partition the same profile does reach for STS.
+    env.set("AWS_REGION", "us-gov-west-1");
+    let out = env.run_without_terminal(&["credential-process", "gov", "--mfa-token", "123456"]);
+    assert_ne!(out.status.code(), Some(0));
+    assert!(connections.load(Ordering::SeqCst) > 0, "the proxy sees requests: {}", stderr_of(&out));
+}

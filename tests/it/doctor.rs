@@ -1749,6 +1749,22 @@ fn configuration_error_cases() -> Vec<Case> {
             "the chain uses two MFA devices",
         ),
         (
+            "[profile p]\nrole_arn = arn:aws-us-gov:iam::123456789012:role/r\nsource_profile = base\nmfa_serial = arn:aws-us-gov:iam::123456789012:mfa/u\n".into(),
+            "p",
+            "partition-mismatch",
+            "p",
+            2,
+            "role_arn `arn:aws-us-gov:iam::123456789012:role/r` is in partition aws-us-gov, but region `us-east-1` (the default region) is in partition aws",
+        ),
+        (
+            format!("[profile p]\nregion = cn-north-1\nrole_arn = arn:aws-cn:iam::123456789012:role/r\nsource_profile = base\nmfa_serial = {MFA}\n"),
+            "p",
+            "partition-mismatch",
+            "p",
+            5,
+            "mfa_serial `arn:aws:iam::123456789012:mfa/u` is in partition aws, but region `cn-north-1` (the region of profile `p`) is in partition aws-cn",
+        ),
+        (
             role("region = not a region!\n"),
             "p",
             "sts-endpoint-invalid",

@@ -62,16 +62,26 @@ fn keys_of_an_mfa_profile_in_the_credentials_file_are_left_out_of_a_private_copy
         seed_credentials()
     );
     env.write_credentials(&credentials);
-    let out = env.rolegate(&["exec", "keys-mfa", "--mfa-token", "123456", "--", "env", "-0"]).output().unwrap();
+    // The copy lives as long as the run: the child shows its modes and contents.
+    let snapshot = env.path("snapshot.credentials");
+    let child = "env -0 && stat -c '%a' \"$AWS_SHARED_CREDENTIALS_FILE\" \"${AWS_SHARED_CREDENTIALS_FILE%/*}\" > \"$0\" && cat \"$AWS_SHARED_CREDENTIALS_FILE\" >> \"$0\"";
+    let out = env
+        .rolegate(&["exec", "keys-mfa", "--mfa-token", "123456", "--", "sh", "-c", child, snapshot.to_str().unwrap()])
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", stderr_of(&out));
     let vars = env_map(&out.stdout);
     let copy = std::path::Path::new(&vars["AWS_SHARED_CREDENTIALS_FILE"]);
     assert!(copy.starts_with(env.cache_dir().join("generated")), "{}", copy.display());
-    assert_eq!(std::fs::metadata(copy).unwrap().permissions().mode() & 0o777, 0o600);
-    assert_eq!(std::fs::metadata(copy.parent().unwrap()).unwrap().permissions().mode() & 0o777, 0o700);
-    let text = std::fs::read_to_string(copy).unwrap();
+    let seen = std::fs::read_to_string(&snapshot).unwrap();
+    let mut parts = seen.splitn(3, '\n');
+    let modes = [parts.next().unwrap(), parts.next().unwrap()];
+    let text = parts.next().unwrap();
+    assert_eq!(modes, ["600", "700"], "the copy is 0600 in a 0700 directory");
+    assert!(!copy.exists(), "the copy is removed when the child ends");
     assert!(!text.contains("[keys-mfa]"), "the rewritten profile's keys are left out: {text}");
     assert!(text.starts_with(&seed_credentials()), "the other sections are kept as they are: {text}");
+    std::fs::remove_file(&snapshot).unwrap();
     let config = std::fs::read_to_string(&vars["AWS_CONFIG_FILE"]).unwrap();
     assert!(config.contains("[profile keys-mfa]\n# rolegate: "), "{config}");
     assert_eq!(vars["ROLEGATE_SHARED_CREDENTIALS_FILE"], env.home().join(".aws/credentials").display().to_string());
@@ -79,6 +89,90 @@ fn keys_of_an_mfa_profile_in_the_credentials_file_are_left_out_of_a_private_copy
     // The child's credentials are an MFA session of those keys.
     assert!(vars["AWS_ACCESS_KEY_ID"].starts_with("ASIA"));
     assert_eq!(sts.count("GetSessionToken"), 1);
+}
+
+/// The files under `dir` whose contents hold `secret`.
+fn files_holding(dir: &std::path::Path, secret: &str) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir(dir) else { return Vec::new() };
+    let mut found = Vec::new();
+    for entry in entries.filter_map(Result::ok) {
+        let path = entry.path();
+        if path.is_dir() {
+            found.extend(files_holding(&path, secret));
+        } else if std::fs::read(&path).is_ok_and(|b| b.windows(secret.len()).any(|w| w == secret.as_bytes())) {
+            found.push(path.display().to_string());
+        }
+    }
+    found
+}
+
+/// A profile that needs MFA and also has keys in the credentials file makes exec copy that file
+/// (without those keys, with the others'): no copy of the base secret outlives the run, whether
+/// the child ends, is killed, or rolegate itself is killed (then the next exec removes it).
+#[test]
+fn no_copy_of_the_keys_outlives_exec() {
+    let sts = seed_sts();
+    let mut env = TestEnv::seed(&sts);
+    env.write_config(&format!("{SEED_CONFIG}\n[profile keys-mfa]\nmfa_serial = {MFA_SERIAL}\nregion = us-west-2\n"));
+    env.write_credentials(&format!(
+        "{}\n[keys-mfa]\naws_access_key_id = {BASE_KEY_ID}\naws_secret_access_key = {BASE_SECRET}\n",
+        seed_credentials()
+    ));
+    let run = env.path("run");
+    std::fs::create_dir(&run).unwrap();
+    std::fs::set_permissions(&run, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let holding =
+        |env: &TestEnv| [files_holding(&env.cache_dir(), BASE_SECRET), files_holding(&run, BASE_SECRET)].concat();
+    // The child proves it had the copy, with a secret key in it (the base's: the keys of
+    // `keys-mfa` are left out).
+    let had_copy = "grep -q aws_secret_access_key \"$AWS_SHARED_CREDENTIALS_FILE\" && echo had-copy";
+
+    // In the cache directory (no private runtime directory), then in the runtime directory.
+    for (runtime, code) in [(None, "123456"), (Some(&run), "234567")] {
+        match runtime {
+            Some(dir) => env.set("XDG_RUNTIME_DIR", dir.to_str().unwrap()),
+            None => env.unset("XDG_RUNTIME_DIR"),
+        }
+        let out = env
+            .rolegate(&["exec", "keys-mfa", "--refresh-mfa", "--mfa-token", code, "--", "sh", "-c", had_copy])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", stderr_of(&out));
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "had-copy\n");
+        assert_eq!(holding(&env), Vec::<String>::new(), "{runtime:?}: no file holds the base secret after the run");
+    }
+
+    // A child killed by a signal: the status says so, and the copy is gone.
+    env.unset("XDG_RUNTIME_DIR");
+    let killed = format!("{had_copy} && kill -KILL $$");
+    let out = env.rolegate(&["exec", "keys-mfa", "--", "sh", "-c", &killed]).output().unwrap();
+    assert_eq!(out.status.code(), Some(137), "{}", stderr_of(&out));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "had-copy\n");
+    assert_eq!(holding(&env), Vec::<String>::new(), "a killed child leaves no copy");
+
+    // rolegate itself killed (SIGKILL) while its child runs: the copy stays behind...
+    let waits = format!("{had_copy} && echo \"child=$$.\" && exec sleep 1000");
+    let mut crashed = env
+        .rolegate(&["exec", "keys-mfa", "--", "sh", "-c", &waits])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(crashed.stdout.take().unwrap());
+    let (mut first, mut second) = (String::new(), String::new());
+    stdout.read_line(&mut first).unwrap();
+    stdout.read_line(&mut second).unwrap();
+    assert_eq!(first, "had-copy\n");
+    let child_pid = second.trim().trim_start_matches("child=").trim_end_matches('.').to_string();
+    crashed.kill().unwrap();
+    crashed.wait().unwrap();
+    let _ = std::process::Command::new("kill").args(["-KILL", &child_pid]).status();
+    let left = holding(&env);
+    assert_eq!(left.len(), 1, "the killed run's copy: {left:?}");
+    // ... and the next exec removes it before its own run.
+    let out = env.rolegate(&["exec", "keys-mfa", "--", "sh", "-c", had_copy]).output().unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert_eq!(holding(&env), Vec::<String>::new(), "the leftover is removed");
 }
 
 #[test]

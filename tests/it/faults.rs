@@ -1141,6 +1141,68 @@ fn a_device_as_the_config_is_refused_by_the_bytes_read_not_by_its_size() {
     }
 }
 
+/// Each kind of file that is not a regular file, as `AWS_CONFIG_FILE` or
+/// `AWS_SHARED_CREDENTIALS_FILE`: a named FIFO that no program writes to is a clear error in
+/// under a second (a blocking open would wait for a writer for ever); `/dev/null` is an empty
+/// file, as the SDKs read it; a pipe with a writer (bash's `<(COMMAND)`, which the SDKs read) is
+/// read to its end, however slowly it comes. (`/dev/zero`: the test above.)
+#[test]
+fn fifos_devices_and_pipes_as_aws_files_are_clear_or_read() {
+    let sts = seed_sts();
+    let mut env = TestEnv::seed(&sts);
+    let fifo = env.path("config.fifo");
+    assert!(Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    for var in ["AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE"] {
+        env.set(var, fifo.to_str().unwrap());
+        for args in [&["credential-process", "target"][..], &["list"][..], &["exec", "target", "--", "true"][..]] {
+            let run = run_bounded(env.without_terminal(args), Duration::from_secs(10));
+            let err = run.assert_failed(EXIT_CONFIG);
+            assert!(run.took < Duration::from_secs(1), "{var} {args:?}: took {:?}", run.took);
+            assert!(
+                err.contains(&format!(
+                    "rolegate: error: {} is a FIFO (named pipe) that no program writes to\n",
+                    fifo.display()
+                )),
+                "{var} {args:?}: {err}"
+            );
+            assert!(err.contains("rolegate: hint: start the program that writes it first"), "{err}");
+        }
+        env.unset(var);
+    }
+    assert!(sts.calls().is_empty());
+
+    // /dev/null: an empty file.
+    env.set("AWS_CONFIG_FILE", "/dev/null");
+    let run = run_bounded(env.without_terminal(&["credential-process", "target"]), Duration::from_secs(10));
+    let err = run.assert_failed(EXIT_CONFIG);
+    assert!(err.contains("profile `target` not found in /dev/null or "), "{err}");
+    let list = run_bounded(env.without_terminal(&["list"]), Duration::from_secs(10));
+    assert_eq!(list.code(), Some(0), "{}", list.stderr());
+    assert!(String::from_utf8_lossy(&list.out.stdout).starts_with("Profiles that need MFA (/dev/null):\n  none\n"));
+    env.unset("AWS_CONFIG_FILE");
+
+    // A pipe whose writer takes a second: read to its end, as the SDKs read it.
+    let Some(bash) = ["/bin/bash", "/usr/bin/bash"].into_iter().find(|b| Path::new(b).exists()) else {
+        crate::common::skip::skip(
+            "faults::fifos_devices_and_pipes_as_aws_files_are_clear_or_read",
+            "bash",
+            "no bash for `<(COMMAND)`",
+        );
+        return;
+    };
+    let script =
+        "AWS_CONFIG_FILE=<(sleep 1; cat \"$CONFIG\") \"$ROLEGATE\" credential-process target --mfa-token 123456";
+    let out = env
+        .command(bash, &["-c", script])
+        .env("CONFIG", env.config_path())
+        .env("ROLEGATE", rolegate_bin())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    parse_process_json(&out.stdout);
+    assert_eq!(sts.count("GetSessionToken"), 1);
+}
+
 #[test]
 fn a_50_mb_config_of_many_profiles_finishes_quickly_with_a_clear_result() {
     let config = fifty_megabytes(|i| {

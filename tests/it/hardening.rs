@@ -144,3 +144,183 @@ fn fifos_in_the_cache_never_hang_a_command() {
     let clear = run_bounded(env.without_terminal(&["clear", "--all"]), limit);
     assert_eq!(clear.code(), Some(0), "{}", clear.stderr());
 }
+
+/// The processes of process group `pgid` that still run (zombies count as ended), from /proc.
+fn group_members(pgid: u32) -> Vec<u32> {
+    let mut members = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().filter_map(Result::ok) {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else { continue };
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else { continue };
+        // `pid (comm) state ppid pgrp ...`; comm may hold anything but the last `)`.
+        let Some((_, rest)) = stat.rsplit_once(')') else { continue };
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        if fields.len() > 2 && fields[0] != "Z" && fields[2] == pgid.to_string() {
+            members.push(pid);
+        }
+    }
+    members
+}
+
+/// Waits (bounded) until no process of group `pgid` runs; returns those still running.
+fn group_ends(pgid: u32) -> Vec<u32> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let left = group_members(pgid);
+        if left.is_empty() || std::time::Instant::now() > deadline {
+            return left;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+/// A program that writes its process group to `group_file`, starts a `sleep` in the background
+/// and waits on another: it never exits by itself.
+fn never_exiting_program(env: &TestEnv, name: &str, group_file: &Path) -> String {
+    let path = env.path(name);
+    std::fs::write(
+        &path,
+        format!(
+            "#!/bin/sh\nread -r _ _ _ _ pgrp _ < /proc/$$/stat\necho \"$pgrp\" > '{}'\nsleep 1000 &\nsleep 1000\n",
+            group_file.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    path.display().to_string()
+}
+
+/// The group a [`never_exiting_program`] ran in: not the test's own, and empty once rolegate
+/// has given up on it.
+fn assert_group_ended(group_file: &Path, what: &str) {
+    let pgid: u32 = std::fs::read_to_string(group_file)
+        .unwrap_or_else(|e| panic!("{what} ran and wrote its group: {e}"))
+        .trim()
+        .parse()
+        .unwrap();
+    assert_ne!(pgid, rustix::process::getpgrp().as_raw_nonzero().get() as u32, "{what} has a group of its own");
+    assert_eq!(group_ends(pgid), Vec::<u32>::new(), "{what}: processes of its group still run after rolegate gave up");
+}
+
+/// A base `credential_process` that never exits is given up at the deadline, and everything it
+/// started (here a `sleep` in the background) ends with it: its process group is killed.
+#[test]
+fn a_base_credential_process_that_never_exits_is_ended_with_all_it_started() {
+    let sts = seed_sts();
+    let mut env = TestEnv::seed(&sts);
+    let group_file = env.path("base-group");
+    let program = never_exiting_program(&env, "base-keys.sh", &group_file);
+    env.write_config(
+        &crate::common::env::SEED_CONFIG
+            .replace("[profile base]\n", &format!("[profile base]\ncredential_process = {program}\n")),
+    );
+    env.write_credentials("");
+    // The deadline is the prompt timeout plus 25 s.
+    let out =
+        env.run_without_terminal(&["credential-process", "target", "--mfa-token", "123456", "--prompt-timeout", "1"]);
+    let err = stderr_of(&out);
+    assert!(err.contains("profile `base`: its credential_process did not finish in time"), "{err}");
+    assert_group_ended(&group_file, "the base credential_process");
+    assert!(sts.calls().is_empty());
+}
+
+/// The same for a `rolegate_mfa_process` and a GUI dialog, given up at the prompt deadline.
+#[test]
+fn an_mfa_program_or_dialog_that_never_exits_is_ended_with_all_it_started() {
+    let sts = seed_sts();
+    let mut env = TestEnv::seed(&sts);
+    let group_file = env.path("mfa-group");
+    let program = never_exiting_program(&env, "otp", &group_file);
+    env.write_config(&crate::common::env::SEED_CONFIG.replace(
+        "external_id = 123456789069\n",
+        &format!("external_id = 123456789069\nrolegate_mfa_process = {program}\n"),
+    ));
+    let out = env.run_without_terminal(&["credential-process", "target", "--prompt-timeout", "1"]);
+    let err = stderr_of(&out);
+    assert!(err.contains("did not print a code within 1 s"), "{err}");
+    assert_group_ended(&group_file, "rolegate_mfa_process");
+
+    // One that closes its stdout first (its end of output is not its end).
+    let closed_group = env.path("closed-group");
+    let program = never_exiting_program(&env, "otp-closed", &closed_group);
+    let text = std::fs::read_to_string(&program).unwrap().replacen("#!/bin/sh\n", "#!/bin/sh\nexec >&-\n", 1);
+    std::fs::write(&program, text).unwrap();
+    env.write_config(&crate::common::env::SEED_CONFIG.replace(
+        "external_id = 123456789069\n",
+        &format!("external_id = 123456789069\nrolegate_mfa_process = {program}\n"),
+    ));
+    let run = crate::common::run::run_bounded(
+        env.without_terminal(&["credential-process", "target", "--prompt-timeout", "1"]),
+        std::time::Duration::from_secs(20),
+    );
+    assert!(run.stderr().contains("did not print a code within 1 s"), "{}", run.stderr());
+    assert_group_ended(&closed_group, "rolegate_mfa_process with its stdout closed");
+
+    // A dialog, when there is neither a program nor a terminal.
+    let bin = env.path("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let dialog_group = env.path("dialog-group");
+    let zenity = never_exiting_program(&env, "zenity-program", &dialog_group);
+    std::fs::rename(&zenity, bin.join("zenity")).unwrap();
+    env.write_config(crate::common::env::SEED_CONFIG);
+    env.set("PATH", &format!("{}:{}", bin.display(), std::env::var("PATH").unwrap()));
+    env.set("DISPLAY", ":99");
+    let out = env.run_without_terminal(&["credential-process", "target", "--prompt-timeout", "1"]);
+    let err = stderr_of(&out);
+    assert!(err.contains("no MFA code for arn:aws:iam::123456789012:mfa/username was entered within 1 s"), "{err}");
+    assert_group_ended(&dialog_group, "the GUI dialog");
+    assert!(sts.calls().is_empty());
+}
+
+/// A program rolegate starts in its own process group still reads the terminal and changes its
+/// modes (a password manager's passphrase prompt, `stty -echo`): its group has the terminal for
+/// its run, and the shell has it back afterwards. A program outside the terminal's foreground
+/// group would be stopped by SIGTTOU/SIGTTIN here and never answer.
+#[test]
+fn programs_that_ask_on_the_terminal_still_can() {
+    let sts = seed_sts();
+    let mut env = TestEnv::seed(&sts);
+    let asks = |name: &str, prompt: &str, answer: &str, print: &str| {
+        let path = env.path(name);
+        std::fs::write(
+            &path,
+            format!(
+                "#!/bin/sh\nprintf '{prompt}: ' > /dev/tty\nstty -echo < /dev/tty\nread -r answer < /dev/tty\nstty echo < /dev/tty\nprintf '\\n' > /dev/tty\n[ \"$answer\" = '{answer}' ] || exit 1\n{print}\n"
+            ),
+        )
+        .unwrap();
+        std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+        path.display().to_string()
+    };
+    let base = asks(
+        "base-keys.sh",
+        "Passphrase",
+        "open-sesame",
+        "printf '{\"Version\": 1, \"AccessKeyId\": \"%s\", \"SecretAccessKey\": \"%s\"}\\n' \"$TEST_BASE_KEY_ID\" \"$TEST_BASE_SECRET\"",
+    );
+    let otp = asks("otp", "Vault PIN", "4321", "echo 246810");
+    env.set("TEST_BASE_KEY_ID", crate::common::env::BASE_KEY_ID);
+    env.set("TEST_BASE_SECRET", crate::common::env::BASE_SECRET);
+    env.write_config(
+        &crate::common::env::SEED_CONFIG
+            .replace("[profile base]\n", &format!("[profile base]\ncredential_process = {base}\n"))
+            .replace(
+                "external_id = 123456789069\n",
+                &format!("external_id = 123456789069\nrolegate_mfa_process = {otp}\n"),
+            ),
+    );
+    env.write_credentials("");
+    let mut p = spawn_script(
+        &env,
+        "\"$ROLEGATE\" credential-process target > out.json; echo \"status=$?.\"; read -r again; echo \"after:$again.\"",
+    );
+    p.exp_string("Passphrase: ").expect("the base credential_process asks on the terminal");
+    p.send_line("open-sesame").unwrap();
+    p.exp_string("Vault PIN: ").expect("the MFA program asks on the terminal");
+    p.send_line("4321").unwrap();
+    p.exp_string("status=0.").expect("rolegate succeeds with what they printed");
+    p.send_line("back").unwrap();
+    p.exp_string("after:back.").expect("the shell reads the terminal again");
+    assert_eq!(sts.count("GetSessionToken"), 1);
+    let calls = sts.calls();
+    assert_eq!(calls.iter().find(|c| c.action == "GetSessionToken").unwrap().token_code.as_deref(), Some("246810"));
+}

@@ -378,10 +378,12 @@ impl<'a> Checker<'a> {
                     .any(|k| has(k))
             }
             // Profiles rolegate does not serve (SSO, instance metadata...) are someone else's business
-            // unless they ask for MFA.
+            // unless they ask for MFA; so is a role without MFA in another partition (the SDKs
+            // fail on it alike).
             PlanError::Resolve(
                 ResolveError::UnsupportedBase { .. } | ResolveError::UnsupportedCredentialSource { .. },
-            ) => chain_names(self.inp.profiles, name)
+            )
+            | PlanError::PartitionMismatch(_) => chain_names(self.inp.profiles, name)
                 .iter()
                 .any(|p| self.inp.profiles.get(p).is_some_and(|pp| pp.contains_key("mfa_serial"))),
             _ => true,
@@ -427,6 +429,28 @@ impl<'a> Checker<'a> {
             .fix(e.hint().unwrap_or_default()),
             PlanError::NothingToDo { profile, .. } => {
                 Finding::new(Severity::Info, "nothing-to-do", e.to_string()).profile(profile)
+            }
+            PlanError::PartitionMismatch(m) => {
+                let plan::PartitionMismatch {
+                    profile,
+                    key,
+                    arn,
+                    arn_partition,
+                    region,
+                    region_from,
+                    region_partition,
+                    what,
+                    ..
+                } = &**m;
+                err(
+                "partition-mismatch",
+                format!(
+                    "{key} `{arn}` is in partition {arn_partition}, but region `{region}` ({region_from}) is in partition {region_partition}: its STS endpoint does not know that {what}, and would refuse it after the MFA code is used"
+                ),
+            )
+                .profile(profile)
+                .at(self.key(profile, key))
+                .fix(e.hint().unwrap_or_default())
             }
         }
     }
