@@ -63,7 +63,7 @@ pub fn run(child: Child<'_>, credentials: Credentials, renewer: impl Renew, marg
     let Child { command, mut env, profile, region } = child;
     let token = random_token().map_err(|e| ExecError::Spawn { program: "getrandom".into(), source: e })?;
     let endpoint_error = |source| ExecError::Spawn { program: "the local endpoint".into(), source };
-    let socket = std::net::TcpListener::bind("127.0.0.1:0").map_err(endpoint_error)?;
+    let socket = listener::bind().map_err(endpoint_error)?;
     let port = socket.local_addr().map_err(endpoint_error)?.port();
     let current: Current = Arc::new(Mutex::new(Ok(credentials)));
 
