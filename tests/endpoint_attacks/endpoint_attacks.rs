@@ -351,7 +351,7 @@ fn idle_connections(addr: SocketAddr, count: usize, landed: &AtomicUsize, stop: 
 
 #[test]
 fn idle_connections_past_the_descriptor_limit_keep_no_request_out() {
-    // 300 idle connections against `ulimit -n 256`: the endpoint keeps 64 at most, shutting the
+    // 300 idle connections against `ulimit -n 256`: the endpoint keeps 128 at most, shutting the
     // oldest for each new one, and never runs out of descriptors. The attacker reopens each
     // shut connection at once: a connection flood, which must not fill the kernel's queue of
     // connections not yet accepted (the child's connection would wait for a handshake retry).
@@ -360,7 +360,8 @@ fn idle_connections_past_the_descriptor_limit_keep_no_request_out() {
         attack.wait_landed("the endpoint shutting idle connections", 300);
         attack
     });
-    // Under `ulimit -n 64` the cap is 16 connections (a quarter of the descriptors).
+    // Under `ulimit -n 64` the cap is 32 connections (half of the descriptors): the attacker's
+    // other 118 wait in the kernel's queue, ahead of the child's connection.
     under_attack("150 idle connections, ulimit -n 64", 64, |e| {
         let attack = Attack::start(e.addr, 1, |addr, landed, stop| idle_connections(addr, 150, landed, stop));
         attack.wait_landed("the endpoint shutting idle connections", 150);
