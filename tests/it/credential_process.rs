@@ -531,7 +531,7 @@ fn an_edit_to_the_config_is_seen_by_the_next_cached_call() {
     assert_eq!(sts.count("GetSessionToken"), 1, "the MFA session is shared by both roles");
 }
 
-/// The role entry's credentials set to expire in 10 minutes: below the 15-minute floor, so the
+/// The role entry's credentials set to expire in 10 minutes: below the floor (11 minutes at least), so the
 /// next call renews them, as an hour later.
 fn age_role_entry(env: &TestEnv) {
     expire_role_entry_in(env, time::Duration::minutes(10));
