@@ -93,8 +93,9 @@ pub struct Options<'a> {
     /// Bound on every wait: the lock, the prompt, a base credential_process.
     pub deadline: Instant,
     pub prompt_timeout_seconds: u64,
-    /// A cached result is served only with at least this much validity left (the cache's
-    /// 15-minute floor; the local endpoint renews earlier).
+    /// Beyond the cache's own rule ([`cache::is_fresh`]), a cached result is served only with at
+    /// least this much validity left: 0 for a one-off call; the local endpoint's renewal asks for
+    /// more than the credentials it serves have left.
     pub min_remaining_seconds: i64,
     /// For error messages: the file that defines a profile.
     pub file_of: &'a dyn Fn(&str) -> String,
@@ -575,7 +576,6 @@ mod tests {
     use time::macros::datetime;
 
     use super::*;
-    use crate::cache::MIN_REMAINING_SECONDS;
     use crate::config::{Base, Profiles};
     use crate::context::{Clock, Env};
     use crate::credentials::{MfaCode, Secret};
@@ -707,7 +707,7 @@ aws_secret_access_key = unused-the-base-source-is-counted
                 refresh,
                 deadline: Instant::now() + Duration::from_secs(30),
                 prompt_timeout_seconds: 5,
-                min_remaining_seconds: MIN_REMAINING_SECONDS,
+                min_remaining_seconds: 0,
                 file_of: &file_of,
             };
             credentials(&ctx, plan, &self.cache, &mut opts)
@@ -821,6 +821,32 @@ aws_secret_access_key = unused-the-base-source-is-counted
 
         assert_eq!(w.call(&plan, T0 + time::Duration::minutes(40)).unwrap().access_key_id, "ASIAROLE");
         assert_eq!((w.sts.calls().len(), w.base_asked(), w.codes.attempts.len()), (2, 1, 1));
+    }
+
+    #[test]
+    fn a_short_role_is_assumed_once_and_served_while_more_than_eleven_minutes_remain() {
+        let mut w = World::new();
+        let plan = plan("target");
+        let minutes = time::Duration::minutes;
+        // A 900-second role (AWS's minimum) can never have the 15 minutes a long one is
+        // renewed at: it is served down to 11 minutes left (botocore's mandatory 10 and a minute).
+        w.sts.issue("ASIASESSION", T0 + hours(12)).issue("ASIAROLE1", T0 + minutes(15));
+        assert_eq!(w.call(&plan, T0).unwrap().access_key_id, "ASIAROLE1");
+        for at in [minutes(1), minutes(3), minutes(4)] {
+            assert_eq!(w.call(&plan, T0 + at).unwrap().access_key_id, "ASIAROLE1", "at {at}");
+        }
+        assert_eq!(w.actions().iter().filter(|a| **a == "AssumeRole").count(), 1, "assumed once");
+        // With less than 11 minutes left, assumed again.
+        let later = T0 + minutes(4) + time::Duration::seconds(1);
+        w.sts.issue("ASIAROLE2", later + minutes(15));
+        assert_eq!(w.call(&plan, later).unwrap().access_key_id, "ASIAROLE2");
+        assert_eq!(w.actions().iter().filter(|a| **a == "AssumeRole").count(), 2);
+        // A one-hour role is still renewed with 15 minutes left.
+        w.seed(&plan.result_key, "role", "ASIAHOUR", T0, T0 + hours(1));
+        assert_eq!(w.call(&plan, T0 + minutes(45)).unwrap().access_key_id, "ASIAHOUR");
+        w.sts.issue("ASIAROLE3", T0 + hours(2));
+        let renewed = w.call(&plan, T0 + minutes(45) + time::Duration::seconds(1)).unwrap();
+        assert_eq!(renewed.access_key_id, "ASIAROLE3");
     }
 
     // ---- the lock, then the re-check ----
@@ -1051,7 +1077,7 @@ aws_secret_access_key = unused-the-base-source-is-counted
             refresh: false,
             deadline: Instant::now() + Duration::from_secs(30),
             prompt_timeout_seconds: 5,
-            min_remaining_seconds: MIN_REMAINING_SECONDS,
+            min_remaining_seconds: 0,
             file_of: &file_of,
         };
         let err = credentials(&ctx, &plan, &w.cache, &mut opts).unwrap_err();

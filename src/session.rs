@@ -121,7 +121,7 @@ impl Session {
             refresh: target.refresh,
             deadline: target.deadline,
             prompt_timeout_seconds: target.prompt_timeout_seconds,
-            min_remaining_seconds: crate::cache::MIN_REMAINING_SECONDS,
+            min_remaining_seconds: 0,
             file_of: &file_of,
         };
         Ok(provider::credentials(&self.ctx, &target.plan, &self.cache, &mut opts)?)

@@ -4,14 +4,14 @@
 //! Properties:
 //! - parsing and `is_fresh` never panic (at a fixed, realistic "now", with and without a
 //!   `not_before`);
-//! - `is_fresh` agrees with its documented rule (at least `MIN_REMAINING_SECONDS` left, not
-//!   issued more than 5 min in the future, not issued before `not_before`);
+//! - `is_fresh` agrees with its documented rule (at least `min_remaining_seconds` of its
+//!   lifetime left, not issued more than 5 min in the future, not issued before `not_before`);
 //! - an entry that parses can be written back (`Locked` stores entries with `serde_json`)
 //!   and reads back the same.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use rolegate::cache::{Entry, MIN_REMAINING_SECONDS, is_fresh};
+use rolegate::cache::{Entry, is_fresh, min_remaining_seconds};
 use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
 
@@ -25,7 +25,9 @@ fuzz_target!(|data: &[u8]| {
     let not_future = entry.issued_at <= NOW + Duration::minutes(5);
     for not_before in [None, Some(NOW - Duration::hours(1)), Some(NOW), Some(entry.issued_at)] {
         let fresh = is_fresh(&entry, NOW, not_before);
-        let expected = left >= MIN_REMAINING_SECONDS && not_future && not_before.is_none_or(|t| entry.issued_at >= t);
+        let lifetime = (entry.credentials.expiration - entry.issued_at).whole_seconds();
+        let expected =
+            left >= min_remaining_seconds(lifetime) && not_future && not_before.is_none_or(|t| entry.issued_at >= t);
         assert_eq!(fresh, expected, "is_fresh disagrees with its rule (not_before {not_before:?})");
     }
 

@@ -5,8 +5,10 @@
 //! files. A key is a digest of everything that changes the result (see [`key`]).
 //!
 //! Invariants:
-//! - an entry is served only with at least [`MIN_REMAINING_SECONDS`] of validity left (botocore
-//!   refreshes below 15 min, so less would make the Python SDKs call us on every request);
+//! - an entry is served only with at least [`min_remaining_seconds`] of validity left: 15 min
+//!   (botocore's advisory refresh) for an entry that lived 30 min or more, down to 11 min (its
+//!   mandatory refresh and a minute) for shorter ones, so a 900-second role is assumed once and
+//!   served for 4 minutes;
 //! - a bad entry (truncated, corrupt, wrong mode, foreign owner, a symlink) is a miss with a
 //!   warning, never a crash, and is never followed;
 //! - refreshing happens only under the key's lock (a kernel `flock`, released by the kernel if
@@ -31,8 +33,31 @@ use time::OffsetDateTime;
 
 use crate::platform;
 
-/// Credentials are served only with at least this much validity left: 15 min.
-pub const MIN_REMAINING_SECONDS: i64 = 15 * 60;
+/// botocore's advisory refresh: with less validity left than this, the Python SDKs ask their
+/// credential source again before each call (and keep the credentials they have if nothing
+/// newer comes).
+pub const ADVISORY_REFRESH_SECONDS: i64 = 15 * 60;
+/// botocore's mandatory refresh: with less left than this, the Python SDKs must get newer
+/// credentials before each call. It is the widest window of the SDKs: the Go SDK v2 (Terraform's
+/// AWS provider) refreshes credential_process results at their expiry and container
+/// credentials 5 min before, the JavaScript SDK v3 5 min before, the Rust SDK 10 s before.
+pub const MANDATORY_REFRESH_SECONDS: i64 = 10 * 60;
+/// Over the mandatory window: covers the call's own time, the SDK's jitter and a clock that
+/// moves between our check and the SDK's.
+const REFRESH_MARGIN_SECONDS: i64 = 60;
+
+/// The least validity an entry that lived `lifetime_seconds` (from its issue to its expiry) must
+/// have left to be served: half its lifetime, at least the SDKs' mandatory window and a minute
+/// (11 min), at most botocore's advisory window (15 min).
+///
+/// Long-lived credentials (an MFA session, a one-hour role) are renewed with 15 min left, as the
+/// Python SDKs would like, and come back with far more. A short role (900 s, AWS's minimum) can
+/// never have 15 min left; one that has more than 11 min left is still accepted by every SDK (the
+/// Python SDKs ask again before each call and keep it), so it is served until then: assumed once,
+/// served for 4 minutes, instead of assumed on every call.
+pub fn min_remaining_seconds(lifetime_seconds: i64) -> i64 {
+    (lifetime_seconds / 2).clamp(MANDATORY_REFRESH_SECONDS + REFRESH_MARGIN_SECONDS, ADVISORY_REFRESH_SECONDS)
+}
 /// Largest entry read (a real one is under 2 KiB).
 const MAX_ENTRY_BYTES: u64 = 64 * 1024;
 
@@ -235,9 +260,11 @@ impl Cache {
     }
 }
 
-/// Whether an entry may be served at `now`.
+/// Whether an entry may be served at `now`: at least [`min_remaining_seconds`] of its lifetime
+/// left.
 pub fn is_fresh(entry: &Entry, now: OffsetDateTime, not_before: Option<OffsetDateTime>) -> bool {
-    if entry.credentials.seconds_left(now) < MIN_REMAINING_SECONDS {
+    let lifetime = (entry.credentials.expiration - entry.issued_at).whole_seconds();
+    if entry.credentials.seconds_left(now) < min_remaining_seconds(lifetime) {
         return false;
     }
     // An entry issued in the future means a clock that jumped: do not trust it.

@@ -386,13 +386,57 @@ pub fn open_files_limit() -> Option<u64> {
     rustix::process::getrlimit(rustix::process::Resource::Nofile).current
 }
 
-/// Which of `sockets` have input waiting (or an end) right now, without blocking and without
-/// changing their flags (one `poll` with a zero timeout).
-pub fn have_input<S: std::os::fd::AsFd>(sockets: &[S]) -> Vec<bool> {
-    let mut fds: Vec<PollFd<'_>> = sockets.iter().map(|s| PollFd::new(s, PollFlags::IN)).collect();
-    let zero = Timespec { tv_sec: 0, tv_nsec: 0 };
-    match poll(&mut fds, Some(&zero)) {
-        Ok(_) => fds.iter().map(|f| !f.revents().is_empty()).collect(),
-        Err(_) => vec![false; sockets.len()],
+/// A TCP listener on `127.0.0.1`, an ephemeral port, non-blocking, whose queue of connections
+/// not yet accepted holds `backlog` (the system caps it: `net.core.somaxconn` on Linux,
+/// `kern.ipc.somaxconn` on macOS). std's `TcpListener::bind` fixes that queue at 128, which a
+/// local connection flood fills.
+pub fn listen_loopback(backlog: i32) -> io::Result<std::net::TcpListener> {
+    use rustix::net::{AddressFamily, SocketFlags, SocketType};
+    #[cfg(not(target_vendor = "apple"))]
+    let socket = rustix::net::socket_with(AddressFamily::INET, SocketType::STREAM, SocketFlags::CLOEXEC, None)?;
+    #[cfg(target_vendor = "apple")]
+    let socket = {
+        let socket = rustix::net::socket_with(AddressFamily::INET, SocketType::STREAM, SocketFlags::empty(), None)?;
+        rustix::io::fcntl_setfd(&socket, rustix::io::FdFlags::CLOEXEC)?;
+        socket
+    };
+    rustix::net::bind(&socket, &std::net::SocketAddrV4::new(std::net::Ipv4Addr::LOCALHOST, 0))?;
+    rustix::net::listen(&socket, backlog)?;
+    let listener = std::net::TcpListener::from(socket);
+    listener.set_nonblocking(true)?;
+    Ok(listener)
+}
+
+/// A socket [`wait_sockets`] waits on, and for what.
+pub enum SocketWait<'a> {
+    /// A connection to accept.
+    Accept(&'a std::net::TcpListener),
+    /// Input (or the peer's end).
+    Read(&'a std::net::TcpStream),
+    /// Room to write.
+    Write(&'a std::net::TcpStream),
+}
+
+/// Waits until one of `sockets` is ready or `timeout` passes (`None`: no timeout), and says
+/// which are (an error or a hang-up counts as ready: the next call on it says what). One
+/// `poll`: the endpoint waits on a few dozen sockets at most, where `poll` is as quick as
+/// `epoll`/`kqueue` and the same on every Unix. An interrupted wait returns none ready.
+pub fn wait_sockets(sockets: &[SocketWait<'_>], timeout: Option<Duration>) -> io::Result<Vec<bool>> {
+    let mut fds: Vec<PollFd<'_>> = sockets
+        .iter()
+        .map(|s| match s {
+            SocketWait::Accept(l) => PollFd::new(*l, PollFlags::IN),
+            SocketWait::Read(s) => PollFd::new(*s, PollFlags::IN),
+            SocketWait::Write(s) => PollFd::new(*s, PollFlags::OUT),
+        })
+        .collect();
+    let timeout = timeout.map(|t| Timespec {
+        tv_sec: i64::try_from(t.as_secs()).unwrap_or(i64::MAX),
+        tv_nsec: i64::from(t.subsec_nanos()),
+    });
+    match poll(&mut fds, timeout.as_ref()) {
+        Ok(_) => Ok(fds.iter().map(|f| !f.revents().is_empty()).collect()),
+        Err(rustix::io::Errno::INTR) => Ok(vec![false; sockets.len()]),
+        Err(e) => Err(e.into()),
     }
 }

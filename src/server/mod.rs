@@ -15,10 +15,11 @@
 //! the threat model.
 //!
 //! SDK clients wait 2 to 5 s at most, so a request never waits on a human: the code is asked
-//! before the child starts, and a background thread renews the role credentials from the cached
-//! MFA session `margin` before they expire (20 min by default, ahead of botocore's 15-minute
-//! refresh). If renewal needs a new code, the endpoint keeps serving the old credentials while
-//! they last, says so once on stderr, and retries.
+//! before the child starts, and a background thread ([`renewal`]) renews the role credentials
+//! from the cached MFA session `margin` before they expire (20 min by default, ahead of
+//! botocore's 15-minute refresh; for a short role, less: see [`renewal`]), at most once a
+//! minute. If renewal needs a new code, the endpoint keeps serving the old credentials while
+//! they last, says so once on stderr, and retries, waiting longer after each failure.
 //!
 //! rolegate stays the parent: it forwards SIGINT, SIGTERM and SIGHUP to the child (except a
 //! signal the terminal already delivered to the child's process group: Terraform treats a second
@@ -26,15 +27,14 @@
 
 pub mod handler;
 pub mod listener;
+pub mod renewal;
 pub mod request;
 
 use std::ffi::OsString;
 use std::process::Command;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use crate::credentials::Credentials;
-use crate::diag;
 use crate::env_vars;
 use crate::exec::{ChildEnv, ExecError};
 use crate::output::env::UNSET;
@@ -56,14 +56,14 @@ pub const PATH: &str = "/credentials";
 pub const DEFAULT_REFRESH_MARGIN_SECONDS: u64 = 20 * 60;
 
 /// What the endpoint hands out now.
-type Current = Arc<Mutex<Result<Credentials, String>>>;
+pub type Current = Arc<Mutex<Result<Credentials, String>>>;
 
 /// Starts the endpoint, its renewal and the child; returns the child's exit status.
 pub fn run(child: Child<'_>, credentials: Credentials, renewer: impl Renew, margin: u64) -> Result<u8, ExecError> {
     let Child { command, mut env, profile, region } = child;
     let token = random_token().map_err(|e| ExecError::Spawn { program: "getrandom".into(), source: e })?;
     let endpoint_error = |source| ExecError::Spawn { program: "the local endpoint".into(), source };
-    let socket = std::net::TcpListener::bind("127.0.0.1:0").map_err(endpoint_error)?;
+    let socket = listener::bind().map_err(endpoint_error)?;
     let port = socket.local_addr().map_err(endpoint_error)?.port();
     let current: Current = Arc::new(Mutex::new(Ok(credentials)));
 
@@ -75,7 +75,7 @@ pub fn run(child: Child<'_>, credentials: Credentials, renewer: impl Renew, marg
     // Renew.
     {
         let current = current.clone();
-        std::thread::spawn(move || renew(renewer, &current, margin));
+        std::thread::spawn(move || renewal::run(renewer, &current, margin));
     }
 
     // The child: the endpoint instead of fixed keys.
@@ -120,50 +120,6 @@ fn responder(current: Current, token: String, hosts: Vec<String>) -> Box<listene
         tracing::debug!(method = req.method, path = req.path, status = response.status, "request");
         response
     })
-}
-
-/// Renews the credentials `margin` before they expire, forever (the process ends with the child).
-fn renew(mut renewer: impl Renew, current: &Current, margin: u64) {
-    let margin = i64::try_from(margin).unwrap_or(i64::MAX);
-    let mut warned = false;
-    loop {
-        let expiration = match &*current.lock().unwrap_or_else(std::sync::PoisonError::into_inner) {
-            Ok(c) => Some(c.expiration),
-            Err(_) => None,
-        };
-        let wait = match expiration {
-            Some(exp) => (exp - renewer.now()).whole_seconds() - margin,
-            None => 0,
-        };
-        if wait > 0 {
-            std::thread::sleep(Duration::from_secs(wait.unsigned_abs()));
-        }
-        let _span = tracing::debug_span!("renew").entered();
-        match renewer.renew(margin.max(60)) {
-            Ok(c) => {
-                tracing::debug!(expiration = %c.expiration, "renewed");
-                *current.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Ok(c);
-                warned = false;
-            }
-            Err(e) => {
-                let message = crate::diag::chain_message(&e);
-                if !warned {
-                    diag::warn(&format!("cannot renew the credentials of the local endpoint: {message}"));
-                    if let Some(hint) = e.hint() {
-                        diag::notice(&format!("hint: {hint}"));
-                    }
-                    warned = true;
-                }
-                let mut guard = current.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-                let expired = guard.as_ref().is_ok_and(|c| c.seconds_left(renewer.now()) <= 0);
-                if expired {
-                    *guard = Err(message);
-                }
-                drop(guard);
-                std::thread::sleep(Duration::from_secs(30));
-            }
-        }
-    }
 }
 
 /// 32 random bytes as 64 hex characters.

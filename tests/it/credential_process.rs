@@ -288,6 +288,39 @@ fn expiring_role_credentials_are_reassumed_from_the_session_without_a_prompt() {
 }
 
 #[test]
+fn a_900_second_role_is_assumed_once_and_served_while_11_minutes_remain() {
+    // AWS's shortest role can never have the 15 minutes left that a one-hour role is renewed
+    // at: each call assumed it again. It is now served down to 11 minutes left (botocore's
+    // mandatory refresh is 10).
+    let sts = seed_sts();
+    sts.add_role(RoleSpec::new("arn:aws:iam::123456789012:role/short").requiring_mfa());
+    let mut env = TestEnv::seed(&sts);
+    env.write_config(&format!(
+        "{SEED_CONFIG}\n[profile short]\nsource_profile = base\nrole_arn = arn:aws:iam::123456789012:role/short\nmfa_serial = {MFA_SERIAL}\nduration_seconds = 900\n"
+    ));
+    let first = env.rolegate(&["credential-process", "short", "--mfa-token", "123456"]).output().unwrap();
+    assert!(first.status.success(), "{}", stderr_of(&first));
+    let a = parse_process_json(&first.stdout);
+    for _ in 0..3 {
+        let again = env.run_without_terminal(&["credential-process", "short"]);
+        assert!(again.status.success(), "{}", stderr_of(&again));
+        assert_eq!(parse_process_json(&again.stdout).access_key_id, a.access_key_id, "served from the cache");
+    }
+    assert_eq!(sts.count("AssumeRole"), 1, "assumed once");
+    assert_eq!(sts.calls().iter().find(|c| c.action == "AssumeRole").unwrap().duration_seconds, Some(900));
+
+    // 11 minutes left: still served. Less: assumed again from the MFA session, no prompt.
+    expire_role_entry_in(&env, time::Duration::seconds(11 * 60 + 30));
+    let still = env.run_without_terminal(&["credential-process", "short"]);
+    assert_eq!(parse_process_json(&still.stdout).access_key_id, a.access_key_id);
+    expire_role_entry_in(&env, time::Duration::seconds(10 * 60 + 50));
+    let renewed = env.run_without_terminal(&["credential-process", "short"]);
+    assert!(renewed.status.success(), "{}", stderr_of(&renewed));
+    assert_ne!(parse_process_json(&renewed.stdout).access_key_id, a.access_key_id, "new role credentials");
+    assert_eq!((sts.count("AssumeRole"), sts.count("GetSessionToken")), (2, 1));
+}
+
+#[test]
 fn refresh_mfa_forces_a_new_session() {
     let sts = seed_sts();
     let env = TestEnv::seed(&sts);
@@ -554,9 +587,14 @@ fn an_edit_to_the_config_is_seen_by_the_next_cached_call() {
     assert_eq!(sts.count("GetSessionToken"), 1, "the MFA session is shared by both roles");
 }
 
-/// The role entry's credentials set to expire in 10 minutes: below the 15-minute floor, so the
+/// The role entry's credentials set to expire in 10 minutes: below the floor (11 minutes at least), so the
 /// next call renews them, as an hour later.
 fn age_role_entry(env: &TestEnv) {
+    expire_role_entry_in(env, time::Duration::minutes(10));
+}
+
+/// Rewrites the cached role entry's expiration to `left` from now (its issue time unchanged).
+fn expire_role_entry_in(env: &TestEnv, left: time::Duration) {
     let role_entry = std::fs::read_dir(env.cache_dir())
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -565,7 +603,7 @@ fn age_role_entry(env: &TestEnv) {
         })
         .unwrap();
     let mut entry: serde_json::Value = serde_json::from_slice(&std::fs::read(&role_entry).unwrap()).unwrap();
-    let soon = time::OffsetDateTime::now_utc() + time::Duration::minutes(10);
+    let soon = time::OffsetDateTime::now_utc() + left;
     entry["credentials"]["expiration"] =
         serde_json::Value::String(soon.format(&time::format_description::well_known::Rfc3339).unwrap());
     std::fs::write(&role_entry, serde_json::to_vec(&entry).unwrap()).unwrap();

@@ -342,9 +342,9 @@ fn a_profile_hard_coded_in_the_child_gets_rolegates_credentials() {
 }
 
 #[test]
-fn short_lived_credentials_renew_through_the_generated_config() {
+fn short_lived_credentials_are_served_through_the_generated_config() {
     let Some(aws) = which("aws") else {
-        return skip("short_lived_credentials_renew_through_the_generated_config", "aws");
+        return skip("short_lived_credentials_are_served_through_the_generated_config", "aws");
     };
     let sts = seed_sts();
     sts.add_role(RoleSpec::new("arn:aws:iam::123456789012:role/short").requiring_mfa());
@@ -353,8 +353,9 @@ fn short_lived_credentials_renew_through_the_generated_config() {
         "{SEED_CONFIG}\n[profile short]\nsource_profile = base\nrole_arn = arn:aws:iam::123456789012:role/short\nmfa_serial = {MFA_SERIAL}\nduration_seconds = 900\n"
     ));
     assert!(env.rolegate(&["credential-process", "short", "--mfa-token", "123456"]).output().unwrap().status.success());
-    // 15-minute credentials are below the floor at once: every SDK call re-runs the
-    // credential_process, and rolegate re-assumes the role from the MFA session, silently.
+    // 15-minute credentials are below botocore's 15-minute refresh at once: every SDK call
+    // re-runs the credential_process, and rolegate serves them from the cache while more than
+    // 11 minutes are left (it used to assume the role again for each).
     let script = format!(
         "for i in 1 2 3; do {aws} sts get-caller-identity --profile short --output text --query Arn || exit 1; done"
     );
@@ -362,7 +363,7 @@ fn short_lived_credentials_renew_through_the_generated_config() {
     assert!(out.status.success(), "{}", stderr_of(&out));
     assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 3);
     assert_eq!(sts.count("GetSessionToken"), 1, "no second MFA session");
-    assert!(sts.count("AssumeRole") >= 4, "renewed: {}", sts.count("AssumeRole"));
+    assert_eq!(sts.count("AssumeRole"), 1, "served from the cache");
 }
 
 /// A child that prints the endpoint's answers: `python3 -c` with urllib, no SDK involved.
@@ -418,45 +419,73 @@ fn the_local_endpoint_serves_the_contract_and_refuses_the_rest() {
     assert_eq!(r["token_len"], 64);
 }
 
-#[test]
-fn the_endpoint_renews_credentials_without_a_prompt() {
-    let sts = seed_sts();
-    sts.add_role(RoleSpec::new("arn:aws:iam::123456789012:role/short").requiring_mfa());
-    let mut env = TestEnv::seed(&sts);
-    env.write_config(&format!(
-        "{SEED_CONFIG}\n[profile short]\nsource_profile = base\nrole_arn = arn:aws:iam::123456789012:role/short\nmfa_serial = {MFA_SERIAL}\nduration_seconds = 900\n"
-    ));
-    // Renew 897 s before expiry: 900-second credentials are renewed every ~3 s.
-    let probe = r#"
-import json, os, time, urllib.request
+/// A child that asks the endpoint for credentials `n` times, 20 ms apart, and prints how many
+/// distinct ones it saw.
+const DISTINCT_KEYS: &str = r#"
+import json, os, sys, time, urllib.request
 seen = []
-deadline = time.time() + 60
-while len(set(seen)) < 3 and time.time() < deadline:
+for _ in range(int(sys.argv[1])):
     req = urllib.request.Request(os.environ["AWS_CONTAINER_CREDENTIALS_FULL_URI"], headers={"Authorization": os.environ["AWS_CONTAINER_AUTHORIZATION_TOKEN"]})
     with urllib.request.urlopen(req, timeout=5) as r:
         seen.append(json.loads(r.read())["AccessKeyId"])
-    time.sleep(0.2)
+    time.sleep(0.02)
 print(len(set(seen)))
 "#;
+
+/// A profile `short` for a role of 900 s, AWS's shortest.
+fn short_role_env(sts: &crate::common::strict_sts::StrictSts) -> TestEnv {
+    sts.add_role(RoleSpec::new("arn:aws:iam::123456789012:role/short").requiring_mfa());
+    let mut env = TestEnv::seed(sts);
+    env.write_config(&format!(
+        "{SEED_CONFIG}\n[profile short]\nsource_profile = base\nrole_arn = arn:aws:iam::123456789012:role/short\nmfa_serial = {MFA_SERIAL}\nduration_seconds = 900\n"
+    ));
+    env
+}
+
+#[test]
+fn a_short_role_is_assumed_once_over_a_run_of_the_endpoint() {
+    // The default margin (20 min) is more than a 900-second role ever has left: the endpoint
+    // used to renew it in a loop (1,193 AssumeRole calls in 6 s). It renews with 11 min left.
+    let sts = seed_sts();
+    let env = short_role_env(&sts);
     let out = env
-        .rolegate(&[
-            "exec",
-            "--server",
-            "--refresh-margin",
-            "897",
-            "short",
-            "--mfa-token",
-            "123456",
-            "--",
-            "python3",
-            "-c",
-            probe,
-        ])
+        .rolegate(&["exec", "--server", "short", "--mfa-token", "123456", "--", "python3", "-c", DISTINCT_KEYS, "100"])
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", stderr_of(&out));
-    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "3", "three distinct credentials served");
-    assert_eq!(sts.count("GetSessionToken"), 1);
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "1", "one set of credentials served");
+    assert_eq!((sts.count("GetSessionToken"), sts.count("AssumeRole")), (1, 1));
+}
+
+#[test]
+fn the_endpoint_renews_credentials_without_a_prompt_at_most_once_a_minute() {
+    let sts = seed_sts();
+    let env = short_role_env(&sts);
+    // Credentials issued from now on expire 664 s from now (the stand-in's clock is 236 s
+    // behind): the endpoint renews them 4 s after the start, when 11 min are left, from the
+    // cached MFA session; the renewed ones are as short, and the endpoint waits a minute before
+    // it asks STS again.
+    sts.advance(-236);
+    let child = r#"
+import json, os, time, urllib.request
+seen, last = [], None
+deadline = time.time() + 30
+while time.time() < deadline and (last is None or time.time() < last + 2):
+    req = urllib.request.Request(os.environ["AWS_CONTAINER_CREDENTIALS_FULL_URI"], headers={"Authorization": os.environ["AWS_CONTAINER_AUTHORIZATION_TOKEN"]})
+    with urllib.request.urlopen(req, timeout=5) as r:
+        seen.append(json.loads(r.read())["AccessKeyId"])
+    if last is None and len(set(seen)) == 2:
+        last = time.time()
+    time.sleep(0.02)
+print(len(set(seen)))
+"#;
+    let out = env
+        .rolegate(&["exec", "--server", "short", "--mfa-token", "123456", "--", "python3", "-c", child])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "2", "the first credentials, then the renewed ones");
+    assert_eq!((sts.count("GetSessionToken"), sts.count("AssumeRole")), (1, 2), "renewed once, then not for a minute");
 }
 
 #[test]

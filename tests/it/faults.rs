@@ -690,7 +690,7 @@ fn a_full_cache_disk_still_hands_out_the_credentials_and_keeps_the_old_entries()
     let first = cold(&env, "123456");
     let role = entry(&env, "role-");
     let session = entry(&env, "mfa-");
-    // The role has 10 minutes left (below the 15-minute floor): the next call must re-assume it.
+    // The role has 10 minutes left (below the floor, 11 minutes at least): the next call must re-assume it.
     let mut aged = read_json(&role);
     aged["credentials"]["expiration"] = rfc3339(OffsetDateTime::now_utc() + time::Duration::minutes(10));
     write_json(&role, &aged);
