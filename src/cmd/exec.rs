@@ -89,12 +89,7 @@ pub fn run(ctx: Context, cli: &Cli, args: &ExecArgs) -> Result<u8, Error> {
 /// `AWS_PROFILE` naming the profile and no credential variables to beat it. The generated
 /// config is not written (the child reads the user's files: SSO profiles and `[sso-session]`
 /// sections are the SDKs' business, and the generated copy keeps them as they are anyway).
-fn sso_pass_through(
-    args: &ExecArgs,
-    command: &[std::ffi::OsString],
-    mut env: ChildEnv,
-    sso_profile: &str,
-) -> Error {
+fn sso_pass_through(args: &ExecArgs, command: &[std::ffi::OsString], mut env: ChildEnv, sso_profile: &str) -> Error {
     diag::notice(&format!(
         "profile `{}` uses IAM Identity Center (`{sso_profile}`), which the AWS SDKs and CLI handle themselves: running the command with AWS_PROFILE={}{} (sign in with `aws sso login --profile {sso_profile}` if it asks)",
         args.profile,

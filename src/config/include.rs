@@ -52,6 +52,9 @@ pub struct Inclusions {
     pub problems: BTreeMap<String, IncludeProblem>,
 }
 
+/// One inherited setting: key, value, the profile it comes from.
+type Inherited = (String, String, String);
+
 /// The profile `props` includes, if any.
 pub fn included(props: &Properties) -> Option<&str> {
     props.get(KEY_INCLUDE_PROFILE).or_else(|| props.get(KEY_PARENT_PROFILE)).map(String::as_str)
@@ -61,11 +64,12 @@ pub fn included(props: &Properties) -> Option<&str> {
 /// of inclusions is read from the settings as written (not from what another inclusion added).
 pub fn apply(profiles: &mut BTreeMap<String, Properties>) -> Inclusions {
     let mut out = Inclusions::default();
-    let mut additions: Vec<(String, Vec<(String, String, String)>)> = Vec::new();
+    // For each including profile: (key, value, the profile it comes from).
+    let mut additions: Vec<(String, Vec<Inherited>)> = Vec::new();
     for (name, props) in profiles.iter() {
         let Some(first) = included(props) else { continue };
         let mut visited: Vec<&str> = vec![name.as_str()];
-        let mut adds: Vec<(String, String, String)> = Vec::new();
+        let mut adds: Vec<Inherited> = Vec::new();
         let mut next = Some(first);
         while let Some(inc) = next {
             if visited.contains(&inc) {

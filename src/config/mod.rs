@@ -196,7 +196,11 @@ impl Profiles {
         out.inclusions = include::apply(&mut out.profiles);
         // A `services` name taken through include_profile: its section too.
         for (name, keys) in &out.inclusions.inherited {
-            let Some(services) = keys.contains_key("services").then(|| out.profiles.get(name)).flatten().and_then(|p| p.get("services")) else { continue };
+            let Some(services) =
+                keys.contains_key("services").then(|| out.profiles.get(name)).flatten().and_then(|p| p.get("services"))
+            else {
+                continue;
+            };
             let key = PropertiesKey::builder()
                 .section_key("services")
                 .section_name(services.as_str())

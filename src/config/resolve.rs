@@ -210,7 +210,9 @@ pub enum ResolveError {
         "profile `{profile}` ({file}): the chain uses two MFA devices ({first} and {second}); rolegate asks for one code per chain"
     )]
     TwoMfaDevices { profile: String, file: String, first: String, second: String },
-    #[error("profile `{profile}` ({file}): include_profile names `{included}` (in `{including}`), which does not exist")]
+    #[error(
+        "profile `{profile}` ({file}): include_profile names `{included}` (in `{including}`), which does not exist"
+    )]
     IncludeNotFound { profile: String, file: String, including: String, included: String },
     #[error("profile `{profile}` ({file}): include_profile loop {cycle}")]
     IncludeLoop { profile: String, file: String, cycle: String },
@@ -455,11 +457,7 @@ fn base_of(name: &str, props: &Properties, file: &dyn Fn(&str) -> String) -> Res
         });
     }
     if props.contains_key("sso_session") || props.contains_key("sso_start_url") {
-        return Err(ResolveError::UnsupportedBase {
-            profile: name.into(),
-            file: file(name),
-            what: SSO_BASE,
-        });
+        return Err(ResolveError::UnsupportedBase { profile: name.into(), file: file(name), what: SSO_BASE });
     }
     // Static keys before credential_process, as botocore and the Go SDK (Terraform) order them.
     if props.contains_key("aws_access_key_id") || props.contains_key("aws_secret_access_key") {

@@ -154,7 +154,10 @@ pub fn rewrite_config(text: &str, rewrite: &BTreeMap<String, String>, exe: &Path
 /// written out in its first section of the copy: all of them for a profile the SDKs serve; for
 /// one that calls rolegate, only those that cannot pre-empt its `credential_process` (and not
 /// `region`, which the copy takes from the plan).
-pub fn included_settings(profiles: &Profiles, rewrite: &BTreeMap<String, String>) -> BTreeMap<String, Vec<(String, String)>> {
+pub fn included_settings(
+    profiles: &Profiles,
+    rewrite: &BTreeMap<String, String>,
+) -> BTreeMap<String, Vec<(String, String)>> {
     let mut out = BTreeMap::new();
     for (name, props) in &profiles.profiles {
         let Some(inherited) = profiles.inherited(name) else { continue };
@@ -196,7 +199,9 @@ pub fn rewrite_config_spelling(
     let exe = quote(&exe.to_string_lossy());
     let close = |out: &mut String, current: Option<&str>, section: Option<&str>, has_region: bool| {
         if let Some(p) = section {
-            out.push_str("# rolegate: settings this profile takes through include_profile, which the SDKs do not read\n");
+            out.push_str(
+                "# rolegate: settings this profile takes through include_profile, which the SDKs do not read\n",
+            );
             for (k, v) in &spelled[p] {
                 out.push_str(&format!("{k} = {v}\n"));
             }
@@ -317,7 +322,11 @@ mod tests {
         assert_eq!(rewrite.keys().collect::<Vec<_>>(), ["mfa"], "only the MFA profile calls rolegate");
         let out = rewrite_config_spelling(text, &rewrite, &included_settings(&profiles, &rewrite), Path::new("/r"));
         let (kept, rewritten) = out.split_at(text.find("[profile mfa]").unwrap());
-        assert_eq!(kept, &text[..text.find("[profile mfa]").unwrap()], "everything before the MFA profile, byte for byte");
+        assert_eq!(
+            kept,
+            &text[..text.find("[profile mfa]").unwrap()],
+            "everything before the MFA profile, byte for byte"
+        );
         assert!(rewritten.starts_with("[profile mfa]\n# rolegate:"), "{rewritten}");
     }
 

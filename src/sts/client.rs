@@ -429,8 +429,8 @@ fn host_of(url: &str) -> String {
 /// The Query API names of the session tags and transitive keys, in the order their values are
 /// listed: `Tags.member.1.Key`, `Tags.member.1.Value`, ..., `TransitiveTagKeys.member.1`, ...
 fn attribute_names(attributes: &SessionAttributes) -> Vec<String> {
-    let tags = (1..=attributes.tags.len())
-        .flat_map(|n| [format!("Tags.member.{n}.Key"), format!("Tags.member.{n}.Value")]);
+    let tags =
+        (1..=attributes.tags.len()).flat_map(|n| [format!("Tags.member.{n}.Key"), format!("Tags.member.{n}.Value")]);
     let transitive = (1..=attributes.transitive_tag_keys.len()).map(|n| format!("TransitiveTagKeys.member.{n}"));
     tags.chain(transitive).collect()
 }

@@ -271,7 +271,8 @@ fn session_tags_and_source_identity_are_checked_and_recorded() {
     assert_eq!(call.transitive_tag_keys, ["team"]);
 
     // A trust policy without sts:TagSession / sts:SetSourceIdentity refuses them.
-    let tag_denied = format!("User: {ALICE_ARN} is not authorized to perform: sts:TagSession on resource: {PLAIN_ROLE}");
+    let tag_denied =
+        format!("User: {ALICE_ARN} is not authorized to perform: sts:TagSession on resource: {PLAIN_ROLE}");
     assert_error(&assume(&sts, &alice(), PLAIN_ROLE, &tags[1..3]), 403, "AccessDenied", &tag_denied);
     let id_denied =
         format!("User: {ALICE_ARN} is not authorized to perform: sts:SetSourceIdentity on resource: {PLAIN_ROLE}");

@@ -256,7 +256,8 @@ impl<'a> Checker<'a> {
     fn static_checks(&self, name: &str, findings: &mut Findings) {
         let Some(props) = self.inp.profiles.get(name) else { return };
         if let Some(inherited) = self.inp.profiles.inherited(name) {
-            let chain_keys: Vec<&str> = INCLUDED_CHAIN_KEYS.iter().copied().filter(|k| inherited.contains_key(*k)).collect();
+            let chain_keys: Vec<&str> =
+                INCLUDED_CHAIN_KEYS.iter().copied().filter(|k| inherited.contains_key(*k)).collect();
             if !chain_keys.is_empty() {
                 let list = chain_keys.join(", ");
                 findings.push(
@@ -275,7 +276,8 @@ impl<'a> Checker<'a> {
                 );
             }
         }
-        if let (Some(_), Some(_)) = (props.get(resolve::KEY_MFA_PROCESS), props.get(resolve::KEY_AWS_VAULT_MFA_PROCESS)) {
+        if let (Some(_), Some(_)) = (props.get(resolve::KEY_MFA_PROCESS), props.get(resolve::KEY_AWS_VAULT_MFA_PROCESS))
+        {
             findings.push(
                 Finding::new(
                     Severity::Info,
@@ -288,7 +290,10 @@ impl<'a> Checker<'a> {
                 )
                 .profile(name)
                 .at(self.key(name, resolve::KEY_AWS_VAULT_MFA_PROCESS))
-                .fix(format!("keep one of them (aws-vault reads only mfa_process, rolegate prefers {})", resolve::KEY_MFA_PROCESS)),
+                .fix(format!(
+                    "keep one of them (aws-vault reads only mfa_process, rolegate prefers {})",
+                    resolve::KEY_MFA_PROCESS
+                )),
             );
         }
         if props.contains_key("credential_process") {

@@ -267,7 +267,11 @@ fn numbered(params: &[(String, String)], prefix: &str, suffixes: &[&str]) -> Res
     numbers.sort_unstable();
     numbers.dedup();
     if numbers.iter().enumerate().any(|(i, n)| *n != i + 1) {
-        return Err(StsError::new(400, "InvalidParameterValue", format!("{prefix}N members are not numbered 1, 2, ...")));
+        return Err(StsError::new(
+            400,
+            "InvalidParameterValue",
+            format!("{prefix}N members are not numbered 1, 2, ..."),
+        ));
     }
     Ok(numbers.len())
 }
