@@ -220,3 +220,18 @@ fn exec_generated_config_keeps_sso_sections_and_spells_out_included_settings() {
         "{generated}"
     );
 }
+
+#[test]
+fn doctor_notes_a_profile_with_both_mfa_processes() {
+    let sts = tagged_sts();
+    let mut env = TestEnv::seed(&sts);
+    let config = aws_vault_config("echo 1", TAGGED_ROLE)
+        .replace("mfa_process = echo 1\n", "mfa_process = echo 1\nrolegate_mfa_process = echo 2\n");
+    env.write_config(&config);
+    let json = env.run_without_terminal(&["doctor", "target", "--json"]);
+    let report: serde_json::Value = serde_json::from_slice(&json.stdout).expect("doctor --json");
+    let finding = report["findings"].as_array().unwrap().iter().find(|f| f["id"] == "two-mfa-processes").cloned();
+    let finding = finding.unwrap_or_else(|| panic!("{report:#}"));
+    assert_eq!(finding["severity"], "info");
+    assert_eq!(finding["line"], 4, "at aws-vault's mfa_process: {finding:#}");
+}
