@@ -10,6 +10,9 @@
 //! exit status are the command's own. With `--server`, rolegate stays the parent: it forwards
 //! SIGINT, SIGTERM and SIGHUP and exits with the child's status (128 + signal when killed).
 //!
+//! An IAM Identity Center profile (or a role on one) is the SDKs' own: the command runs with
+//! `AWS_PROFILE` naming it and no credential variables (see [`sso_pass_through`]).
+//!
 //! Nesting: inside a rolegate child (`ROLEGATE_PROFILE` set), the same profile re-uses the
 //! credentials already there; another profile replaces them. Either way with a one-line notice.
 

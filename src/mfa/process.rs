@@ -1,4 +1,4 @@
-//! Codes from a program: `rolegate_mfa_process` (any command whose stdout is the code, e.g. a
+//! Codes from a program: `rolegate_mfa_process` or aws-vault's `mfa_process` (any command whose stdout is the code, e.g. a
 //! password manager's TOTP command) and YubiKey's `ykman oath accounts code --single ACCOUNT`.
 //!
 //! The command runs without a shell when it is plain words (no quotes, `$`, pipes or
