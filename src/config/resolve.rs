@@ -703,8 +703,10 @@ fn split_words(line: &str) -> Vec<String> {
 }
 
 /// For tests and fuzzing: a [`Profiles`] from plain maps.
-pub fn profiles_from_maps(maps: BTreeMap<String, BTreeMap<String, String>>) -> Profiles {
-    Profiles { profiles: maps, ..Profiles::default() }
+/// `include_profile` is applied as when files are parsed.
+pub fn profiles_from_maps(mut maps: BTreeMap<String, BTreeMap<String, String>>) -> Profiles {
+    let inclusions = super::include::apply(&mut maps);
+    Profiles { profiles: maps, inclusions, ..Profiles::default() }
 }
 
 #[cfg(test)]

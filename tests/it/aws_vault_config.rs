@@ -235,3 +235,16 @@ fn doctor_notes_a_profile_with_both_mfa_processes() {
     assert_eq!(finding["severity"], "info");
     assert_eq!(finding["line"], 4, "at aws-vault's mfa_process: {finding:#}");
 }
+
+#[test]
+fn doctor_of_an_sso_profile_is_a_note_not_an_error() {
+    let sts = seed_sts();
+    let mut env = TestEnv::seed(&sts);
+    env.write_config(&format!("{SEED_CONFIG}\n{SSO_CONFIG}"));
+    let out = env.run_without_terminal(&["doctor", "dev", "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("doctor --json");
+    let ids: Vec<_> =
+        report["findings"].as_array().unwrap().iter().map(|f| (f["id"].clone(), f["severity"].clone())).collect();
+    assert_eq!(ids, [(serde_json::json!("sso-profile"), serde_json::json!("info"))], "{report:#}");
+}

@@ -610,6 +610,21 @@ impl<'a> Checker<'a> {
             .profile(profile)
             .at(self.key(profile, "credential_source"))
             .fix(hint),
+            ResolveError::UnsupportedBase { profile, .. }
+                if e.sso_profile().is_some()
+                    && !chain_names(self.inp.profiles, name)
+                        .iter()
+                        .any(|p| self.inp.profiles.get(p).is_some_and(|pp| pp.contains_key("mfa_serial"))) =>
+            {
+                Finding::new(
+                    Severity::Info,
+                    "sso-profile",
+                    format!("profile `{name}` starts at `{profile}`, an IAM Identity Center (sso_*) profile: the AWS SDKs and CLI serve it themselves, rolegate passes it through"),
+                )
+                .profile(name)
+                .at(self.header(profile))
+                .fix(hint)
+            }
             ResolveError::UnsupportedBase { profile, what, .. } => err(
                 "unsupported-base",
                 format!("profile `{profile}` uses {what}, which rolegate does not support as the start of a chain"),
