@@ -11,7 +11,11 @@
 //! ```
 //!
 //! with the role settings (`role_arn`, `source_profile`, `mfa_serial`, ...) removed, because an
-//! SDK tries those before `credential_process`. Every other byte of the file is kept. Only when a
+//! SDK tries those before `credential_process`. A profile that takes settings through aws-vault's
+//! `include_profile`, which no SDK reads, gets them written out at the end of its first section
+//! (for a rewritten one, only those that cannot pre-empt its `credential_process`; never keys,
+//! which inclusion does not carry). Every other byte of the file is kept: IAM Identity Center
+//! profiles and `[sso-session]` sections, the SDKs' own business, included. Only when a
 //! rewritten profile also has a section in the credentials file (its static keys would win over
 //! `credential_process`) is a credentials copy made, without those sections; it keeps the other
 //! sections, keys included. The user's files are never written. The copies are 0600 in a 0700
