@@ -11,7 +11,10 @@
 //!
 //! rolegate adds: `mfa_serial` may sit on the role profile (as botocore reads it) or on the
 //! source profile that holds the keys (as aws-vault reads it); a base `credential_process` that
-//! calls rolegate for a profile of this same chain is refused (it would recurse forever).
+//! calls rolegate for a profile of this same chain is refused (it would recurse forever). From
+//! aws-vault: the settings a profile takes through `include_profile` (applied at parse time,
+//! `super::include`; a broken inclusion fails the chain at that profile), and each role's
+//! `source_identity`, `session_tags` and `transitive_session_tags` ([`SessionAttributes`]).
 
 use std::collections::BTreeMap;
 
