@@ -202,7 +202,13 @@ pub enum ResolveError {
     #[error("profile `{profile}` ({file}): credential_source `{value}` is not supported by rolegate")]
     UnsupportedCredentialSource { profile: String, file: String, value: String },
     #[error("profile `{profile}` ({file}) uses {what}, which rolegate does not support as a base")]
-    UnsupportedBase { profile: String, file: String, what: &'static str },
+    UnsupportedBase {
+        profile: String,
+        file: String,
+        what: &'static str,
+        /// A profile of the chain has `mfa_serial`: the SDKs cannot serve it on their own either.
+        needs_mfa: bool,
+    },
     #[error("profile `{profile}` ({file}): {key} `{value}` is not valid: {why}")]
     BadValue { profile: String, file: String, key: &'static str, value: String, why: &'static str },
     #[error(
@@ -228,11 +234,11 @@ pub enum ResolveError {
 pub const SSO_BASE: &str = "IAM Identity Center (sso_*)";
 
 impl ResolveError {
-    /// The IAM Identity Center profile a chain starts at, when that is why it failed: the SDKs
-    /// serve such chains themselves.
+    /// The IAM Identity Center profile a chain starts at, when that is why it failed and no
+    /// profile of the chain asks for MFA: the SDKs serve such chains themselves.
     pub fn sso_profile(&self) -> Option<&str> {
         match self {
-            ResolveError::UnsupportedBase { profile, what: SSO_BASE, .. } => Some(profile),
+            ResolveError::UnsupportedBase { profile, what: SSO_BASE, needs_mfa: false, .. } => Some(profile),
             _ => None,
         }
     }
@@ -250,7 +256,7 @@ impl ResolveError {
             ResolveError::NoCredentials { .. } => "add aws_access_key_id and aws_secret_access_key (in ~/.aws/credentials), or source_profile + role_arn".into(),
             ResolveError::IncompleteKeys { missing, .. } => format!("add {missing} next to it"),
             ResolveError::UnsupportedCredentialSource { .. } => "use `credential_source = Environment`, or `source_profile` naming a profile with keys".into(),
-            ResolveError::UnsupportedBase { what: SSO_BASE, profile, .. } => format!("the AWS SDKs and CLI sign in to IAM Identity Center themselves: run `aws sso login --profile {profile}`, then use the profile directly (AWS_PROFILE, or `profile` in Terraform); `rolegate exec PROFILE -- COMMAND` runs COMMAND that way"),
+            ResolveError::UnsupportedBase { what: SSO_BASE, profile, needs_mfa: false, .. } => format!("the AWS SDKs and CLI sign in to IAM Identity Center themselves: run `aws sso login --profile {profile}`, then use the profile directly (AWS_PROFILE, or `profile` in Terraform); `rolegate exec PROFILE -- COMMAND` runs COMMAND that way"),
             ResolveError::UnsupportedBase { .. } => "point source_profile at a profile with static keys, credential_process, or credential_source = Environment".into(),
             ResolveError::BadValue { key, .. } => match *key {
                 "role_arn" => "a role ARN looks like arn:aws:iam::123456789012:role/NAME".into(),
@@ -368,21 +374,35 @@ fn resolve_chain(profiles: &Profiles, profile: &str) -> Result<Chain, ResolveErr
         if visited.len() > 1 && props.contains_key("aws_access_key_id") {
             break (static_keys(&name, props, &file)?, props);
         }
+        // An unsupported base says whether the chain asks for MFA (an SSO chain that does not
+        // is the SDKs' to serve).
+        let base_of = |name: &str, props: &Properties, hops: &[RoleHop]| {
+            base_of(name, props, &file).map_err(|e| match e {
+                ResolveError::UnsupportedBase { profile, file, what, .. } => ResolveError::UnsupportedBase {
+                    profile,
+                    file,
+                    what,
+                    needs_mfa: props.contains_key("mfa_serial") || hops.iter().any(|h| h.mfa_serial.is_some()),
+                },
+                other => other,
+            })
+        };
         let Some(role_arn) = props.get("role_arn") else {
-            break (base_of(&name, props, &file)?, props);
+            break (base_of(&name, props, &hops)?, props);
         };
         if props.contains_key("web_identity_token_file") {
             return Err(ResolveError::UnsupportedBase {
                 profile: name.clone(),
                 file: file(&name),
                 what: "web_identity_token_file",
+                needs_mfa: props.contains_key("mfa_serial") || hops.iter().any(|h| h.mfa_serial.is_some()),
             });
         }
         hops.push(role_hop(&name, role_arn, props, &file)?);
         match (props.get("source_profile"), props.get("credential_source")) {
             (Some(_), Some(_)) => return Err(ResolveError::BothSources { profile: name.clone(), file: file(&name) }),
             (None, None) => return Err(ResolveError::NoSource { profile: name.clone(), file: file(&name) }),
-            (None, Some(_)) => break (base_of(&name, props, &file)?, props),
+            (None, Some(_)) => break (base_of(&name, props, &hops)?, props),
             (Some(source), None) if *source == name && props.contains_key("aws_access_key_id") => {
                 break (static_keys(&name, props, &file)?, props);
             }
@@ -457,10 +477,16 @@ fn base_of(name: &str, props: &Properties, file: &dyn Fn(&str) -> String) -> Res
             profile: name.into(),
             file: file(name),
             what: "web_identity_token_file",
+            needs_mfa: false,
         });
     }
     if props.contains_key("sso_session") || props.contains_key("sso_start_url") {
-        return Err(ResolveError::UnsupportedBase { profile: name.into(), file: file(name), what: SSO_BASE });
+        return Err(ResolveError::UnsupportedBase {
+            profile: name.into(),
+            file: file(name),
+            what: SSO_BASE,
+            needs_mfa: false,
+        });
     }
     // Static keys before credential_process, as botocore and the Go SDK (Terraform) order them.
     if props.contains_key("aws_access_key_id") || props.contains_key("aws_secret_access_key") {

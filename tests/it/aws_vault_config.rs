@@ -174,6 +174,20 @@ fn exec_of_an_sso_profile_runs_the_command_with_aws_profile_and_no_keys() {
     );
     assert!(err.contains("aws sso login --profile dev"), "{err}");
     assert!(sts.calls().is_empty());
+
+    // A role with MFA on the SSO profile is neither rolegate's nor the SDKs' to serve: an error.
+    let mut config = format!("{SEED_CONFIG}\n{SSO_CONFIG}");
+    config.push_str(&format!(
+        "[profile dev-admin]\nsource_profile = dev\nrole_arn = {ROLE_ARN}\nmfa_serial = {MFA_SERIAL}\n"
+    ));
+    env.write_config(&config);
+    let out = env.run_without_terminal(&["exec", "dev-admin", "--", "true"]);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr_of(&out));
+    assert!(
+        stderr_of(&out).contains("hint: point source_profile at a profile with static keys"),
+        "{}",
+        stderr_of(&out)
+    );
 }
 
 #[test]

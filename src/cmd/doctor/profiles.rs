@@ -610,12 +610,7 @@ impl<'a> Checker<'a> {
             .profile(profile)
             .at(self.key(profile, "credential_source"))
             .fix(hint),
-            ResolveError::UnsupportedBase { profile, .. }
-                if e.sso_profile().is_some()
-                    && !chain_names(self.inp.profiles, name)
-                        .iter()
-                        .any(|p| self.inp.profiles.get(p).is_some_and(|pp| pp.contains_key("mfa_serial"))) =>
-            {
+            ResolveError::UnsupportedBase { profile, .. } if e.sso_profile().is_some() => {
                 Finding::new(
                     Severity::Info,
                     "sso-profile",
