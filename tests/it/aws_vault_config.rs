@@ -262,3 +262,42 @@ fn doctor_of_an_sso_profile_is_a_note_not_an_error() {
         report["findings"].as_array().unwrap().iter().map(|f| (f["id"].clone(), f["severity"].clone())).collect();
     assert_eq!(ids, [(serde_json::json!("sso-profile"), serde_json::json!("info"))], "{report:#}");
 }
+
+/// A real SDK client (the AWS CLI, botocore) in an exec child reads what include_profile gave
+/// a profile: a role whose source comes from the included profile is assumed by the CLI itself,
+/// and an MFA role whose device comes from it is served by rolegate.
+#[test]
+fn the_aws_cli_in_an_exec_child_sees_included_settings() {
+    let Some(aws) = std::env::var("PATH")
+        .ok()
+        .and_then(|path| path.split(':').map(|d| std::path::Path::new(d).join("aws")).find(|p| p.is_file()))
+    else {
+        return crate::common::skip::skip(
+            "the_aws_cli_in_an_exec_child_sees_included_settings",
+            "aws",
+            "aws not found on PATH",
+        );
+    };
+    let sts = seed_sts();
+    sts.add_role(RoleSpec::new(PLAIN_ROLE));
+    let mut env = TestEnv::seed(&sts);
+    env.write_config(&format!(
+        "[profile base]\nregion = us-west-2\n\n[profile fragment]\nsource_profile = base\nregion = ap-south-1\n\n\
+         [profile plain]\ninclude_profile = fragment\nrole_arn = {PLAIN_ROLE}\n\n\
+         [profile mfa-common]\nsource_profile = base\nmfa_serial = {MFA_SERIAL}\nexternal_id = {EXTERNAL_ID}\n\n\
+         [profile mfa-role]\ninclude_profile = mfa-common\nrole_arn = {ROLE_ARN}\n"
+    ));
+    let script = format!(
+        "{aws} sts get-caller-identity --profile plain --query Arn --output text && {aws} sts get-caller-identity --profile mfa-role --query Arn --output text && {aws} configure get region --profile plain",
+        aws = aws.display()
+    );
+    let out = env.run_without_terminal(&["exec", "mfa-role", "--mfa-token", "123456", "--", "sh", "-c", &script]);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 3, "{stdout}");
+    assert!(lines[0].starts_with("arn:aws:sts::123456789012:assumed-role/plain/"), "{stdout}");
+    assert!(lines[1].starts_with("arn:aws:sts::123456789012:assumed-role/hc-master/"), "{stdout}");
+    assert_eq!(lines[2], "ap-south-1");
+    assert_eq!(sts.count("GetSessionToken"), 1, "one code for the exec and the CLI's credential_process");
+}
