@@ -280,6 +280,10 @@ pub fn plan(profiles: &Profiles, profile: &str, env: &Env, options: &PlanOptions
             hop.duration_seconds.unwrap_or(0),
             hop.mfa_serial.as_deref().unwrap_or("")
         ));
+        // Source identity and session tags change what the role's credentials may do.
+        if !hop.attributes.is_empty() {
+            material.push_str(&format!("|{}", hop.attributes.key_material()));
+        }
     }
     let label = match chain.hops.last() {
         Some(hop) => format!("{} ({})", hop.role_arn, chain.describe()),

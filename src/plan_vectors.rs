@@ -158,6 +158,11 @@ struct HopExpect {
     duration_seconds: Option<Option<u32>>,
     #[serde(default, deserialize_with = "nullable")]
     mfa_serial: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    source_identity: Option<Option<String>>,
+    /// `[[key, value], ...]` in the order sent.
+    session_tags: Option<Vec<(String, String)>>,
+    transitive_session_tags: Option<Vec<String>>,
 }
 
 /// Another plan to compare cache keys with: a profile of the same files, planned with the
@@ -396,6 +401,15 @@ fn run_case(case: &Case) -> Vec<String> {
             }
             if let Some(x) = &want.mfa_serial {
                 c.eq(&format!("hops[{i}].mfa_serial"), x, &got.mfa_serial);
+            }
+            if let Some(x) = &want.source_identity {
+                c.eq(&format!("hops[{i}].source_identity"), x, &got.attributes.source_identity);
+            }
+            if let Some(x) = &want.session_tags {
+                c.eq(&format!("hops[{i}].session_tags"), x, &got.attributes.tags);
+            }
+            if let Some(x) = &want.transitive_session_tags {
+                c.eq(&format!("hops[{i}].transitive_session_tags"), x, &got.attributes.transitive_tag_keys);
             }
         }
     }

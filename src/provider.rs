@@ -363,6 +363,7 @@ fn assume_with_code(
                 duration_seconds: duration,
                 external_id: hop.external_id.as_deref(),
                 mfa: Some((serial, code)),
+                attributes: &hop.attributes,
             },
         )
     })
@@ -426,6 +427,7 @@ fn assume_range(
                     duration_seconds: duration,
                     external_id: hop.external_id.as_deref(),
                     mfa: None,
+                    attributes: &hop.attributes,
                 },
             )
             .map_err(|source| ProviderError::Sts {

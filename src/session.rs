@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use crate::base_credentials;
 use crate::cache::{Cache, CacheError};
 use crate::cli::{DEFAULT_PROMPT_TIMEOUT_SECONDS, SessionOptions};
-use crate::config::resolve::{KEY_MFA_PROCESS, KEY_YKMAN_ACCOUNT};
+use crate::config::resolve::{KEY_AWS_VAULT_MFA_PROCESS, KEY_MFA_PROCESS, KEY_YKMAN_ACCOUNT};
 use crate::config::{ConfigPaths, Profiles};
 use crate::context::Context;
 use crate::context::Env;
@@ -85,9 +85,15 @@ impl Session {
         )?;
         tracing::debug!(chain = %plan.chain.describe(), strategy = ?plan.strategy, reason = ?plan.reason, endpoint = %plan.endpoint.url, key = %plan.result_key.digest, "plan");
         let setting = |key| plan.setting(&self.profiles, key).map(str::to_string);
+        // aws-vault's `mfa_process` only when no `rolegate_mfa_process` (mfa::select's order).
+        let (process, process_key) = match options.mfa_process.clone().or_else(|| setting(KEY_MFA_PROCESS)) {
+            Some(line) => (Some(line), None),
+            None => (setting(KEY_AWS_VAULT_MFA_PROCESS), Some(KEY_AWS_VAULT_MFA_PROCESS)),
+        };
         let codes = mfa::Sources {
             flag_code: options.mfa_token.clone(),
-            process: options.mfa_process.clone().or_else(|| setting(KEY_MFA_PROCESS)),
+            process,
+            process_key,
             ykman_account: options.ykman_account.clone().or_else(|| setting(KEY_YKMAN_ACCOUNT)),
         };
         Ok(Target {

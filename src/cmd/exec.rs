@@ -12,6 +12,9 @@
 //! parent: it forwards SIGINT, SIGTERM and SIGHUP and exits with the child's status (128 +
 //! signal when killed).
 //!
+//! An IAM Identity Center profile (or a role on one) is the SDKs' own: the command runs with
+//! `AWS_PROFILE` naming it and no credential variables (see [`sso_pass_through`]).
+//!
 //! Nesting: inside a rolegate child (`ROLEGATE_PROFILE` set), the same profile re-uses the
 //! credentials already there; another profile replaces them. Either way with a one-line notice.
 
@@ -21,7 +24,8 @@ use crate::diag;
 use crate::env_vars;
 use crate::error::Error;
 use crate::exec::{ChildEnv, ExecError, generated_config, replace_with, run_as_parent};
-use crate::output::env::child_env;
+use crate::output::env::{child_env, sso_pass_through_env};
+use crate::plan::PlanError;
 use crate::server;
 use crate::session::Session;
 
@@ -47,7 +51,12 @@ pub fn run(ctx: Context, cli: &Cli, args: &ExecArgs) -> Result<u8, Error> {
     }
     let mut env = caller();
     let session = Session::load(ctx, cli.cache_dir.as_deref())?;
-    let target = session.target(Some(&args.profile), &args.session)?;
+    let target = match session.target(Some(&args.profile), &args.session) {
+        Err(Error::Plan(PlanError::Resolve(e))) if e.sso_profile().is_some() => {
+            return Err(sso_pass_through(args, command, env, e.sso_profile().unwrap_or_default()));
+        }
+        other => other?,
+    };
 
     // Before the credentials: a copy that cannot be written costs no MFA code.
     let mut credentials_copy = None;
@@ -94,4 +103,27 @@ pub fn run(ctx: Context, cli: &Cli, args: &ExecArgs) -> Result<u8, Error> {
         }
         None => Err(replace_with(command, env).into()),
     }
+}
+
+/// An IAM Identity Center profile (or a role on one): the SDKs sign in and assume it
+/// themselves, from the SSO token cache `aws sso login` fills, so the command runs with
+/// `AWS_PROFILE` naming the profile and no credential variables to beat it. The generated
+/// config is not written (the child reads the user's files: SSO profiles and `[sso-session]`
+/// sections are the SDKs' business, and the generated copy keeps them as they are anyway).
+fn sso_pass_through(args: &ExecArgs, command: &[std::ffi::OsString], mut env: ChildEnv, sso_profile: &str) -> Error {
+    diag::notice(&format!(
+        "profile `{}` uses IAM Identity Center (`{sso_profile}`), which the AWS SDKs and CLI handle themselves: running the command with AWS_PROFILE={}{} (sign in with `aws sso login --profile {sso_profile}` if it asks)",
+        args.profile,
+        args.profile,
+        if args.server { ", without the --server endpoint" } else { "" }
+    ));
+    let changes = sso_pass_through_env(&args.profile);
+    for name in &changes.unset {
+        env.remove(name);
+    }
+    for (name, value) in &changes.set {
+        env.set(name, value);
+    }
+    drop(changes);
+    replace_with(command, env).into()
 }

@@ -9,6 +9,7 @@
 //! [`resolve`], pure code over [`Profiles`].
 
 pub mod edit;
+pub mod include;
 pub mod resolve;
 pub mod source;
 
@@ -117,6 +118,8 @@ pub struct Profiles {
     pub paths: Option<ConfigPaths>,
     /// File and line of every section and setting, from the texts that were parsed.
     sources: SourceMap,
+    /// The settings profiles took through `include_profile`, and broken inclusions.
+    inclusions: include::Inclusions,
 }
 
 impl Profiles {
@@ -200,6 +203,24 @@ impl Profiles {
             }
             out.profiles.insert(name.to_string(), props);
         }
+        out.inclusions = include::apply(&mut out.profiles);
+        // A `services` name taken through include_profile: its section too.
+        for (name, keys) in &out.inclusions.inherited {
+            let Some(services) =
+                keys.contains_key("services").then(|| out.profiles.get(name)).flatten().and_then(|p| p.get("services"))
+            else {
+                continue;
+            };
+            let key = PropertiesKey::builder()
+                .section_key("services")
+                .section_name(services.as_str())
+                .property_name("sts")
+                .sub_property_name("endpoint_url")
+                .build();
+            if let Some(url) = key.ok().and_then(|k| sections.other_sections().get(&k).map(|v| v.to_string())) {
+                out.sts_service_endpoints.insert(services.clone(), url);
+            }
+        }
         out.sources = sources;
         Ok(out)
     }
@@ -221,10 +242,34 @@ impl Profiles {
     /// SDKs merge the files; else [`Profiles::origin`].
     pub fn origin_of_key(&self, profile: &str, key: &str) -> Option<&Path> {
         self.paths.as_ref()?;
-        match self.sources.key(profile, key) {
+        match self.key_location(profile, key) {
             Some(at) => Some(self.sources.path(self.kind_of(&at.file))),
             None => self.origin(profile),
         }
+    }
+
+    /// The line that gives `profile` its `key`: its own, else the line of the profile it took
+    /// the key from through `include_profile`.
+    pub fn key_location(&self, profile: &str, key: &str) -> Option<Location> {
+        match self.inherited_from(profile, key) {
+            Some(from) => self.sources.key(from, key),
+            None => self.sources.key(profile, key),
+        }
+    }
+
+    /// The profile `profile` took `key` from through `include_profile`, if it did.
+    pub fn inherited_from(&self, profile: &str, key: &str) -> Option<&str> {
+        self.inclusions.inherited.get(profile)?.get(key).map(String::as_str)
+    }
+
+    /// Every setting `profile` took through `include_profile`: key -> the profile it came from.
+    pub fn inherited(&self, profile: &str) -> Option<&BTreeMap<String, String>> {
+        self.inclusions.inherited.get(profile)
+    }
+
+    /// Why `profile`'s `include_profile` cannot be followed, if it cannot.
+    pub fn include_problem(&self, profile: &str) -> Option<&include::IncludeProblem> {
+        self.inclusions.problems.get(profile)
     }
 
     fn kind_of(&self, file: &Path) -> FileKind {
@@ -267,6 +312,13 @@ pub const KNOWN_KEYS: &[&str] = &[
     "sso_account_id",
     "sso_role_name",
     "ca_bundle",
+    "sso_region",
+    include::KEY_INCLUDE_PROFILE,
+    include::KEY_PARENT_PROFILE,
+    resolve::KEY_SOURCE_IDENTITY,
+    resolve::KEY_SESSION_TAGS,
+    resolve::KEY_TRANSITIVE_SESSION_TAGS,
+    resolve::KEY_AWS_VAULT_MFA_PROCESS,
     resolve::KEY_MFA_STRATEGY,
     resolve::KEY_MFA_SESSION_DURATION,
     resolve::KEY_MFA_PROCESS,

@@ -11,10 +11,14 @@
 //!
 //! rolegate adds: `mfa_serial` may sit on the role profile (as botocore reads it) or on the
 //! source profile that holds the keys (as aws-vault reads it); a base `credential_process` that
-//! calls rolegate for a profile of this same chain is refused (it would recurse forever).
+//! calls rolegate for a profile of this same chain is refused (it would recurse forever). From
+//! aws-vault: the settings a profile takes through `include_profile` (applied at parse time,
+//! `super::include`; a broken inclusion fails the chain at that profile), and each role's
+//! `source_identity`, `session_tags` and `transitive_session_tags` ([`SessionAttributes`]).
 
 use std::collections::BTreeMap;
 
+use super::include::IncludeProblem;
 use super::{Profiles, Properties};
 use crate::credentials::Secret;
 
@@ -27,6 +31,19 @@ pub const KEY_MFA_SESSION_DURATION: &str = "rolegate_mfa_session_duration";
 pub const KEY_MFA_PROCESS: &str = "rolegate_mfa_process";
 /// Profile key: the YubiKey OATH account that gives the code (`ykman`).
 pub const KEY_YKMAN_ACCOUNT: &str = "rolegate_ykman_account";
+/// Profile key: aws-vault's command that prints the MFA code (`rolegate_mfa_process` wins when
+/// a profile of the chain sets both, see `mfa::select`).
+pub const KEY_AWS_VAULT_MFA_PROCESS: &str = "mfa_process";
+
+/// Profile key (aws-vault): `SourceIdentity` of the role's `AssumeRole`.
+pub const KEY_SOURCE_IDENTITY: &str = "source_identity";
+/// Profile key (aws-vault): `key=value,key=value`, the role session's tags (`Tags`).
+pub const KEY_SESSION_TAGS: &str = "session_tags";
+/// Profile key (aws-vault): `key,key`, the tags that pass to roles assumed from this one
+/// (`TransitiveTagKeys`).
+pub const KEY_TRANSITIVE_SESSION_TAGS: &str = "transitive_session_tags";
+/// At most this many session tags (and transitive keys) per `AssumeRole` (STS's limit).
+pub const MAX_SESSION_TAGS: usize = 50;
 
 /// Keys that make an SDK get credentials some other way before (or instead of) a profile's
 /// `credential_process`: a profile meant to call rolegate must have none of them.
@@ -90,6 +107,35 @@ pub struct RoleHop {
     pub role_session_name: Option<String>,
     pub duration_seconds: Option<u32>,
     pub mfa_serial: Option<String>,
+    /// `source_identity`, `session_tags`, `transitive_session_tags` of the role's profile.
+    pub attributes: SessionAttributes,
+}
+
+/// What a role session is marked with for the role's policies and CloudTrail: sent with the
+/// hop's `AssumeRole` as `SourceIdentity`, `Tags.member.N.Key/Value` and
+/// `TransitiveTagKeys.member.N`. Checked here against STS's formats, so that a typo is an error
+/// naming the profile, not a `ValidationError` from STS.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SessionAttributes {
+    pub source_identity: Option<String>,
+    /// In the order written.
+    pub tags: Vec<(String, String)>,
+    pub transitive_tag_keys: Vec<String>,
+}
+
+impl SessionAttributes {
+    pub fn is_empty(&self) -> bool {
+        self.source_identity.is_none() && self.tags.is_empty() && self.transitive_tag_keys.is_empty()
+    }
+
+    /// One line for cache key material: every value, unambiguous.
+    pub fn key_material(&self) -> String {
+        if self.is_empty() {
+            return String::new();
+        }
+        // JSON strings: a value may hold `=`, `,` or `|`.
+        serde_json::json!([self.source_identity, self.tags, self.transitive_tag_keys]).to_string()
+    }
 }
 
 /// A resolved profile: a base, then zero or more roles, base first.
@@ -156,7 +202,13 @@ pub enum ResolveError {
     #[error("profile `{profile}` ({file}): credential_source `{value}` is not supported by rolegate")]
     UnsupportedCredentialSource { profile: String, file: String, value: String },
     #[error("profile `{profile}` ({file}) uses {what}, which rolegate does not support as a base")]
-    UnsupportedBase { profile: String, file: String, what: &'static str },
+    UnsupportedBase {
+        profile: String,
+        file: String,
+        what: &'static str,
+        /// A profile of the chain has `mfa_serial`: the SDKs cannot serve it on their own either.
+        needs_mfa: bool,
+    },
     #[error("profile `{profile}` ({file}): {key} `{value}` is not valid: {why}")]
     BadValue { profile: String, file: String, key: &'static str, value: String, why: &'static str },
     #[error(
@@ -167,9 +219,30 @@ pub enum ResolveError {
         "profile `{profile}` ({file}): the chain uses two MFA devices ({first} and {second}); rolegate asks for one code per chain"
     )]
     TwoMfaDevices { profile: String, file: String, first: String, second: String },
+    #[error(
+        "profile `{profile}` ({file}): include_profile names `{included}` (in `{including}`), which does not exist"
+    )]
+    IncludeNotFound { profile: String, file: String, including: String, included: String },
+    #[error("profile `{profile}` ({file}): include_profile loop {cycle}")]
+    IncludeLoop { profile: String, file: String, cycle: String },
+    #[error("profile `{profile}` ({file}): the include_profile chain is longer than {MAX_CHAIN} profiles")]
+    IncludeTooDeep { profile: String, file: String },
 }
 
+/// What [`ResolveError::UnsupportedBase`] names for a chain that starts at an IAM Identity
+/// Center profile (`sso_session` or `sso_start_url`).
+pub const SSO_BASE: &str = "IAM Identity Center (sso_*)";
+
 impl ResolveError {
+    /// The IAM Identity Center profile a chain starts at, when that is why it failed and no
+    /// profile of the chain asks for MFA: the SDKs serve such chains themselves.
+    pub fn sso_profile(&self) -> Option<&str> {
+        match self {
+            ResolveError::UnsupportedBase { profile, what: SSO_BASE, needs_mfa: false, .. } => Some(profile),
+            _ => None,
+        }
+    }
+
     pub fn hint(&self) -> Option<String> {
         Some(match self {
             ResolveError::ProfileNotFound { nearest: Some(nearest), .. } => format!("`aws configure list-profiles` lists the profiles; the name is case-sensitive: did you mean `{nearest}`?"),
@@ -183,16 +256,23 @@ impl ResolveError {
             ResolveError::NoCredentials { .. } => "add aws_access_key_id and aws_secret_access_key (in ~/.aws/credentials), or source_profile + role_arn".into(),
             ResolveError::IncompleteKeys { missing, .. } => format!("add {missing} next to it"),
             ResolveError::UnsupportedCredentialSource { .. } => "use `credential_source = Environment`, or `source_profile` naming a profile with keys".into(),
+            ResolveError::UnsupportedBase { what: SSO_BASE, profile, needs_mfa: false, .. } => format!("the AWS SDKs and CLI sign in to IAM Identity Center themselves: run `aws sso login --profile {profile}`, then use the profile directly (AWS_PROFILE, or `profile` in Terraform); `rolegate exec PROFILE -- COMMAND` runs COMMAND that way"),
             ResolveError::UnsupportedBase { .. } => "point source_profile at a profile with static keys, credential_process, or credential_source = Environment".into(),
             ResolveError::BadValue { key, .. } => match *key {
                 "role_arn" => "a role ARN looks like arn:aws:iam::123456789012:role/NAME".into(),
                 "mfa_serial" => "an MFA serial looks like arn:aws:iam::123456789012:mfa/NAME (IAM console: Security credentials)".into(),
                 "credential_source" => "use `credential_source = Environment`, or `source_profile` naming a profile with keys".into(),
                 "role_session_name" => "a session name is 2 to 64 letters, digits and +=,.@-_ (for example `rolegate-alice`)".into(),
+                KEY_SOURCE_IDENTITY => "a source identity is 2 to 64 letters, digits and +=,.@-_, not starting with `aws:` (for example `alice`)".into(),
+                KEY_SESSION_TAGS => "write `session_tags = key1=value1,key2=value2`: keys of letters, digits, blanks and _.:/=+-@ (not starting with `aws:`, at most 128), values the same (at most 256), at most 50 tags, each key once".into(),
+                KEY_TRANSITIVE_SESSION_TAGS => "write `transitive_session_tags = key1,key2`: tag keys of letters, digits, blanks and _.:/=+-@, at most 50".into(),
                 _ => "durations are whole seconds: 900 to 43200 for roles, 900 to 129600 for MFA sessions".into(),
             },
             ResolveError::SelfRecursion { target, .. } => format!("a profile with `credential_process = rolegate credential-process X` must not be X itself or X's source; name the profile that has role_arn/mfa_serial (here probably `{target}`'s role profile), not the credential_process profile"),
             ResolveError::TwoMfaDevices { .. } => "put mfa_serial on one profile of the chain only".into(),
+            ResolveError::IncludeNotFound { included, .. } => format!("add a [profile {included}] section, or fix the name in include_profile"),
+            ResolveError::IncludeLoop { .. } => "remove include_profile from one profile of the loop".into(),
+            ResolveError::IncludeTooDeep { .. } => "shorten the include_profile chain".into(),
         })
     }
 }
@@ -286,26 +366,43 @@ fn resolve_chain(profiles: &Profiles, profile: &str) -> Result<Chain, ResolveErr
             return Err(ResolveError::TooDeep { profile: profile.into(), file: file(profile) });
         }
         visited.push(name.clone());
+        if let Some(problem) = profiles.include_problem(&name) {
+            return Err(include_error(&name, file(&name), problem));
+        }
 
         // After the first profile, static keys end the chain.
         if visited.len() > 1 && props.contains_key("aws_access_key_id") {
             break (static_keys(&name, props, &file)?, props);
         }
+        // An unsupported base says whether the chain asks for MFA (an SSO chain that does not
+        // is the SDKs' to serve).
+        let base_of = |name: &str, props: &Properties, hops: &[RoleHop]| {
+            base_of(name, props, &file).map_err(|e| match e {
+                ResolveError::UnsupportedBase { profile, file, what, .. } => ResolveError::UnsupportedBase {
+                    profile,
+                    file,
+                    what,
+                    needs_mfa: props.contains_key("mfa_serial") || hops.iter().any(|h| h.mfa_serial.is_some()),
+                },
+                other => other,
+            })
+        };
         let Some(role_arn) = props.get("role_arn") else {
-            break (base_of(&name, props, &file)?, props);
+            break (base_of(&name, props, &hops)?, props);
         };
         if props.contains_key("web_identity_token_file") {
             return Err(ResolveError::UnsupportedBase {
                 profile: name.clone(),
                 file: file(&name),
                 what: "web_identity_token_file",
+                needs_mfa: props.contains_key("mfa_serial") || hops.iter().any(|h| h.mfa_serial.is_some()),
             });
         }
         hops.push(role_hop(&name, role_arn, props, &file)?);
         match (props.get("source_profile"), props.get("credential_source")) {
             (Some(_), Some(_)) => return Err(ResolveError::BothSources { profile: name.clone(), file: file(&name) }),
             (None, None) => return Err(ResolveError::NoSource { profile: name.clone(), file: file(&name) }),
-            (None, Some(_)) => break (base_of(&name, props, &file)?, props),
+            (None, Some(_)) => break (base_of(&name, props, &hops)?, props),
             (Some(source), None) if *source == name && props.contains_key("aws_access_key_id") => {
                 break (static_keys(&name, props, &file)?, props);
             }
@@ -346,6 +443,17 @@ fn resolve_chain(profiles: &Profiles, profile: &str) -> Result<Chain, ResolveErr
     Ok(Chain { profile: profile.into(), base, hops, base_mfa_serial })
 }
 
+fn include_error(name: &str, file: String, problem: &IncludeProblem) -> ResolveError {
+    let profile = name.to_string();
+    match problem {
+        IncludeProblem::Missing { including, included } => {
+            ResolveError::IncludeNotFound { profile, file, including: including.clone(), included: included.clone() }
+        }
+        IncludeProblem::Loop { cycle } => ResolveError::IncludeLoop { profile, file, cycle: cycle.clone() },
+        IncludeProblem::TooDeep => ResolveError::IncludeTooDeep { profile, file },
+    }
+}
+
 fn base_of(name: &str, props: &Properties, file: &dyn Fn(&str) -> String) -> Result<Base, ResolveError> {
     if let Some(source) = props.get("credential_source") {
         return match source.as_str() {
@@ -369,13 +477,15 @@ fn base_of(name: &str, props: &Properties, file: &dyn Fn(&str) -> String) -> Res
             profile: name.into(),
             file: file(name),
             what: "web_identity_token_file",
+            needs_mfa: false,
         });
     }
     if props.contains_key("sso_session") || props.contains_key("sso_start_url") {
         return Err(ResolveError::UnsupportedBase {
             profile: name.into(),
             file: file(name),
-            what: "IAM Identity Center (sso_*)",
+            what: SSO_BASE,
+            needs_mfa: false,
         });
     }
     // Static keys before credential_process, as botocore and the Go SDK (Terraform) order them.
@@ -460,7 +570,72 @@ fn role_hop(
         role_session_name: props.get("role_session_name").cloned(),
         duration_seconds,
         mfa_serial: props.get("mfa_serial").map(|s| check_mfa_serial(name, s, file)).transpose()?,
+        attributes: session_attributes(name, props, file)?,
     })
+}
+
+/// `source_identity`, `session_tags` and `transitive_session_tags`, checked against STS's
+/// formats (the STS API reference: `AssumeRole`, `Tag`).
+fn session_attributes(
+    name: &str,
+    props: &Properties,
+    file: &dyn Fn(&str) -> String,
+) -> Result<SessionAttributes, ResolveError> {
+    let bad = |key: &'static str, value: &str, why: &'static str| ResolveError::BadValue {
+        profile: name.into(),
+        file: file(name),
+        key,
+        value: value.into(),
+        why,
+    };
+    let mut out = SessionAttributes::default();
+    if let Some(id) = props.get(KEY_SOURCE_IDENTITY) {
+        let ok = (2..=64).contains(&id.chars().count())
+            && id.chars().all(|c| c.is_ascii_alphanumeric() || "_+=,.@-".contains(c))
+            && !id.to_ascii_lowercase().starts_with("aws:");
+        if !ok {
+            return Err(bad(KEY_SOURCE_IDENTITY, id, "expected 2 to 64 letters, digits and _+=,.@- (not aws:...)"));
+        }
+        out.source_identity = Some(id.clone());
+    }
+    if let Some(raw) = props.get(KEY_SESSION_TAGS) {
+        for pair in raw.split(',') {
+            let Some((k, v)) = pair.split_once('=') else {
+                return Err(bad(KEY_SESSION_TAGS, raw, "expected key=value pairs separated by commas"));
+            };
+            let (k, v) = (k.trim(), v.trim());
+            if !is_tag_key(k) || v.chars().count() > 256 || !v.chars().all(is_tag_char) {
+                return Err(bad(KEY_SESSION_TAGS, raw, "a key or value has a character STS refuses, or is too long"));
+            }
+            if out.tags.iter().any(|(seen, _)| seen.eq_ignore_ascii_case(k)) {
+                return Err(bad(KEY_SESSION_TAGS, raw, "a key appears twice (keys are case-insensitive)"));
+            }
+            out.tags.push((k.to_string(), v.to_string()));
+        }
+        if out.tags.len() > MAX_SESSION_TAGS {
+            return Err(bad(KEY_SESSION_TAGS, raw, "more than 50 tags"));
+        }
+    }
+    if let Some(raw) = props.get(KEY_TRANSITIVE_SESSION_TAGS) {
+        out.transitive_tag_keys = raw.split(',').map(str::trim).filter(|k| !k.is_empty()).map(String::from).collect();
+        if !out.transitive_tag_keys.iter().all(|k| is_tag_key(k)) {
+            return Err(bad(KEY_TRANSITIVE_SESSION_TAGS, raw, "a key has a character STS refuses, or is too long"));
+        }
+        if out.transitive_tag_keys.len() > MAX_SESSION_TAGS {
+            return Err(bad(KEY_TRANSITIVE_SESSION_TAGS, raw, "more than 50 keys"));
+        }
+    }
+    Ok(out)
+}
+
+/// A session tag key: 1 to 128 of `[\p{L}\p{Z}\p{N}_.:/=+\-@]`, not in the `aws:` namespace.
+fn is_tag_key(k: &str) -> bool {
+    (1..=128).contains(&k.chars().count()) && k.chars().all(is_tag_char) && !k.to_ascii_lowercase().starts_with("aws:")
+}
+
+/// A letter, a separator (blank), a number or one of `_.:/=+-@`.
+fn is_tag_char(c: char) -> bool {
+    c.is_alphanumeric() || c == ' ' || c.is_whitespace() && !c.is_control() || "_.:/=+-@".contains(c)
 }
 
 /// An ARN for virtual and most hardware devices, or a bare hardware serial (e.g. GAHT12345678).
@@ -561,8 +736,10 @@ fn split_words(line: &str) -> Vec<String> {
 }
 
 /// For tests and fuzzing: a [`Profiles`] from plain maps.
-pub fn profiles_from_maps(maps: BTreeMap<String, BTreeMap<String, String>>) -> Profiles {
-    Profiles { profiles: maps, ..Profiles::default() }
+/// `include_profile` is applied as when files are parsed.
+pub fn profiles_from_maps(mut maps: BTreeMap<String, BTreeMap<String, String>>) -> Profiles {
+    let inclusions = super::include::apply(&mut maps);
+    Profiles { profiles: maps, inclusions, ..Profiles::default() }
 }
 
 #[cfg(test)]

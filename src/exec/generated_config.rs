@@ -11,7 +11,11 @@
 //! ```
 //!
 //! with the role settings (`role_arn`, `source_profile`, `mfa_serial`, ...) removed, because an
-//! SDK tries those before `credential_process`. Every other byte of the file is kept. Only when a
+//! SDK tries those before `credential_process`. A profile that takes settings through aws-vault's
+//! `include_profile`, which no SDK reads, gets them written out at the end of its first section
+//! (for a rewritten one, only those that cannot pre-empt its `credential_process`; never keys,
+//! which inclusion does not carry). Every other byte of the file is kept: IAM Identity Center
+//! profiles and `[sso-session]` sections, the SDKs' own business, included. Only when a
 //! rewritten profile also has a section in the credentials file (its static keys would win over
 //! `credential_process`) is a credentials copy made, without those sections; it keeps the other
 //! sections, keys included. The user's files are never written. The copies are 0600 in a 0700
@@ -119,7 +123,7 @@ pub fn write(
     // The texts that were parsed: the copy follows exactly what the plans were made from.
     let config_text = profiles.sources().text(FileKind::Config);
     let credentials_text = profiles.sources().text(FileKind::Credentials);
-    let config = rewrite_config(config_text, &rewrite, exe);
+    let config = rewrite_config_spelling(config_text, &rewrite, &included_settings(profiles, &rewrite), exe);
     let credentials = drop_sections(credentials_text, &rewrite);
     let needs_credentials_copy = credentials != credentials_text;
 
@@ -200,13 +204,65 @@ fn check_private_dir(dir: &Path) -> Result<(), CacheError> {
 
 /// Rewrites the sections of `rewrite` (profile -> region) and keeps every other line.
 pub fn rewrite_config(text: &str, rewrite: &BTreeMap<String, String>, exe: &Path) -> String {
+    rewrite_config_spelling(text, rewrite, &BTreeMap::new(), exe)
+}
+
+/// The settings each profile takes through `include_profile`, which the SDKs do not read, to be
+/// written out in its first section of the copy: all of them for a profile the SDKs serve; for
+/// one that calls rolegate, only those that cannot pre-empt its `credential_process` (and not
+/// `region`, which the copy takes from the plan).
+pub fn included_settings(
+    profiles: &Profiles,
+    rewrite: &BTreeMap<String, String>,
+) -> BTreeMap<String, Vec<(String, String)>> {
+    let mut out = BTreeMap::new();
+    for (name, props) in &profiles.profiles {
+        let Some(inherited) = profiles.inherited(name) else { continue };
+        let rewritten = rewrite.contains_key(name);
+        let settings: Vec<(String, String)> = inherited
+            .keys()
+            .filter(|k| !rewritten || !dropped_from_rewritten(k) && k.as_str() != "region")
+            .filter_map(|k| props.get(k).map(|v| (k.clone(), v.clone())))
+            // A value the parser joined from continuation lines cannot be written on one line.
+            .filter(|(_, v)| !v.contains('\n'))
+            .collect();
+        if !settings.is_empty() {
+            out.insert(name.clone(), settings);
+        }
+    }
+    out
+}
+
+/// Settings a rewritten profile loses: those an SDK would try before its `credential_process`.
+fn dropped_from_rewritten(key: &str) -> bool {
+    PRE_EMPTING_KEYS.contains(&key) || key == "credential_process" || key.starts_with("rolegate_")
+}
+
+/// [`rewrite_config`], and `spelled` (profile -> settings) written at the end of each
+/// profile's first section.
+pub fn rewrite_config_spelling(
+    text: &str,
+    rewrite: &BTreeMap<String, String>,
+    spelled: &BTreeMap<String, Vec<(String, String)>>,
+    exe: &Path,
+) -> String {
     let mut out = String::with_capacity(text.len() + 256);
     let mut current: Option<&str> = None; // the profile being rewritten
+    let mut section: Option<&str> = None; // the profile whose section this is, if it spells settings
     let mut has_region = false;
     let mut dropping_continuation = false;
     let mut done: HashSet<&str> = HashSet::new();
+    let mut spelled_done: HashSet<&str> = HashSet::new();
     let exe = quote(&exe.to_string_lossy());
-    let close = |out: &mut String, current: Option<&str>, has_region: bool| {
+    let close = |out: &mut String, current: Option<&str>, section: Option<&str>, has_region: bool| {
+        if let Some(p) = section {
+            out.push_str(
+                "# rolegate: settings this profile takes through include_profile, which the SDKs do not read\n",
+            );
+            for (k, v) in &spelled[p] {
+                out.push_str(&format!("{k} = {v}\n"));
+            }
+        }
         if let Some(p) = current
             && !has_region
         {
@@ -216,7 +272,11 @@ pub fn rewrite_config(text: &str, rewrite: &BTreeMap<String, String>, exe: &Path
     for line in text.split_inclusive('\n') {
         match Line::parse(line, FileKind::Config) {
             Line::Header(header) => {
-                close(&mut out, current, has_region);
+                close(&mut out, current, section, has_region);
+                section = header
+                    .profile()
+                    .and_then(|p| spelled.get_key_value(p).map(|(k, _)| k.as_str()))
+                    .filter(|p| spelled_done.insert(p));
                 current = header.profile().and_then(|p| rewrite.get_key_value(p).map(|(k, _)| k.as_str()));
                 has_region = false;
                 dropping_continuation = false;
@@ -234,9 +294,7 @@ pub fn rewrite_config(text: &str, rewrite: &BTreeMap<String, String>, exe: &Path
             }
             // A rewritten profile keeps only what cannot pre-empt its new credential_process.
             Line::Property { key } if current.is_some() => {
-                dropping_continuation = PRE_EMPTING_KEYS.contains(&key.as_str())
-                    || key == "credential_process"
-                    || key.starts_with("rolegate_");
+                dropping_continuation = dropped_from_rewritten(&key);
                 has_region |= key == "region";
                 if dropping_continuation {
                     continue;
@@ -250,7 +308,7 @@ pub fn rewrite_config(text: &str, rewrite: &BTreeMap<String, String>, exe: &Path
     if !out.is_empty() && !out.ends_with('\n') {
         out.push('\n');
     }
-    close(&mut out, current, has_region);
+    close(&mut out, current, section, has_region);
     out
 }
 
@@ -308,6 +366,54 @@ mod tests {
             out,
             "[profile  t ] # c\r\n# rolegate: this profile's role and MFA settings are served by rolegate\ncredential_process = '/opt/a '\\#'b/rolegate' credential-process t\nREGION = eu-west-1\r\n[ profile t]\n# rolegate: this profile's role and MFA settings are served by rolegate\nregion = us-east-1\n"
         );
+    }
+
+    /// IAM Identity Center profiles and `[sso-session]` sections are the SDKs' own: the copy
+    /// keeps every byte of them, beside a rewritten MFA profile.
+    #[test]
+    fn keeps_sso_profiles_and_sessions_byte_for_byte() {
+        let text = "[sso-session corp]\nsso_start_url = https://corp.awsapps.com/start\nsso_region = eu-west-1\nsso_registration_scopes = sso:account:access\n\n[profile dev]\nsso_session = corp\nsso_account_id = 123456789012\nsso_role_name = Developer\nregion = eu-west-1\n[profile legacy]  # old style\nsso_start_url = https://corp.awsapps.com/start\r\nsso_region = eu-west-1\nsso_account_id = 123456789012\nsso_role_name = ReadOnly\n[profile on-sso]\nsource_profile = dev\nrole_arn = arn:aws:iam::123456789012:role/x\n[profile mfa]\nsource_profile = base\nrole_arn = arn:aws:iam::123456789012:role/y\nmfa_serial = arn:aws:iam::123456789012:mfa/u\n";
+        let profiles = Profiles::parse(text, "[base]\naws_access_key_id = AKID\naws_secret_access_key = s\n").unwrap();
+        let env = Env::from_pairs(Vec::<(String, String)>::new());
+        let rewrite = profiles_to_rewrite(&profiles, &env);
+        assert_eq!(rewrite.keys().collect::<Vec<_>>(), ["mfa"], "only the MFA profile calls rolegate");
+        let out = rewrite_config_spelling(text, &rewrite, &included_settings(&profiles, &rewrite), Path::new("/r"));
+        let (kept, rewritten) = out.split_at(text.find("[profile mfa]").unwrap());
+        assert_eq!(
+            kept,
+            &text[..text.find("[profile mfa]").unwrap()],
+            "everything before the MFA profile, byte for byte"
+        );
+        assert!(rewritten.starts_with("[profile mfa]\n# rolegate:"), "{rewritten}");
+    }
+
+    /// The SDKs do not read include_profile: the copy writes out what a profile takes through
+    /// it; for a profile that calls rolegate, only what cannot pre-empt its credential_process.
+    #[test]
+    fn spells_out_settings_taken_through_include_profile() {
+        let text = "[profile common]\nregion = eu-west-1\nmfa_serial = arn:aws:iam::123456789012:mfa/u\nsource_profile = base\n[profile mfa-role]\ninclude_profile = common\nrole_arn = arn:aws:iam::123456789012:role/a\n[profile plain]\nparent_profile = fragment\nsource_profile = base\nrole_arn = arn:aws:iam::123456789012:role/b\n[profile fragment]\nregion = ca-central-1\nduration_seconds = 1800\n";
+        let profiles = Profiles::parse(text, "[base]\naws_access_key_id = AKID\naws_secret_access_key = s\n").unwrap();
+        let env = Env::from_pairs(Vec::<(String, String)>::new());
+        let rewrite = profiles_to_rewrite(&profiles, &env);
+        assert_eq!(rewrite.keys().collect::<Vec<_>>(), ["mfa-role"]);
+        let out = rewrite_config_spelling(text, &rewrite, &included_settings(&profiles, &rewrite), Path::new("/r"));
+        let section = |name: &str| {
+            let start = out.find(&format!("[profile {name}]")).unwrap();
+            let end = out[start + 1..].find("\n[").map_or(out.len(), |e| start + 1 + e);
+            out[start..end].to_string()
+        };
+        assert_eq!(
+            section("mfa-role"),
+            "[profile mfa-role]\n# rolegate: this profile's role and MFA settings are served by rolegate\ncredential_process = /r credential-process mfa-role\ninclude_profile = common\nregion = eu-west-1"
+        );
+        assert_eq!(
+            section("plain"),
+            "[profile plain]\nparent_profile = fragment\nsource_profile = base\nrole_arn = arn:aws:iam::123456789012:role/b\n# rolegate: settings this profile takes through include_profile, which the SDKs do not read\nduration_seconds = 1800\nregion = ca-central-1"
+        );
+        // The SDK's parser reads the written-out settings as the profile's own.
+        let copy = Profiles::parse(&out.replace("parent_profile = fragment\n", ""), "").unwrap();
+        assert_eq!(copy.get("plain").unwrap()["duration_seconds"], "1800");
+        assert_eq!(copy.get("plain").unwrap()["region"], "ca-central-1");
     }
 
     #[test]

@@ -1,7 +1,10 @@
 //! Where MFA codes come from, in this order (the first that is configured is used, and no
 //! other is tried when it fails):
 //! 1. `--mfa-token CODE`;
-//! 2. a program: `--mfa-process CMD`, `ROLEGATE_MFA_PROCESS`, or `rolegate_mfa_process` in the profile;
+//! 2. a program: `--mfa-process CMD`, `ROLEGATE_MFA_PROCESS`, or `rolegate_mfa_process` in the profile
+//!    (the requested one, else the chain's from the last role to the base), else aws-vault's
+//!    `mfa_process` found the same way (`rolegate_mfa_process` wins where both are set: it is
+//!    rolegate's own, and a config shared with aws-vault may want aws-vault to run another);
 //! 3. a YubiKey: `--ykman-account NAME`, `ROLEGATE_YKMAN_ACCOUNT`, or `rolegate_ykman_account`;
 //! 4. the terminal prompt when there is a terminal;
 //! 5. a GUI dialog (zenity, kdialog, osascript) when there is none.
@@ -135,6 +138,8 @@ impl CodeSource for NoPrompt {
 pub struct Sources {
     pub flag_code: Option<String>,
     pub process: Option<String>,
+    /// The key that gave `process`, for messages (`rolegate_mfa_process` when `None`).
+    pub process_key: Option<&'static str>,
     pub ykman_account: Option<String>,
 }
 
@@ -144,7 +149,9 @@ pub fn select(sources: &Sources, env: &crate::context::Env, profile: &str) -> Re
         return Ok(Box::new(FixedCode::new(raw, profile)?));
     }
     if let Some(line) = &sources.process {
-        return Ok(Box::new(process::ProcessCode::from_line(line)));
+        let mut code = process::ProcessCode::from_line(line);
+        code.what = sources.process_key.unwrap_or(code.what);
+        return Ok(Box::new(code));
     }
     if let Some(account) = &sources.ykman_account {
         return Ok(Box::new(process::ProcessCode::ykman(account)));

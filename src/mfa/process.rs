@@ -1,5 +1,6 @@
-//! Codes from a program: `rolegate_mfa_process` (any command whose stdout is the code, e.g. a
-//! password manager's TOTP command) and YubiKey's `ykman oath accounts code --single ACCOUNT`.
+//! Codes from a program: `rolegate_mfa_process` or aws-vault's `mfa_process` (any command whose
+//! stdout is the code, e.g. a password manager's TOTP command) and YubiKey's
+//! `ykman oath accounts code --single ACCOUNT`.
 //!
 //! The command runs without a shell when it is plain words (no quotes, `$`, pipes or
 //! redirections), else with `sh -c`. Its stdin and stderr are the terminal when there is one (a

@@ -54,3 +54,19 @@ pub fn child_env(credentials: &Credentials, region: Option<&str>, profile: &str)
     set.push((env_vars::ROLEGATE_PROFILE, profile.to_string()));
     EnvChanges { set, unset: UNSET.to_vec() }
 }
+
+/// The environment of a child that runs an IAM Identity Center (`sso_*`) profile through the
+/// SDKs' own support: `AWS_PROFILE` names it, and the credential variables that would beat the
+/// profile in every SDK's chain are removed.
+pub fn sso_pass_through_env(profile: &str) -> EnvChanges {
+    let set = vec![(env_vars::AWS_PROFILE, profile.to_string()), (env_vars::ROLEGATE_PROFILE, profile.to_string())];
+    let unset = vec![
+        env_vars::AWS_ACCESS_KEY_ID,
+        env_vars::AWS_SECRET_ACCESS_KEY,
+        env_vars::AWS_SESSION_TOKEN,
+        env_vars::AWS_SECURITY_TOKEN,
+        env_vars::AWS_CREDENTIAL_EXPIRATION,
+        env_vars::AWS_DEFAULT_PROFILE,
+    ];
+    EnvChanges { set, unset }
+}

@@ -13,6 +13,7 @@ use zeroize::Zeroize;
 
 use super::endpoint::Endpoint;
 use super::{AssumeRole, GetSessionToken, Sts, StsError, xml};
+use crate::config::resolve::SessionAttributes;
 use crate::context::Context;
 use crate::credentials::{BaseCredentials, Credentials};
 use crate::env_vars;
@@ -187,6 +188,17 @@ impl StsClient {
             params.push(("SerialNumber", serial));
             params.push(("TokenCode", code.expose_secret()));
         }
+        let names = attribute_names(req.attributes);
+        let attributes = req.attributes;
+        if let Some(id) = &attributes.source_identity {
+            params.push(("SourceIdentity", id));
+        }
+        let values = attributes
+            .tags
+            .iter()
+            .flat_map(|(k, v)| [k.as_str(), v.as_str()])
+            .chain(attributes.transitive_tag_keys.iter().map(String::as_str));
+        params.extend(names.iter().map(String::as_str).zip(values));
         let attempts = if req.mfa.is_some() { 1 } else { MAX_ATTEMPTS };
         self.call("AssumeRole", caller, &params, attempts)
     }
@@ -522,6 +534,15 @@ fn host_of(url: &str) -> String {
     rest.split('/').next().unwrap_or("").to_string()
 }
 
+/// The Query API names of the session tags and transitive keys, in the order their values are
+/// listed: `Tags.member.1.Key`, `Tags.member.1.Value`, ..., `TransitiveTagKeys.member.1`, ...
+fn attribute_names(attributes: &SessionAttributes) -> Vec<String> {
+    let tags =
+        (1..=attributes.tags.len()).flat_map(|n| [format!("Tags.member.{n}.Key"), format!("Tags.member.{n}.Value")]);
+    let transitive = (1..=attributes.transitive_tag_keys.len()).map(|n| format!("TransitiveTagKeys.member.{n}"));
+    tags.chain(transitive).collect()
+}
+
 /// `application/x-www-form-urlencoded`, written out because it is six lines: unreserved
 /// characters pass, everything else is `%XX` (SigV4 canonicalises the body as bytes, so any
 /// correct encoding signs fine).
@@ -712,6 +733,26 @@ mod tests {
             form_encode(&[("Action", "AssumeRole"), ("RoleArn", "arn:aws:iam::1:role/a b")]),
             "Action=AssumeRole&RoleArn=arn%3Aaws%3Aiam%3A%3A1%3Arole%2Fa%20b"
         );
+    }
+
+    #[test]
+    fn session_tag_parameter_names() {
+        let attributes = SessionAttributes {
+            source_identity: Some("alice".into()),
+            tags: vec![("team".into(), "a".into()), ("cost".into(), "b".into())],
+            transitive_tag_keys: vec!["team".into()],
+        };
+        assert_eq!(
+            attribute_names(&attributes),
+            [
+                "Tags.member.1.Key",
+                "Tags.member.1.Value",
+                "Tags.member.2.Key",
+                "Tags.member.2.Value",
+                "TransitiveTagKeys.member.1"
+            ]
+        );
+        assert!(attribute_names(&SessionAttributes::default()).is_empty());
     }
 
     #[test]

@@ -6,6 +6,8 @@
 //! `<{Action}Response><{Action}Result><Credentials><AccessKeyId/><SecretAccessKey/><SessionToken/>
 //! <Expiration/></Credentials>[<AssumedRoleUser><Arn/></AssumedRoleUser>]</...Result></...Response>`;
 //! an error is `<ErrorResponse><Error><Code/><Message/></Error></ErrorResponse>`.
+//! `AssumeRole` may add `SourceIdentity=...`, `Tags.member.N.Key=...&Tags.member.N.Value=...`
+//! and `TransitiveTagKeys.member.N=...` (N from 1, in the order the profile lists them).
 //!
 //! Retries: a request that carries an MFA code is sent once and never again (TOTP codes are
 //! single-use: a resent code fails, and the first attempt may have reached STS). Requests
@@ -25,6 +27,7 @@ pub mod xml;
 
 pub use client::{LazyClient, StsClient};
 
+use crate::config::resolve::SessionAttributes;
 use crate::credentials::{BaseCredentials, Credentials, MfaCode};
 
 /// The STS calls credentials are made of, each signed with `caller`.
@@ -72,6 +75,8 @@ pub struct AssumeRole<'a> {
     pub external_id: Option<&'a str>,
     /// `SerialNumber` + `TokenCode`, for the direct MFA strategy.
     pub mfa: Option<(&'a str, &'a MfaCode)>,
+    /// `SourceIdentity`, `Tags`, `TransitiveTagKeys`.
+    pub attributes: &'a SessionAttributes,
 }
 
 /// What a call is made with.

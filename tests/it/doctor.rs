@@ -146,7 +146,7 @@ fn with_place(fields: &[(&'static str, T)]) -> T {
 
 fn schema() -> T {
     let cache_entry = obj(&[("key", T::Str), ("present", T::Bool), ("expires", opt(T::Str)), ("fresh", T::Bool)]);
-    let setting = with_place(&[("key", T::Str), ("value", opt(T::Str))]);
+    let setting = with_place(&[("key", T::Str), ("value", opt(T::Str)), ("included_from", opt(T::Str))]);
     let hop = with_place(&[
         ("profile", T::Str),
         ("kind", T::OneOf(&["static-keys", "environment", "credential-process", "role"])),
@@ -438,7 +438,7 @@ fn seed_config_and_provider_block_get_both_fixes() {
     assert_eq!(
         secret,
         Some(
-            &serde_json::json!({"key": "aws_secret_access_key", "value": null, "file": "$HOME/.aws/credentials", "line": 7})
+            &serde_json::json!({"key": "aws_secret_access_key", "value": null, "file": "$HOME/.aws/credentials", "line": 7, "included_from": null})
         )
     );
 }
@@ -1763,6 +1763,42 @@ fn configuration_error_cases() -> Vec<Case> {
             "p",
             5,
             "mfa_serial `arn:aws:iam::123456789012:mfa/u` is in partition aws, but region `cn-north-1` (the region of profile `p`) is in partition aws-cn",
+        ),
+        (
+            format!(
+                "[profile p]\ninclude_profile = q\nrole_arn = {ROLE}\n[profile q]\ninclude_profile = p\nsource_profile = base\n"
+            ),
+            "p",
+            "include-profile-loop",
+            "p",
+            2,
+            "include_profile loop p -> q -> p",
+        ),
+        (
+            format!(
+                "[profile p]\nrole_arn = {ROLE}\ninclude_profile = common\nmfa_serial = {MFA}\n[profile common]\nsource_profile = base\ninclude_profile = gone\n"
+            ),
+            "p",
+            "include-profile-missing",
+            "p",
+            7,
+            "profile `common` includes profile `gone` (include_profile), which is not defined",
+        ),
+        (
+            role("session_tags = team\n"),
+            "p",
+            "session-attribute-invalid",
+            "p",
+            5,
+            "session_tags `team` is not valid for AssumeRole",
+        ),
+        (
+            format!("[profile common]\nsource_identity = a\n{}", role("include_profile = common\n")),
+            "p",
+            "session-attribute-invalid",
+            "p",
+            2,
+            "source_identity `a` is not valid for AssumeRole",
         ),
         (
             role("region = not a region!\n"),

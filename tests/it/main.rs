@@ -3,6 +3,7 @@
 // Tests are the outside world: they read the real environment and clock to set up processes.
 #![allow(clippy::disallowed_methods)]
 
+mod aws_vault_config;
 mod common;
 mod credential_process;
 mod doctor;

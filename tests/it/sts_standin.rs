@@ -252,6 +252,60 @@ fn external_id_must_match() {
 }
 
 #[test]
+fn session_tags_and_source_identity_are_checked_and_recorded() {
+    let sts = standin();
+    const TAGGED_ROLE: &str = "arn:aws:iam::222222222222:role/tagged";
+    sts.add_role(RoleSpec::new(TAGGED_ROLE).allowing_session_tags_and_source_identity());
+    let tags = [
+        ("SourceIdentity", "alice"),
+        ("Tags.member.1.Key", "team"),
+        ("Tags.member.1.Value", "blue"),
+        ("Tags.member.2.Key", "cost center"),
+        ("Tags.member.2.Value", "a=b"),
+        ("TransitiveTagKeys.member.1", "team"),
+    ];
+    assert_ok(&assume(&sts, &alice(), TAGGED_ROLE, &tags));
+    let call = sts.calls().last().cloned().unwrap();
+    assert_eq!(call.source_identity.as_deref(), Some("alice"));
+    assert_eq!(call.session_tags, [("team".to_string(), "blue".to_string()), ("cost center".into(), "a=b".into())]);
+    assert_eq!(call.transitive_tag_keys, ["team"]);
+
+    // A trust policy without sts:TagSession / sts:SetSourceIdentity refuses them.
+    let tag_denied =
+        format!("User: {ALICE_ARN} is not authorized to perform: sts:TagSession on resource: {PLAIN_ROLE}");
+    assert_error(&assume(&sts, &alice(), PLAIN_ROLE, &tags[1..3]), 403, "AccessDenied", &tag_denied);
+    let id_denied =
+        format!("User: {ALICE_ARN} is not authorized to perform: sts:SetSourceIdentity on resource: {PLAIN_ROLE}");
+    assert_error(&assume(&sts, &alice(), PLAIN_ROLE, &tags[..1]), 403, "AccessDenied", &id_denied);
+
+    // Formats.
+    let refused = |extra: &[(&str, &str)]| {
+        let r = assume(&sts, &alice(), TAGGED_ROLE, extra);
+        assert_eq!(r.status, 400, "{extra:?}: {}", r.body);
+        r.error_code().unwrap()
+    };
+    assert_eq!(refused(&[("SourceIdentity", "a")]), "ValidationError");
+    assert_eq!(refused(&[("SourceIdentity", "aws:me")]), "ValidationError", "`:` is not in the pattern");
+    assert_eq!(refused(&[("Tags.member.1.Key", "k")]), "ValidationError", "a key without a value");
+    assert_eq!(refused(&[("Tags.member.2.Key", "k"), ("Tags.member.2.Value", "v")]), "InvalidParameterValue");
+    assert_eq!(refused(&[("Tags.member.1.Key", "k*"), ("Tags.member.1.Value", "v")]), "ValidationError");
+    assert_eq!(refused(&[("Tags.member.1.Key", "aws:k"), ("Tags.member.1.Value", "v")]), "InvalidParameterValue");
+    assert_eq!(
+        refused(&[
+            ("Tags.member.1.Key", "Team"),
+            ("Tags.member.1.Value", "a"),
+            ("Tags.member.2.Key", "team"),
+            ("Tags.member.2.Value", "b")
+        ]),
+        "InvalidParameterValue",
+        "keys are case-insensitive"
+    );
+    assert_eq!(refused(&[("TransitiveTagKeys.member.1", "")]), "ValidationError");
+    let long_value = "v".repeat(257);
+    assert_eq!(refused(&[("Tags.member.1.Key", "k"), ("Tags.member.1.Value", &long_value)]), "ValidationError");
+}
+
+#[test]
 fn durations_are_capped_by_role_chaining_and_role_maximum() {
     let sts = standin();
     let session = assert_ok(&session_token(&sts, &alice(), Some("200001")));

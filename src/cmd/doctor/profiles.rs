@@ -11,7 +11,7 @@ use std::collections::{BTreeSet, HashMap};
 
 use crate::cache::Cache;
 use crate::config::resolve::{self, Base, KEY_MFA_SESSION_DURATION, KEY_MFA_STRATEGY, ResolveError};
-use crate::config::{ConfigPaths, Profiles};
+use crate::config::{ConfigPaths, Profiles, include};
 use crate::context::Context;
 use crate::output::credential_process::format_expiration;
 use crate::plan::{self, MfaStrategy, Plan, PlanError, PlanOptions, ROLE_CHAINING_MAX_SECONDS, Source, StrategyReason};
@@ -27,6 +27,9 @@ use crate::config::source::{Location, OddSection, SourceMap};
 const SECRET_KEYS: &[&str] = &["aws_secret_access_key", "aws_session_token"];
 /// Role settings that must not sit beside `credential_process` (the SDKs try them first).
 const ROLE_KEYS: &[&str] = &["role_arn", "source_profile", "mfa_serial"];
+/// Settings that shape a chain: taken through include_profile, the SDKs miss them.
+const INCLUDED_CHAIN_KEYS: &[&str] =
+    &["role_arn", "source_profile", "credential_source", "credential_process", "mfa_serial"];
 
 /// Everything the profile checks read.
 pub struct Inputs<'a> {
@@ -89,8 +92,9 @@ impl<'a> Checker<'a> {
         }
     }
 
+    /// Where `profile` gets `key`: its own line, or the line of the profile it includes.
     fn key(&self, profile: &str, key: &str) -> Option<Location> {
-        self.inp.sources.key(profile, key)
+        self.inp.profiles.key_location(profile, key)
     }
 
     fn header(&self, profile: &str) -> Option<Location> {
@@ -254,6 +258,47 @@ impl<'a> Checker<'a> {
 
     fn static_checks(&self, name: &str, findings: &mut Findings) {
         let Some(props) = self.inp.profiles.get(name) else { return };
+        if let Some(inherited) = self.inp.profiles.inherited(name) {
+            let chain_keys: Vec<&str> =
+                INCLUDED_CHAIN_KEYS.iter().copied().filter(|k| inherited.contains_key(*k)).collect();
+            if !chain_keys.is_empty() {
+                let list = chain_keys.join(", ");
+                findings.push(
+                    Finding::new(
+                        Severity::Info,
+                        "include-profile-outside-rolegate",
+                        format!(
+                            "profile `{name}` takes {list} through include_profile (aws-vault's key): rolegate and `rolegate exec` read them, but the SDKs (Terraform, the AWS CLI) run on their own do not"
+                        ),
+                    )
+                    .profile(name)
+                    .at(self.inp.sources.key(name, include::KEY_INCLUDE_PROFILE).or_else(|| self.inp.sources.key(name, include::KEY_PARENT_PROFILE)))
+                    .fix(format!(
+                        "run the tool under `rolegate exec {name} -- ...` (its generated config writes the included settings out), or copy {list} into profile `{name}`"
+                    )),
+                );
+            }
+        }
+        if let (Some(_), Some(_)) = (props.get(resolve::KEY_MFA_PROCESS), props.get(resolve::KEY_AWS_VAULT_MFA_PROCESS))
+        {
+            findings.push(
+                Finding::new(
+                    Severity::Info,
+                    "two-mfa-processes",
+                    format!(
+                        "profile `{name}` has both {} and mfa_process (aws-vault's): rolegate runs {}",
+                        resolve::KEY_MFA_PROCESS,
+                        resolve::KEY_MFA_PROCESS
+                    ),
+                )
+                .profile(name)
+                .at(self.key(name, resolve::KEY_AWS_VAULT_MFA_PROCESS))
+                .fix(format!(
+                    "keep one of them (aws-vault reads only mfa_process, rolegate prefers {})",
+                    resolve::KEY_MFA_PROCESS
+                )),
+            );
+        }
         if props.contains_key("credential_process") {
             let mut extra: Vec<&str> = ROLE_KEYS.iter().copied().filter(|k| props.contains_key(*k)).collect();
             extra.sort_by_key(|k| self.key(name, k).map(|l| (l.file, l.line)));
@@ -612,6 +657,16 @@ impl<'a> Checker<'a> {
             .profile(profile)
             .at(self.key(profile, "credential_source"))
             .fix(hint),
+            ResolveError::UnsupportedBase { profile, .. } if e.sso_profile().is_some() => {
+                Finding::new(
+                    Severity::Info,
+                    "sso-profile",
+                    format!("profile `{name}` starts at `{profile}`, an IAM Identity Center (sso_*) profile: the AWS SDKs and CLI serve it themselves, rolegate passes it through"),
+                )
+                .profile(name)
+                .at(self.header(profile))
+                .fix(hint)
+            }
             ResolveError::UnsupportedBase { profile, what, .. } => err(
                 "unsupported-base",
                 format!("profile `{profile}` uses {what}, which rolegate does not support as the start of a chain"),
@@ -643,6 +698,13 @@ impl<'a> Checker<'a> {
                     .profile(profile)
                     .at(at)
                     .fix("use 2 to 64 characters of letters, digits and +=,.@-_"),
+                    resolve::KEY_SOURCE_IDENTITY | resolve::KEY_SESSION_TAGS | resolve::KEY_TRANSITIVE_SESSION_TAGS => err(
+                        "session-attribute-invalid",
+                        format!("{key} `{value}` is not valid for AssumeRole ({why}): STS would refuse the role"),
+                    )
+                    .profile(profile)
+                    .at(at)
+                    .fix(hint),
                     _ => err("credential-source-invalid", format!("{key} `{value}` is not valid ({why})"))
                         .profile(profile)
                         .at(at)
@@ -675,6 +737,27 @@ impl<'a> Checker<'a> {
                 .at(self.key(profile, "credential_process"))
                 .fix(fix)
             }
+            ResolveError::IncludeNotFound { profile, including, included, .. } => err(
+                "include-profile-missing",
+                format!("profile `{including}` includes profile `{included}` (include_profile), which is not defined: `{profile}` cannot take its settings"),
+            )
+            .profile(profile)
+            .at(self.inp.sources.key(including, include::KEY_INCLUDE_PROFILE).or_else(|| self.inp.sources.key(including, include::KEY_PARENT_PROFILE)))
+            .fix(hint),
+            ResolveError::IncludeLoop { profile, cycle, .. } => err(
+                "include-profile-loop",
+                format!("include_profile loop {cycle}: the profiles include each other"),
+            )
+            .profile(profile)
+            .at(self.inp.sources.key(profile, include::KEY_INCLUDE_PROFILE).or_else(|| self.inp.sources.key(profile, include::KEY_PARENT_PROFILE)))
+            .fix(hint),
+            ResolveError::IncludeTooDeep { profile, .. } => err(
+                "include-profile-chain-too-long",
+                format!("the include_profile chain of `{profile}` is longer than {} profiles", resolve::MAX_CHAIN),
+            )
+            .profile(profile)
+            .at(self.header(profile))
+            .fix(hint),
             ResolveError::TwoMfaDevices { profile, first, second, .. } => err(
                 "two-mfa-devices",
                 format!("the chain uses two MFA devices ({first} and {second}); rolegate asks for one code per chain"),
@@ -831,6 +914,7 @@ impl<'a> Checker<'a> {
                     value: (!SECRET_KEYS.contains(&k.as_str())).then(|| v.clone()),
                     file: at.as_ref().map(|l| l.file.display().to_string()),
                     line: at.as_ref().map(|l| l.line),
+                    included_from: self.inp.profiles.inherited_from(profile, k).map(str::to_string),
                 };
                 (at, report)
             })

@@ -203,6 +203,8 @@ pub struct SettingReport {
     pub value: Option<String>,
     pub file: Option<String>,
     pub line: Option<u32>,
+    /// The profile this setting comes from through `include_profile` (`file`/`line` are there).
+    pub included_from: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -430,7 +432,8 @@ fn render_profile(out: &mut String, p: &ProfileReport) {
         let _ = writeln!(out, "  {}. {role} `{}`{}: {what}", i + 1, hop.profile, place(&hop.file, hop.line));
         for s in &hop.settings {
             let value = s.value.clone().unwrap_or_else(|| "(set, not shown)".into());
-            let _ = writeln!(out, "       {} = {value}{}", s.key, place(&s.file, s.line));
+            let from = s.included_from.as_ref().map(|p| format!(" from include_profile `{p}`")).unwrap_or_default();
+            let _ = writeln!(out, "       {} = {value}{from}{}", s.key, place(&s.file, s.line));
         }
     }
     if let Some(m) = &p.mfa {

@@ -6,6 +6,10 @@
 //! STS's "is not authorized to perform: sts:AssumeRole" text; the one-hour role-chaining cap;
 //! the role's `MaxSessionDuration`; `RoleSessionName` and `DurationSeconds` validated with
 //! STS's `ValidationError` messages) and `GetCallerIdentity`, with STS's XML result shapes.
+//! `AssumeRole`'s `SourceIdentity`, `Tags.member.N.Key/Value` and `TransitiveTagKeys.member.N`
+//! are checked against the STS API reference (lengths, patterns, at most 50, members numbered
+//! 1, 2, ... without gaps, a key once whatever its case, nothing in the `aws:` namespace) and
+//! need the role's trust policy to allow `sts:TagSession` / `sts:SetSourceIdentity`.
 //! An MFA code is burned only when the whole call succeeds; a role session is "made with MFA"
 //! when the credentials that assumed it were, or when the call carried a valid code.
 
@@ -96,7 +100,19 @@ impl State {
             )));
         }
         let duration = duration_param(params, 3600, 43200)?;
+        let tags = session_tags(params)?;
+        let transitive = transitive_tag_keys(params)?;
+        let source_identity = param(params, "SourceIdentity");
+        if let Some(id) = source_identity {
+            check_source_identity(id)?;
+        }
         let role = self.roles.get(role_arn).cloned().ok_or_else(|| StsError::not_authorized(caller, role_arn))?;
+        if (!tags.is_empty() || !transitive.is_empty()) && !role.allows_tag_session {
+            return Err(StsError::not_authorized_for(caller, "sts:TagSession", role_arn));
+        }
+        if source_identity.is_some() && !role.allows_source_identity {
+            return Err(StsError::not_authorized_for(caller, "sts:SetSourceIdentity", role_arn));
+        }
         if let Some(expected) = &role.external_id
             && param(params, "ExternalId") != Some(expected.as_str())
         {
@@ -168,4 +184,117 @@ fn duration_param(params: &[(String, String)], default: u32, max: u32) -> Result
         )));
     }
     Ok(u32::try_from(value).expect("checked range"))
+}
+
+/// At most this many session tags (and transitive keys) per call.
+const MAX_TAGS: usize = 50;
+
+fn is_tag_char(c: char) -> bool {
+    c.is_alphanumeric() || c.is_whitespace() && !c.is_control() || "_.:/=+-@".contains(c)
+}
+
+/// `Tags.member.N.Key` / `.Value` for N = 1, 2, ...: a gap, a member without its key or value,
+/// a bad key or value, a key twice or more than 50 tags is a `ValidationError`.
+pub(super) fn session_tags(params: &[(String, String)]) -> Result<Vec<(String, String)>, StsError> {
+    let members = numbered(params, "Tags.member.", &[".Key", ".Value"])?;
+    let mut tags: Vec<(String, String)> = Vec::new();
+    for n in 1..=members {
+        let key = param(params, &format!("Tags.member.{n}.Key"));
+        let value = param(params, &format!("Tags.member.{n}.Value"));
+        let (Some(key), Some(value)) = (key, value) else {
+            return Err(StsError::validation(format!(
+                "1 validation error detected: Value null at 'tags.{n}.member.{}' failed to satisfy constraint: Member must not be null",
+                if key.is_none() { "key" } else { "value" }
+            )));
+        };
+        check_tag_key(key, &format!("tags.{n}.member.key"))?;
+        if value.chars().count() > 256 || !value.chars().all(is_tag_char) {
+            return Err(StsError::validation(format!(
+                "1 validation error detected: Value '{value}' at 'tags.{n}.member.value' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\p{{L}}\\p{{Z}}\\p{{N}}_.:/=+\\-@]* and have length less than or equal to 256"
+            )));
+        }
+        if tags.iter().any(|(k, _)| k.eq_ignore_ascii_case(key)) {
+            return Err(StsError::new(
+                400,
+                "InvalidParameterValue",
+                "Duplicate tag keys found. Please note that Tag keys are case insensitive.",
+            ));
+        }
+        tags.push((key.to_owned(), value.to_owned()));
+    }
+    if tags.len() > MAX_TAGS {
+        return Err(StsError::validation(format!(
+            "1 validation error detected: Value at 'tags' failed to satisfy constraint: Member must have length less than or equal to {MAX_TAGS}"
+        )));
+    }
+    Ok(tags)
+}
+
+/// `TransitiveTagKeys.member.N` for N = 1, 2, ...
+pub(super) fn transitive_tag_keys(params: &[(String, String)]) -> Result<Vec<String>, StsError> {
+    let members = numbered(params, "TransitiveTagKeys.member.", &[""])?;
+    let mut keys = Vec::new();
+    for n in 1..=members {
+        let key = param(params, &format!("TransitiveTagKeys.member.{n}")).unwrap_or_default();
+        check_tag_key(key, &format!("transitiveTagKeys.{n}.member"))?;
+        keys.push(key.to_owned());
+    }
+    if keys.len() > MAX_TAGS {
+        return Err(StsError::validation(format!(
+            "1 validation error detected: Value at 'transitiveTagKeys' failed to satisfy constraint: Member must have length less than or equal to {MAX_TAGS}"
+        )));
+    }
+    Ok(keys)
+}
+
+/// How many members `PREFIX{N}{suffix}` are numbered 1..=N; a name whose number is not in that
+/// run (a gap, a zero, a non-number) is refused.
+fn numbered(params: &[(String, String)], prefix: &str, suffixes: &[&str]) -> Result<usize, StsError> {
+    let mut numbers: Vec<usize> = Vec::new();
+    for (name, _) in params {
+        let Some(rest) = name.strip_prefix(prefix) else { continue };
+        let n = suffixes
+            .iter()
+            .find_map(|s| rest.strip_suffix(s).filter(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit())))
+            .and_then(|n| n.parse::<usize>().ok());
+        match n {
+            Some(n) if n >= 1 => numbers.push(n),
+            _ => {
+                return Err(StsError::new(400, "InvalidParameterValue", format!("Unrecognized parameter: {name}")));
+            }
+        }
+    }
+    numbers.sort_unstable();
+    numbers.dedup();
+    if numbers.iter().enumerate().any(|(i, n)| *n != i + 1) {
+        return Err(StsError::new(
+            400,
+            "InvalidParameterValue",
+            format!("{prefix}N members are not numbered 1, 2, ..."),
+        ));
+    }
+    Ok(numbers.len())
+}
+
+fn check_tag_key(key: &str, at: &str) -> Result<(), StsError> {
+    let ok = (1..=128).contains(&key.chars().count()) && key.chars().all(is_tag_char);
+    if !ok {
+        return Err(StsError::validation(format!(
+            "1 validation error detected: Value '{key}' at '{at}' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\p{{L}}\\p{{Z}}\\p{{N}}_.:/=+\\-@]+ and have length between 1 and 128"
+        )));
+    }
+    if key.to_ascii_lowercase().starts_with("aws:") {
+        return Err(StsError::new(400, "InvalidParameterValue", "Tag keys with the prefix 'aws:' are reserved."));
+    }
+    Ok(())
+}
+
+/// `SourceIdentity`: 2 to 64 of `[\w+=,.@-]` (so never `aws:...`).
+fn check_source_identity(id: &str) -> Result<(), StsError> {
+    if !is_valid_session_name(id) {
+        return Err(StsError::validation(format!(
+            "1 validation error detected: Value '{id}' at 'sourceIdentity' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\w+=,.@-]* and have length between 2 and 64"
+        )));
+    }
+    Ok(())
 }

@@ -88,6 +88,11 @@ pub struct Call {
     /// `DurationSeconds`, if sent and a valid `u32`.
     pub duration_seconds: Option<u32>,
     pub role_session_name: Option<String>,
+    pub source_identity: Option<String>,
+    /// `Tags.member.N.Key` / `.Value`, by N.
+    pub session_tags: Vec<(String, String)>,
+    /// `TransitiveTagKeys.member.N`, by N.
+    pub transitive_tag_keys: Vec<String>,
     /// The HTTP status the stand-in answered with.
     pub status: u16,
     /// The error `Code` of a failed call (for injected faults: the `<Code>` of the body, if any).
@@ -359,6 +364,9 @@ impl Inner {
             external_id: param(&params, "ExternalId").map(str::to_owned),
             duration_seconds: param(&params, "DurationSeconds").and_then(|d| d.parse().ok()),
             role_session_name: param(&params, "RoleSessionName").map(str::to_owned),
+            source_identity: param(&params, "SourceIdentity").map(str::to_owned),
+            session_tags: actions::session_tags(&params).unwrap_or_default(),
+            transitive_tag_keys: actions::transitive_tag_keys(&params).unwrap_or_default(),
             status: 200,
             error_code: None,
         };

@@ -33,11 +33,23 @@ pub struct RoleSpec {
     pub external_id: Option<String>,
     /// The role's `MaxSessionDuration` (3600..=43200 in real IAM).
     pub max_session_duration: u32,
+    /// The trust policy allows `sts:TagSession`: without it, an `AssumeRole` with `Tags` or
+    /// `TransitiveTagKeys` is refused, as in IAM.
+    pub allows_tag_session: bool,
+    /// The trust policy allows `sts:SetSourceIdentity`: without it, `SourceIdentity` is refused.
+    pub allows_source_identity: bool,
 }
 
 impl Default for RoleSpec {
     fn default() -> Self {
-        Self { arn: String::new(), requires_mfa: false, external_id: None, max_session_duration: 3600 }
+        Self {
+            arn: String::new(),
+            requires_mfa: false,
+            external_id: None,
+            max_session_duration: 3600,
+            allows_tag_session: false,
+            allows_source_identity: false,
+        }
     }
 }
 
@@ -56,6 +68,13 @@ impl RoleSpec {
     /// The same role, with an external-ID condition.
     pub fn with_external_id(mut self, external_id: &str) -> Self {
         self.external_id = Some(external_id.to_owned());
+        self
+    }
+
+    /// The same role, whose trust policy allows `sts:TagSession` and `sts:SetSourceIdentity`.
+    pub fn allowing_session_tags_and_source_identity(mut self) -> Self {
+        self.allows_tag_session = true;
+        self.allows_source_identity = true;
         self
     }
 

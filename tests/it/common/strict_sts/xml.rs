@@ -53,8 +53,12 @@ impl StsError {
     }
 
     pub(super) fn not_authorized(caller: &Caller, role_arn: &str) -> Self {
+        Self::not_authorized_for(caller, "sts:AssumeRole", role_arn)
+    }
+
+    pub(super) fn not_authorized_for(caller: &Caller, action: &str, role_arn: &str) -> Self {
         Self::access_denied(format!(
-            "User: {} is not authorized to perform: sts:AssumeRole on resource: {role_arn}",
+            "User: {} is not authorized to perform: {action} on resource: {role_arn}",
             caller.principal.arn()
         ))
     }
