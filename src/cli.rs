@@ -224,8 +224,8 @@ pub struct LoginArgs {
     pub print: bool,
 }
 
-/// How the MFA session is obtained.
-#[derive(Debug, Args, Clone)]
+/// How the MFA session is obtained, and the per-call overrides of the plan.
+#[derive(Debug, Args, Clone, Default)]
 pub struct SessionOptions {
     /// The current MFA code, instead of asking on the terminal (visible to other local users in the process list).
     #[arg(long, value_name = "CODE")]
@@ -250,6 +250,14 @@ pub struct SessionOptions {
     /// Lifetime of the MFA session in seconds, 900 to 129600 [default: profile's rolegate_mfa_session_duration, else 43200 = 12 h].
     #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u32).range(900..=129_600))]
     pub mfa_session_duration: Option<u32>,
+
+    /// Region of the STS endpoint and of the credentials (AWS_REGION of a child, the console's region) [default: AWS_REGION, AWS_DEFAULT_REGION, the profile's region, us-east-1].
+    #[arg(long, value_name = "REGION")]
+    pub region: Option<String>,
+
+    /// Lifetime of the role credentials: 1h, 30m, 1h30m or seconds; 15m to 12h, at most 1h for a role assumed from the MFA session or from another role [default: the profile's duration_seconds, else 1h].
+    #[arg(long, value_name = "DURATION", value_parser = crate::plan::parse_duration_flag)]
+    pub duration: Option<u32>,
 }
 
 #[cfg(test)]

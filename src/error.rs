@@ -95,6 +95,7 @@ impl Error {
     /// The exit status of a command that ends with this error: the one place it is decided.
     pub fn exit_code(&self) -> u8 {
         match self {
+            Error::Plan(PlanError::BadDurationFlag { .. } | PlanError::DurationConflict { .. }) => EXIT_USAGE,
             Error::Config(_) | Error::Plan(_) => EXIT_CONFIG,
             Error::Provider(p) => match p {
                 ProviderError::Cache(_) => EXIT_LOCAL,

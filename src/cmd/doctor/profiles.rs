@@ -425,6 +425,10 @@ impl<'a> Checker<'a> {
             PlanError::NothingToDo { profile, .. } => {
                 Finding::new(Severity::Info, "nothing-to-do", e.to_string()).profile(profile)
             }
+            // The doctor plans without the per-call flags; kept whole should that change.
+            PlanError::BadDurationFlag { profile, .. } | PlanError::DurationConflict { profile, .. } => {
+                err("duration-flag-invalid", e.to_string()).profile(profile).fix(e.hint().unwrap_or_default())
+            }
         }
     }
 
