@@ -211,6 +211,8 @@ pub struct ClearArgs {
     pub all: bool,
 }
 
+/// With `login`, `--duration` is the console session's lifetime (15m to 12h): the sign-in
+/// token's `SessionDuration` for a role, the federation session's for an IAM user.
 #[derive(Debug, Args, Clone)]
 pub struct LoginArgs {
     /// The profile [default: $AWS_PROFILE, $AWS_DEFAULT_PROFILE, `default`].
@@ -218,6 +220,11 @@ pub struct LoginArgs {
 
     #[command(flatten)]
     pub session: SessionOptions,
+
+    /// Where the console opens: a path (`/ec2/home`, `/s3/buckets?x=y#frag`) or a console URL
+    /// (`https://console.aws.amazon.com/...`); the region is added unless it names one.
+    #[arg(long, visible_alias = "destination", value_name = "PATH|URL")]
+    pub path: Option<String>,
 
     /// Print the URL instead of opening the browser.
     #[arg(long)]
@@ -255,7 +262,7 @@ pub struct SessionOptions {
     #[arg(long, value_name = "REGION")]
     pub region: Option<String>,
 
-    /// Lifetime of the role credentials: 1h, 30m, 1h30m or seconds; 15m to 12h, at most 1h for a role assumed from the MFA session or from another role [default: the profile's duration_seconds, else 1h].
+    /// Lifetime of the role credentials (for `login`: of the console session): 1h, 30m, 1h30m or seconds; 15m to 12h, at most 1h for a role assumed from the MFA session or from another role [default: the profile's duration_seconds, else 1h].
     #[arg(long, value_name = "DURATION", value_parser = crate::plan::parse_duration_flag)]
     pub duration: Option<u32>,
 }

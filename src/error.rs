@@ -132,6 +132,7 @@ impl Error {
                 SetupError::SelfPath(_) | SetupError::Verify { .. } => EXIT_INTERNAL,
             },
             Error::Login(LoginError::Federation { .. }) => EXIT_AUTH,
+            Error::Login(LoginError::BadDuration { .. } | LoginError::BadDestination { .. }) => EXIT_USAGE,
             Error::Login(_) => EXIT_STS,
             Error::TerraformDir { .. } | Error::NoTerraformFiles { .. } | Error::ExportToTerminal { .. } => EXIT_USAGE,
             Error::Report(_) => EXIT_INTERNAL,
