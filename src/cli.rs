@@ -12,6 +12,7 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 
 use clap::{ArgAction, Args, Parser, Subcommand};
+use clap_complete::engine::{ArgValueCandidates, CompletionCandidate};
 
 /// `--prompt-timeout` when neither the flag nor `ROLEGATE_PROMPT_TIMEOUT` gives it.
 pub const DEFAULT_PROMPT_TIMEOUT_SECONDS: u64 = 30;
@@ -95,6 +96,7 @@ pub enum Command {
 #[derive(Debug, Args, Clone)]
 pub struct CredentialArgs {
     /// The profile with role_arn / mfa_serial [default: $AWS_PROFILE, $AWS_DEFAULT_PROFILE, `default`].
+    #[arg(add = ArgValueCandidates::new(profile_candidates))]
     pub profile: Option<String>,
 
     #[command(flatten)]
@@ -104,6 +106,7 @@ pub struct CredentialArgs {
 #[derive(Debug, Args, Clone)]
 pub struct ExecArgs {
     /// The profile with role_arn / mfa_serial.
+    #[arg(add = ArgValueCandidates::new(profile_candidates))]
     pub profile: String,
 
     #[command(flatten)]
@@ -157,6 +160,7 @@ pub enum ShimAction {
 #[derive(Debug, Args, Clone)]
 pub struct ExportArgs {
     /// The profile with role_arn / mfa_serial [default: $AWS_PROFILE, $AWS_DEFAULT_PROFILE, `default`].
+    #[arg(add = ArgValueCandidates::new(profile_candidates))]
     pub profile: Option<String>,
 
     #[command(flatten)]
@@ -174,6 +178,7 @@ pub struct ExportArgs {
 #[derive(Debug, Args, Clone)]
 pub struct SetupArgs {
     /// The profile with role_arn / mfa_serial to serve.
+    #[arg(add = ArgValueCandidates::new(profile_candidates))]
     pub profile: String,
 
     /// Name of the new profile [default: PROFILE-tf].
@@ -188,6 +193,7 @@ pub struct SetupArgs {
 #[derive(Debug, Args, Clone)]
 pub struct DoctorArgs {
     /// The profile to explain [default: every profile that needs MFA].
+    #[arg(add = ArgValueCandidates::new(profile_candidates))]
     pub profile: Option<String>,
 
     /// Also check the `provider "aws"`, `backend "s3"` and `terraform_remote_state` blocks of the
@@ -203,7 +209,7 @@ pub struct DoctorArgs {
 #[derive(Debug, Args, Clone)]
 pub struct ClearArgs {
     /// The profile whose sessions to forget.
-    #[arg(required_unless_present = "all", conflicts_with = "all")]
+    #[arg(required_unless_present = "all", conflicts_with = "all", add = ArgValueCandidates::new(profile_candidates))]
     pub profile: Option<String>,
 
     /// Forget every cached session, the hot index and the generated configs.
@@ -216,6 +222,7 @@ pub struct ClearArgs {
 #[derive(Debug, Args, Clone)]
 pub struct LoginArgs {
     /// The profile [default: $AWS_PROFILE, $AWS_DEFAULT_PROFILE, `default`].
+    #[arg(add = ArgValueCandidates::new(profile_candidates))]
     pub profile: Option<String>,
 
     #[command(flatten)]
@@ -265,6 +272,15 @@ pub struct SessionOptions {
     /// Lifetime of the role credentials (for `login`: of the console session): 1h, 30m, 1h30m or seconds; 15m to 12h, at most 1h for a role assumed from the MFA session or from another role [default: the profile's duration_seconds, else 1h].
     #[arg(long, value_name = "DURATION", value_parser = crate::plan::parse_duration_flag)]
     pub duration: Option<u32>,
+}
+
+/// The profile names a shell offers at TAB (`rolegate exec tar<TAB>`), from the user's files as
+/// they are at that moment: read when the shell asks, headers only
+/// ([`crate::config::profile_names`]).
+fn profile_candidates() -> Vec<CompletionCandidate> {
+    let ctx = crate::context::Context::from_process();
+    let Ok(paths) = crate::config::ConfigPaths::locate(&ctx) else { return Vec::new() };
+    crate::config::profile_names(&paths).into_iter().map(CompletionCandidate::new).collect()
 }
 
 #[cfg(test)]

@@ -1,5 +1,5 @@
 //! `rolegate login`: the federation requests and the console URL, against a local fake
-//! federation endpoint; completions and the man page.
+//! federation endpoint, and the platform's opener.
 
 use std::sync::{Arc, Mutex};
 
@@ -106,25 +106,6 @@ fn a_refusing_federation_endpoint_is_explained() {
     let out = env.rolegate(&["login", "target", "--print", "--mfa-token", "123456"]).output().unwrap();
     assert_eq!(out.status.code(), Some(5), "{}", stderr_of(&out));
     assert!(stderr_of(&out).contains("refused the sign-in (HTTP"), "{}", stderr_of(&out));
-}
-
-#[test]
-fn completions_and_man_page_are_generated_from_the_cli() {
-    let env = TestEnv::new();
-    for shell in ["bash", "zsh", "fish", "powershell", "elvish"] {
-        let out = env.rolegate(&["completions", shell]).output().unwrap();
-        assert!(out.status.success(), "{shell}: {}", stderr_of(&out));
-        let text = String::from_utf8_lossy(&out.stdout);
-        assert!(text.contains("credential-process") && text.contains("exec"), "{shell}");
-    }
-    let bash = env.rolegate(&["completions", "bash"]).output().unwrap();
-    std::fs::write(env.path("rolegate.bash"), &bash.stdout).unwrap();
-    let loaded = env.command("bash", &["-c", "source ./rolegate.bash && complete -p rolegate"]).output().unwrap();
-    assert!(String::from_utf8_lossy(&loaded.stdout).contains("rolegate"), "{}", stderr_of(&loaded));
-    let man = env.rolegate(&["man"]).output().unwrap();
-    let page = String::from_utf8_lossy(&man.stdout);
-    assert!(page.starts_with(".ie \\n(.g .ds Aq") || page.contains(".TH rolegate"), "{page:.200}");
-    assert!(page.contains("credential\\-process"), "{page:.400}");
 }
 
 /// The `Destination` of a printed login URL, decoded.

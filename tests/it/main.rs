@@ -4,6 +4,7 @@
 #![allow(clippy::disallowed_methods)]
 
 mod common;
+mod completion;
 mod credential_process;
 mod doctor;
 mod environment;
