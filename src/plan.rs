@@ -126,7 +126,7 @@ impl PlanError {
         match self {
             PlanError::Resolve(e) => e.hint(),
             PlanError::Endpoint { .. } => {
-                Some("set `region` in the profile, or AWS_REGION; or AWS_ENDPOINT_URL_STS for a custom endpoint".into())
+                Some("give a region like eu-west-1 (`region` in the profile, AWS_REGION or --region); or AWS_ENDPOINT_URL_STS for a custom endpoint".into())
             }
             PlanError::NothingToDo { profile, .. } => Some(format!(
                 "use the profile directly (AWS_PROFILE={profile}); rolegate is for profiles with role_arn and/or mfa_serial"
@@ -283,12 +283,12 @@ pub fn plan(profiles: &Profiles, profile: &str, env: &Env, options: &PlanOptions
         return Err(PlanError::NothingToDo { profile: profile.into(), file });
     }
 
+    // Without a role the MFA session is the result: `--duration` is its lifetime.
     let duration_as_session = options.duration_seconds.filter(|_| chain.hops.is_empty());
-    let (mfa_session_seconds, mfa_session_source) = match options.mfa_session_seconds {
-        Some(s) => (s, Source::Flag("--mfa-session-duration")),
-        // Without a role the MFA session is the result: `--duration` is its lifetime.
-        None if duration_as_session.is_some() => (duration_as_session.unwrap_or_default(), Source::Flag("--duration")),
-        None => match setting_from(&chain, profiles, KEY_MFA_SESSION_DURATION) {
+    let (mfa_session_seconds, mfa_session_source) = match (options.mfa_session_seconds, duration_as_session) {
+        (Some(s), _) => (s, Source::Flag("--mfa-session-duration")),
+        (None, Some(s)) => (s, Source::Flag("--duration")),
+        (None, None) => match setting_from(&chain, profiles, KEY_MFA_SESSION_DURATION) {
             Some((from, v)) => {
                 let seconds = resolve::parse_duration(v, 900, 129_600).ok_or_else(|| {
                     PlanError::BadSessionDuration { profile: profile.into(), file: file.clone(), value: v.into() }
