@@ -125,9 +125,10 @@ impl PlanError {
     pub fn hint(&self) -> Option<String> {
         match self {
             PlanError::Resolve(e) => e.hint(),
-            PlanError::Endpoint { .. } => {
-                Some("give a region like eu-west-1 (`region` in the profile, AWS_REGION or --region); or AWS_ENDPOINT_URL_STS for a custom endpoint".into())
-            }
+            PlanError::Endpoint { .. } => Some(
+                "set `region` in the profile, AWS_REGION or --region; or AWS_ENDPOINT_URL_STS for a custom endpoint"
+                    .into(),
+            ),
             PlanError::NothingToDo { profile, .. } => Some(format!(
                 "use the profile directly (AWS_PROFILE={profile}); rolegate is for profiles with role_arn and/or mfa_serial"
             )),
