@@ -425,9 +425,9 @@ impl<'a> Checker<'a> {
             PlanError::NothingToDo { profile, .. } => {
                 Finding::new(Severity::Info, "nothing-to-do", e.to_string()).profile(profile)
             }
-            // The doctor plans without the per-call flags; kept whole should that change.
-            PlanError::BadDurationFlag { profile, .. } | PlanError::DurationConflict { profile, .. } => {
-                err("duration-flag-invalid", e.to_string()).profile(profile).fix(e.hint().unwrap_or_default())
+            // Errors of the per-call `--duration`, which the doctor's plans never carry.
+            PlanError::BadDurationFlag { .. } | PlanError::DurationConflict { .. } => {
+                unreachable!("the doctor plans without --duration: {e}")
             }
         }
     }
