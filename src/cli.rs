@@ -12,6 +12,7 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 
 use clap::{ArgAction, Args, Parser, Subcommand};
+use clap_complete::engine::{ArgValueCandidates, CompletionCandidate};
 
 /// `--prompt-timeout` when neither the flag nor `ROLEGATE_PROMPT_TIMEOUT` gives it.
 pub const DEFAULT_PROMPT_TIMEOUT_SECONDS: u64 = 30;
@@ -98,6 +99,7 @@ pub enum Command {
 #[derive(Debug, Args, Clone)]
 pub struct CredentialArgs {
     /// The profile with role_arn / mfa_serial [default: $AWS_PROFILE, $AWS_DEFAULT_PROFILE, `default`].
+    #[arg(add = ArgValueCandidates::new(profile_candidates))]
     pub profile: Option<String>,
 
     #[command(flatten)]
@@ -107,6 +109,7 @@ pub struct CredentialArgs {
 #[derive(Debug, Args, Clone)]
 pub struct ExecArgs {
     /// The profile with role_arn / mfa_serial.
+    #[arg(add = ArgValueCandidates::new(profile_candidates))]
     pub profile: String,
 
     #[command(flatten)]
@@ -160,6 +163,7 @@ pub enum ShimAction {
 #[derive(Debug, Args, Clone)]
 pub struct ExportArgs {
     /// The profile with role_arn / mfa_serial [default: $AWS_PROFILE, $AWS_DEFAULT_PROFILE, `default`].
+    #[arg(add = ArgValueCandidates::new(profile_candidates))]
     pub profile: Option<String>,
 
     #[command(flatten)]
@@ -178,6 +182,7 @@ pub struct ExportArgs {
 pub struct SetupArgs {
     /// The profile with role_arn / mfa_serial to serve; with --role-arn, the profile to create
     /// [default: a short wizard on the terminal].
+    #[arg(add = ArgValueCandidates::new(profile_candidates))]
     pub profile: Option<String>,
 
     /// Name of the new profile [default: PROFILE-tf].
@@ -212,6 +217,7 @@ pub struct SetupArgs {
 #[derive(Debug, Args, Clone)]
 pub struct DoctorArgs {
     /// The profile to explain [default: every profile that needs MFA].
+    #[arg(add = ArgValueCandidates::new(profile_candidates))]
     pub profile: Option<String>,
 
     /// Also check the `provider "aws"`, `backend "s3"` and `terraform_remote_state` blocks of the
@@ -239,7 +245,7 @@ pub struct ManArgs {
 #[derive(Debug, Args, Clone)]
 pub struct ClearArgs {
     /// The profile whose sessions to forget.
-    #[arg(required_unless_present = "all", conflicts_with = "all")]
+    #[arg(required_unless_present = "all", conflicts_with = "all", add = ArgValueCandidates::new(profile_candidates))]
     pub profile: Option<String>,
 
     /// Forget every cached session, the hot index and the generated configs.
@@ -247,21 +253,29 @@ pub struct ClearArgs {
     pub all: bool,
 }
 
+/// With `login`, `--duration` is the console session's lifetime (15m to 12h): the sign-in
+/// token's `SessionDuration` for a role, the federation session's for an IAM user.
 #[derive(Debug, Args, Clone)]
 pub struct LoginArgs {
     /// The profile [default: $AWS_PROFILE, $AWS_DEFAULT_PROFILE, `default`].
+    #[arg(add = ArgValueCandidates::new(profile_candidates))]
     pub profile: Option<String>,
 
     #[command(flatten)]
     pub session: SessionOptions,
+
+    /// Where the console opens: a path (`/ec2/home`, `/s3/buckets?x=y#frag`) or a console URL
+    /// (`https://console.aws.amazon.com/...`); the region is added unless it names one.
+    #[arg(long, visible_alias = "destination", value_name = "PATH|URL")]
+    pub path: Option<String>,
 
     /// Print the URL instead of opening the browser.
     #[arg(long)]
     pub print: bool,
 }
 
-/// How the MFA session is obtained.
-#[derive(Debug, Args, Clone)]
+/// How the MFA session is obtained, and the per-call overrides of the plan.
+#[derive(Debug, Args, Clone, Default)]
 pub struct SessionOptions {
     /// The current MFA code, instead of asking on the terminal (visible to other local users in the process list).
     #[arg(long, value_name = "CODE")]
@@ -286,6 +300,23 @@ pub struct SessionOptions {
     /// Lifetime of the MFA session in seconds, 900 to 129600 [default: profile's rolegate_mfa_session_duration, else 43200 = 12 h].
     #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u32).range(900..=129_600))]
     pub mfa_session_duration: Option<u32>,
+
+    /// Region of the STS endpoint and of the credentials (AWS_REGION of a child, the console's region) [default: AWS_REGION, AWS_DEFAULT_REGION, the profile's region, us-east-1].
+    #[arg(long, value_name = "REGION")]
+    pub region: Option<String>,
+
+    /// Lifetime of the role credentials (for `login`: of the console session): 1h, 30m, 1h30m or seconds; 15m to 12h, at most 1h for a role assumed from the MFA session or from another role [default: the profile's duration_seconds, else 1h].
+    #[arg(long, value_name = "DURATION", value_parser = crate::plan::parse_duration_flag)]
+    pub duration: Option<u32>,
+}
+
+/// The profile names a shell offers at TAB (`rolegate exec tar<TAB>`), from the user's files as
+/// they are at that moment: read when the shell asks, headers only
+/// ([`crate::config::profile_names`]).
+fn profile_candidates() -> Vec<CompletionCandidate> {
+    let ctx = crate::context::Context::from_process();
+    let Ok(paths) = crate::config::ConfigPaths::locate(&ctx) else { return Vec::new() };
+    crate::config::profile_names(&paths).into_iter().map(CompletionCandidate::new).collect()
 }
 
 #[cfg(test)]

@@ -93,6 +93,9 @@ pub const ROLEGATE_PROFILE: &str = "ROLEGATE_PROFILE";
 pub const ROLEGATE_CONFIG_FILE: &str = "ROLEGATE_CONFIG_FILE";
 /// The user's own credentials file, likewise.
 pub const ROLEGATE_SHARED_CREDENTIALS_FILE: &str = "ROLEGATE_SHARED_CREDENTIALS_FILE";
+/// Set by the completion scripts of `rolegate completions SHELL` to the shell's name: the call is
+/// a request for completions (clap_complete reads it, and removes it for the children it starts).
+pub const ROLEGATE_COMPLETE: &str = "ROLEGATE_COMPLETE";
 /// The federation endpoint of `login` (default: the partition's `https://signin...`).
 pub const ROLEGATE_FEDERATION_URL: &str = "ROLEGATE_FEDERATION_URL";
 /// Profiles on whose behalf rolegate is running a base `credential_process`, comma-separated.

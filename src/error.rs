@@ -103,6 +103,7 @@ impl Error {
     /// The exit status of a command that ends with this error: the one place it is decided.
     pub fn exit_code(&self) -> u8 {
         match self {
+            Error::Plan(PlanError::BadDurationFlag { .. } | PlanError::DurationConflict { .. }) => EXIT_USAGE,
             Error::Config(_) | Error::Plan(_) => EXIT_CONFIG,
             Error::Provider(p) => match p {
                 ProviderError::Cache(_) => EXIT_LOCAL,
@@ -142,6 +143,7 @@ impl Error {
                 SetupError::SelfPath(_) | SetupError::Verify { .. } => EXIT_INTERNAL,
             },
             Error::Login(LoginError::Federation { .. }) => EXIT_AUTH,
+            Error::Login(LoginError::BadDuration { .. } | LoginError::BadDestination { .. }) => EXIT_USAGE,
             Error::Login(_) => EXIT_STS,
             Error::TerraformDir { .. } | Error::NoTerraformFiles { .. } | Error::ExportToTerminal { .. } => EXIT_USAGE,
             Error::Report(_) => EXIT_INTERNAL,

@@ -3,7 +3,7 @@
 //! One call flows one way (ARCHITECTURE.md has the map):
 //!
 //! ```text
-//! main ──> entry: shim (argv[0]) ──> fast path (a cached answer) ──> cli (clap) ──> cmd::*
+//! main ──> entry: shim (argv[0]) ──> fast path (a cached answer) ──> completion ──> cli (clap) ──> cmd::*
 //! cmd::* ──> session { config, plan } ──> provider ──> { cache, mfa, sts, base_credentials }
 //!                                              └──> credentials ──> { output, exec, server }
 //! ```
@@ -53,7 +53,8 @@ pub use error::Error;
 /// 1. invoked under another name (`terraform`, ...): a shim, which runs the real program
 ///    through `exec` (never the fast path: `terraform credential-process x` is Terraform's);
 /// 2. `credential-process PROFILE` answered from the cache without parsing anything;
-/// 3. the command line parsed by clap, and the subcommand run.
+/// 3. a shell asking for completions (`ROLEGATE_COMPLETE`), answered;
+/// 4. the command line parsed by clap, and the subcommand run.
 pub fn main(args: Vec<OsString>) -> u8 {
     // Before any secret is read (the fast path reads one from the cache).
     platform::forbid_core_dumps();
@@ -67,6 +68,9 @@ pub fn main(args: Vec<OsString>) -> u8 {
     }
     if cmd::credential_process::fast_path(&args) {
         return 0;
+    }
+    if let Some(status) = cmd::completions::complete(&args) {
+        return status;
     }
     let cli = Cli::parse_from(args);
     let ctx = Context::from_process();

@@ -74,6 +74,9 @@ pub struct Plan {
     pub endpoint: Endpoint,
     /// Where the endpoint URL was configured; [`Source::Default`] for the rules' own endpoint.
     pub endpoint_source: Source,
+    /// Where the last role's duration came from: `--duration` ([`Source::Flag`]), else its
+    /// `duration_seconds` or the default.
+    pub duration_source: Source,
     /// The key of the final credentials.
     pub result_key: CacheKey,
     /// The key of the shared MFA session, with [`MfaStrategy::Session`].
@@ -109,6 +112,13 @@ pub enum PlanError {
     BadSessionDuration { profile: String, file: String, value: String },
     #[error("profile `{profile}` ({file}): {KEY_MFA_STRATEGY} = session cannot work here: {why}")]
     SessionImpossible { profile: String, file: String, why: &'static str },
+    /// `--duration` out of what the strategy allows (checked before any prompt).
+    #[error("profile `{profile}` ({file}): --duration {} ({seconds} s) is out of range: {why}", describe_duration(*seconds))]
+    BadDurationFlag { profile: String, file: String, seconds: u32, why: String, max: u32 },
+    #[error(
+        "profile `{profile}` ({file}) has no role, so its credentials are the MFA session: --duration and --mfa-session-duration both give its lifetime"
+    )]
+    DurationConflict { profile: String, file: String },
     #[error(transparent)]
     PartitionMismatch(Box<PartitionMismatch>),
 }
@@ -139,9 +149,10 @@ impl PlanError {
     pub fn hint(&self) -> Option<String> {
         match self {
             PlanError::Resolve(e) => e.hint(),
-            PlanError::Endpoint { .. } => {
-                Some("set `region` in the profile, or AWS_REGION; or AWS_ENDPOINT_URL_STS for a custom endpoint".into())
-            }
+            PlanError::Endpoint { .. } => Some(
+                "set `region` in the profile, AWS_REGION or --region; or AWS_ENDPOINT_URL_STS for a custom endpoint"
+                    .into(),
+            ),
             PlanError::NothingToDo { profile, .. } => Some(format!(
                 "use the profile directly (AWS_PROFILE={profile}); rolegate is for profiles with role_arn and/or mfa_serial"
             )),
@@ -159,6 +170,12 @@ impl PlanError {
                     "use a region of partition {arn_partition}: `region = {example}` (for example) in profile `{requested}`, or AWS_REGION={example}; or, if the {key} is wrong, one of partition {region_partition} starts with `arn:{region_partition}:`"
                 ))
             }
+            PlanError::BadDurationFlag { max, .. } => Some(format!(
+                "ask for {} or less (and at least 15m): for example `--duration {}`",
+                describe_duration(*max),
+                describe_duration(*max)
+            )),
+            PlanError::DurationConflict { .. } => Some("give one of the two".into()),
         }
     }
 }
@@ -167,6 +184,68 @@ impl PlanError {
 #[derive(Clone, Debug, Default)]
 pub struct PlanOptions {
     pub mfa_session_seconds: Option<u32>,
+    /// `--region`: the region of the STS endpoint and of the credentials' users; wins over
+    /// `AWS_REGION`, `AWS_DEFAULT_REGION` and the profile's `region`.
+    pub region: Option<String>,
+    /// `--duration`: the lifetime of the final credentials (the last role's `DurationSeconds`;
+    /// for a profile without a role, the MFA session's), checked against what the strategy allows.
+    pub duration_seconds: Option<u32>,
+}
+
+/// The longest role session AssumeRole grants (a role's maximum session duration is at most 12 h).
+pub const ROLE_MAX_SECONDS: u32 = 43_200;
+/// The shortest session STS grants.
+pub const MIN_SECONDS: u32 = 900;
+/// The longest MFA session GetSessionToken grants (36 h).
+pub const MFA_SESSION_MAX_SECONDS: u32 = 129_600;
+
+/// `--duration`'s value: whole seconds (`3600`), or hours, minutes and seconds (`1h`, `30m`,
+/// `1h30m`, `90s`). The range is checked by the plan, which knows the strategy.
+pub fn parse_duration_flag(value: &str) -> Result<u32, String> {
+    let bad = || format!("`{value}` is not a duration: write seconds (3600) or hours and minutes (1h, 30m, 1h30m)");
+    let text = value.trim().to_ascii_lowercase();
+    if text.is_empty() {
+        return Err(bad());
+    }
+    if let Ok(seconds) = text.parse::<u32>() {
+        return Ok(seconds);
+    }
+    let (mut total, mut number, mut units) = (0u64, String::new(), String::new());
+    for c in text.chars() {
+        if c.is_ascii_digit() {
+            number.push(c);
+            continue;
+        }
+        let scale = match c {
+            'h' => 3600,
+            'm' => 60,
+            's' => 1,
+            _ => return Err(bad()),
+        };
+        // Each unit once, largest first, each after a number.
+        if number.is_empty() || units.contains(c) || units.chars().any(|u| "hms".find(u) > "hms".find(c)) {
+            return Err(bad());
+        }
+        units.push(c);
+        total += number.parse::<u64>().map_err(|_| bad())? * scale;
+        number.clear();
+    }
+    if !number.is_empty() {
+        return Err(bad());
+    }
+    u32::try_from(total).map_err(|_| bad())
+}
+
+/// `1h`, `30m`, `1h30m`, `90s`: how `--duration` values are written back.
+pub fn describe_duration(seconds: u32) -> String {
+    let (h, m, s) = (seconds / 3600, seconds % 3600 / 60, seconds % 60);
+    let mut out = String::new();
+    for (n, unit) in [(h, 'h'), (m, 'm'), (s, 's')] {
+        if n > 0 {
+            out.push_str(&format!("{n}{unit}"));
+        }
+    }
+    if out.is_empty() { "0s".into() } else { out }
 }
 
 /// The profile to use: the argument, else `AWS_PROFILE`, else `AWS_DEFAULT_PROFILE`, else `default`.
@@ -216,15 +295,32 @@ pub fn plan(profiles: &Profiles, profile: &str, env: &Env, options: &PlanOptions
     let no_properties = Properties::new();
     let selected = profiles.get(profile).unwrap_or(&no_properties);
     let file = profiles.origin(profile).map_or_else(|| profiles.describe_files(), |p| p.display().to_string());
+    let mut duration_source = match chain.hops.last() {
+        Some(hop) if hop.duration_seconds.is_some() => {
+            Source::Setting { profile: hop.profile.clone(), key: "duration_seconds" }
+        }
+        _ => Source::Default,
+    };
+    // `--duration` is the last role's duration_seconds: the strategy is chosen with it.
+    if let (Some(seconds), Some(last)) = (options.duration_seconds, chain.hops.last_mut()) {
+        last.duration_seconds = Some(seconds);
+        duration_source = Source::Flag("--duration");
+    }
     let (strategy, reason) = choose_strategy(&chain, selected, env, &file)?;
+    if let Some(seconds) = options.duration_seconds {
+        check_duration_flag(&chain, strategy, seconds, options.mfa_session_seconds, profile, &file)?;
+    }
     if strategy == MfaStrategy::None && chain.hops.is_empty() {
         let file = profiles.origin_of_key(profile, "aws_access_key_id").map_or(file, |p| p.display().to_string());
         return Err(PlanError::NothingToDo { profile: profile.into(), file });
     }
 
-    let (mfa_session_seconds, mfa_session_source) = match options.mfa_session_seconds {
-        Some(s) => (s, Source::Flag("--mfa-session-duration")),
-        None => match setting_from(&chain, profiles, KEY_MFA_SESSION_DURATION) {
+    // Without a role the MFA session is the result: `--duration` is its lifetime.
+    let duration_as_session = options.duration_seconds.filter(|_| chain.hops.is_empty());
+    let (mfa_session_seconds, mfa_session_source) = match (options.mfa_session_seconds, duration_as_session) {
+        (Some(s), _) => (s, Source::Flag("--mfa-session-duration")),
+        (None, Some(s)) => (s, Source::Flag("--duration")),
+        (None, None) => match setting_from(&chain, profiles, KEY_MFA_SESSION_DURATION) {
             Some((from, v)) => {
                 let seconds = resolve::parse_duration(v, 900, 129_600).ok_or_else(|| {
                     PlanError::BadSessionDuration { profile: profile.into(), file: file.clone(), value: v.into() }
@@ -235,7 +331,9 @@ pub fn plan(profiles: &Profiles, profile: &str, env: &Env, options: &PlanOptions
         },
     };
 
-    let (region, region_source) = if let Some(r) = env.get(env_vars::AWS_REGION) {
+    let (region, region_source) = if let Some(r) = options.region.as_deref().filter(|r| !r.is_empty()) {
+        (r.to_string(), Source::Flag("--region"))
+    } else if let Some(r) = env.get(env_vars::AWS_REGION) {
         (r.to_string(), Source::Env(env_vars::AWS_REGION))
     } else if let Some(r) = env.get(env_vars::AWS_DEFAULT_REGION) {
         (r.to_string(), Source::Env(env_vars::AWS_DEFAULT_REGION))
@@ -305,6 +403,7 @@ pub fn plan(profiles: &Profiles, profile: &str, env: &Env, options: &PlanOptions
         region_source,
         endpoint,
         endpoint_source,
+        duration_source,
         result_key,
         mfa_session_key,
     })
@@ -357,6 +456,60 @@ fn check_partition(profiles: &Profiles, chain: &Chain, region: &str, region_sour
         })));
     }
     Ok(())
+}
+
+/// `--duration` against what AWS grants the final credentials: an MFA session 900 s to 36 h; a
+/// role 900 s to 12 h, and at most 1 h when it is assumed with session credentials (role
+/// chaining: a later hop, or the first hop assumed from the MFA session), as `doctor` checks
+/// `duration_seconds`.
+fn check_duration_flag(
+    chain: &Chain,
+    strategy: MfaStrategy,
+    seconds: u32,
+    mfa_session_flag: Option<u32>,
+    profile: &str,
+    file: &str,
+) -> Result<(), PlanError> {
+    let error = |max: u32, why: String| PlanError::BadDurationFlag {
+        profile: profile.into(),
+        file: file.into(),
+        seconds,
+        why,
+        max,
+    };
+    let Some(last) = chain.hops.len().checked_sub(1) else {
+        if mfa_session_flag.is_some_and(|s| s != seconds) {
+            return Err(PlanError::DurationConflict { profile: profile.into(), file: file.into() });
+        }
+        if !(MIN_SECONDS..=MFA_SESSION_MAX_SECONDS).contains(&seconds) {
+            return Err(error(
+                MFA_SESSION_MAX_SECONDS,
+                format!(
+                    "the profile has no role, so its credentials are an MFA session, which lasts {MIN_SECONDS} to {MFA_SESSION_MAX_SECONDS} s (15m to 36h)"
+                ),
+            ));
+        }
+        return Ok(());
+    };
+    let hop = &chain.hops[last].profile;
+    let chained = if last > 0 {
+        Some(format!("`{hop}` is assumed with the credentials of another role (role chaining)"))
+    } else if strategy == MfaStrategy::Session {
+        Some(format!("`{hop}` is assumed from the MFA session ({KEY_MFA_STRATEGY} = session; role chaining)"))
+    } else {
+        None
+    };
+    match chained {
+        Some(why) if seconds > ROLE_CHAINING_MAX_SECONDS => Err(error(
+            ROLE_CHAINING_MAX_SECONDS,
+            format!("{why}, and AWS caps such a role at {ROLE_CHAINING_MAX_SECONDS} s (1h)"),
+        )),
+        _ if !(MIN_SECONDS..=ROLE_MAX_SECONDS).contains(&seconds) => Err(error(
+            ROLE_MAX_SECONDS,
+            format!("AssumeRole grants {MIN_SECONDS} to {ROLE_MAX_SECONDS} s (15m to 12h) for `{hop}`"),
+        )),
+        _ => Ok(()),
+    }
 }
 
 fn choose_strategy(
@@ -538,5 +691,105 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert_eq!(profiles.sources().profile("role9999").map(|at| at.line), Some(5 + 4 * 9999));
+    }
+
+    #[test]
+    fn duration_flags_are_seconds_or_hours_and_minutes() {
+        for (text, seconds) in [("3600", 3600), ("1h", 3600), ("30m", 1800), ("1h30m", 5400), ("90s", 90), ("2H", 7200)]
+        {
+            assert_eq!(parse_duration_flag(text), Ok(seconds), "{text}");
+        }
+        for bad in ["", "h", "1d", "30m1h", "1h1h", "-5", "1.5h", "99999999999", "1 h x"] {
+            assert!(parse_duration_flag(bad).is_err(), "{bad}");
+        }
+        assert_eq!(describe_duration(5400), "1h30m");
+    }
+
+    fn seed_profiles(extra: &str) -> (tempfile::TempDir, Profiles) {
+        let dir = tempfile::tempdir().unwrap();
+        let paths = ConfigPaths { config: dir.path().join("config"), credentials: dir.path().join("credentials") };
+        std::fs::write(
+            &paths.config,
+            format!(
+                "[profile base]\nregion = us-west-2\n[profile target]\nsource_profile = base\nrole_arn = arn:aws:iam::123456789012:role/r\nmfa_serial = arn:aws:iam::123456789012:mfa/u\n{extra}"
+            ),
+        )
+        .unwrap();
+        std::fs::write(&paths.credentials, "[base]\naws_access_key_id = AKID\naws_secret_access_key = s\n").unwrap();
+        let profiles = Profiles::load(&paths).unwrap();
+        (dir, profiles)
+    }
+
+    #[test]
+    fn the_region_flag_wins_and_moves_the_endpoint() {
+        let (_dir, profiles) = seed_profiles("");
+        let env = Env::from_pairs([("AWS_REGION", "eu-west-1")]);
+        let plain = plan(&profiles, "target", &env, &PlanOptions::default()).unwrap();
+        assert_eq!(
+            (plain.region.as_str(), plain.endpoint.url.as_str()),
+            ("eu-west-1", "https://sts.eu-west-1.amazonaws.com")
+        );
+        let options = PlanOptions { region: Some("eu-central-1".into()), ..PlanOptions::default() };
+        let flagged = plan(&profiles, "target", &env, &options).unwrap();
+        assert_eq!(flagged.region, "eu-central-1");
+        assert_eq!(flagged.region_source, Source::Flag("--region"));
+        assert_eq!(flagged.endpoint.url, "https://sts.eu-central-1.amazonaws.com");
+        assert_ne!(flagged.result_key.digest, plain.result_key.digest, "another endpoint, another entry");
+        // The MFA session is valid in the whole partition: shared.
+        assert_eq!(flagged.mfa_session_key, plain.mfa_session_key);
+    }
+
+    #[test]
+    fn the_duration_flag_is_the_last_roles_and_enters_the_key() {
+        let (_dir, profiles) = seed_profiles("");
+        let env = Env::from_pairs(Vec::<(String, String)>::new());
+        let plain = plan(&profiles, "target", &env, &PlanOptions::default()).unwrap();
+        let half = PlanOptions { duration_seconds: Some(1800), ..PlanOptions::default() };
+        let flagged = plan(&profiles, "target", &env, &half).unwrap();
+        assert_eq!(flagged.role_seconds(0), 1800);
+        assert_eq!(flagged.strategy, MfaStrategy::Session);
+        assert_eq!(flagged.duration_source, Source::Flag("--duration"));
+        assert_ne!(flagged.result_key.digest, plain.result_key.digest);
+        assert_eq!(flagged.mfa_session_key, plain.mfa_session_key, "the MFA session is the same");
+        // Longer than 1 h: the code goes to AssumeRole, as with duration_seconds.
+        let long = PlanOptions { duration_seconds: Some(7200), ..PlanOptions::default() };
+        let direct = plan(&profiles, "target", &env, &long).unwrap();
+        assert_eq!((direct.strategy, direct.role_seconds(0)), (MfaStrategy::Direct, 7200));
+    }
+
+    #[test]
+    fn a_duration_flag_out_of_what_the_strategy_allows_is_refused() {
+        let (_dir, profiles) = seed_profiles(
+            "[profile pinned]\nsource_profile = base\nrole_arn = arn:aws:iam::123456789012:role/p\nmfa_serial = arn:aws:iam::123456789012:mfa/u\nrolegate_mfa_strategy = session\n[profile second]\nsource_profile = target\nrole_arn = arn:aws:iam::123456789012:role/s\n[profile user]\naws_access_key_id = AKID2\naws_secret_access_key = s\nmfa_serial = arn:aws:iam::123456789012:mfa/u\n",
+        );
+        let env = Env::from_pairs(Vec::<(String, String)>::new());
+        let with = |seconds| PlanOptions { duration_seconds: Some(seconds), ..PlanOptions::default() };
+        let refused = |profile: &str, seconds: u32| match plan(&profiles, profile, &env, &with(seconds)) {
+            Err(e @ PlanError::BadDurationFlag { .. }) => (e.to_string(), e.hint().unwrap()),
+            other => panic!("{profile} {seconds}: {other:?}"),
+        };
+        let (message, hint) = refused("target", 50_000);
+        assert!(
+            message.contains("profile `target`") && message.contains("--duration 13h53m20s (50000 s)"),
+            "{message}"
+        );
+        assert!(message.contains("900 to 43200"), "{message}");
+        assert_eq!(hint, "ask for 12h or less (and at least 15m): for example `--duration 12h`");
+        assert!(refused("target", 600).0.contains("900 to 43200"));
+        let (message, hint) = refused("pinned", 7200);
+        assert!(message.contains("assumed from the MFA session") && message.contains("3600 s (1h)"), "{message}");
+        assert!(hint.contains("1h or less"), "{hint}");
+        assert!(refused("second", 7200).0.contains("role chaining"));
+        assert!(plan(&profiles, "second", &env, &with(3600)).is_ok());
+        // No role: the MFA session is the result, up to 36 h.
+        let session = plan(&profiles, "user", &env, &with(86_400)).unwrap();
+        assert_eq!(
+            (session.mfa_session_seconds, session.mfa_session_source.clone()),
+            (86_400, Source::Flag("--duration"))
+        );
+        assert!(refused("user", 200_000).0.contains("MFA session"));
+        let both =
+            PlanOptions { duration_seconds: Some(3600), mfa_session_seconds: Some(7200), ..PlanOptions::default() };
+        assert!(matches!(plan(&profiles, "user", &env, &both), Err(PlanError::DurationConflict { .. })));
     }
 }

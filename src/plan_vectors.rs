@@ -267,7 +267,12 @@ fn plan_for(
     options: &Options,
 ) -> Result<Plan, plan::PlanError> {
     let env = Env::from_pairs(env.iter().map(|(k, v)| (k.clone(), v.clone())));
-    plan::plan(profiles, profile, &env, &PlanOptions { mfa_session_seconds: options.mfa_session_seconds })
+    plan::plan(
+        profiles,
+        profile,
+        &env,
+        &PlanOptions { mfa_session_seconds: options.mfa_session_seconds, ..PlanOptions::default() },
+    )
 }
 
 /// Runs one case; returns what went wrong, empty when it passed.

@@ -33,7 +33,7 @@ use crate::cache::{self, Cache, CacheError, Entry, entry::ENTRY_VERSION};
 use crate::context::Context;
 use crate::credentials::{BaseCredentials, Credentials};
 use crate::mfa::{CodeRequest, CodeSource, MfaError};
-use crate::plan::{MfaStrategy, Plan, StrategyReason};
+use crate::plan::{MfaStrategy, Plan, Source, StrategyReason};
 use crate::sts::{AssumeRole, GetSessionToken, Sts, StsError};
 
 /// Codes asked for when STS refuses one.
@@ -373,6 +373,9 @@ fn assume_with_code(
 /// Why the code goes to AssumeRole directly, said once at the prompt.
 fn direct_notice(plan: &Plan) -> Option<String> {
     Some(match &plan.reason {
+        StrategyReason::LongRole { profile, seconds } if plan.duration_source == Source::Flag("--duration") => format!(
+            "--duration asks for {seconds} s for `{profile}`, more than the 1 h AWS allows for roles assumed from an MFA session; so this role gets the MFA code directly and will ask for a new code when it expires (ask for 1h or less for one code a day)"
+        ),
         StrategyReason::LongRole { profile, seconds } => format!(
             "profile `{profile}` asks for {seconds} s (duration_seconds), more than the 1 h AWS allows for roles assumed from an MFA session; so this role gets the MFA code directly and will ask for a new code when it expires (set duration_seconds <= 3600 for one code a day)"
         ),

@@ -81,7 +81,11 @@ impl Session {
             &self.profiles,
             &requested,
             &self.ctx.env,
-            &PlanOptions { mfa_session_seconds: options.mfa_session_duration },
+            &PlanOptions {
+                mfa_session_seconds: options.mfa_session_duration,
+                region: options.region.clone(),
+                duration_seconds: options.duration,
+            },
         )?;
         tracing::debug!(chain = %plan.chain.describe(), strategy = ?plan.strategy, reason = ?plan.reason, endpoint = %plan.endpoint.url, key = %plan.result_key.digest, "plan");
         let setting = |key| plan.setting(&self.profiles, key).map(str::to_string);

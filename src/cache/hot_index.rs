@@ -447,7 +447,13 @@ mod tests {
                     let _ = ctx.default_cache_dir();
                     let seconds = options["mfa_session_seconds"].as_u64().map(|s| u32::try_from(s).unwrap());
                     planned += usize::from(
-                        plan::plan(&profiles, &name, &ctx.env, &PlanOptions { mfa_session_seconds: seconds }).is_ok(),
+                        plan::plan(
+                            &profiles,
+                            &name,
+                            &ctx.env,
+                            &PlanOptions { mfa_session_seconds: seconds, ..PlanOptions::default() },
+                        )
+                        .is_ok(),
                     );
                     read.extend(ctx.env.names_read());
                 }

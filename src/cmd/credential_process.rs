@@ -6,7 +6,7 @@
 
 use crate::base_credentials;
 use crate::cache::{Cache, hot_index};
-use crate::cli::{Cli, CredentialArgs};
+use crate::cli::{Cli, CredentialArgs, SessionOptions};
 use crate::config::ConfigPaths;
 use crate::context::Context;
 use crate::error::Error;
@@ -15,7 +15,7 @@ use crate::session::Session;
 
 /// `rolegate credential-process [PROFILE]`, the ordinary way.
 pub fn run(ctx: Context, cli: &Cli, args: &CredentialArgs) -> Result<(), Error> {
-    let flags = hot_flags(args.session.mfa_session_duration);
+    let flags = hot_flags(&args.session);
     let requested = crate::plan::profile_name(args.profile.as_deref(), &ctx.env);
     let before =
         ConfigPaths::locate(&ctx).ok().and_then(|paths| hot_index::fingerprint(&ctx, &paths, &requested, &flags));
@@ -34,9 +34,12 @@ pub fn run(ctx: Context, cli: &Cli, args: &CredentialArgs) -> Result<(), Error> 
     output::write_stdout(&output::credential_process::render(&credentials)).map_err(Error::Stdout)
 }
 
-/// The flags that enter the hot-index fingerprint.
-fn hot_flags(mfa_session_duration: Option<u32>) -> String {
-    format!("{mfa_session_duration:?}")
+/// The flags that change the plan, as they enter the hot-index fingerprint. The fast path
+/// handles the bare form only, whose flags are all unset; an index written by a call with flags
+/// is keyed on them, so the bare form never finds it.
+fn hot_flags(options: &SessionOptions) -> String {
+    let SessionOptions { mfa_session_duration, region, duration, .. } = options;
+    format!("{mfa_session_duration:?} {region:?} {duration:?}")
 }
 
 /// `rolegate credential-process PROFILE`, exactly those words (the form Terraform and the SDKs
@@ -62,7 +65,10 @@ pub fn fast_path(args: &[std::ffi::OsString]) -> bool {
     if !cache.check_dir(false).unwrap_or(false) {
         return false;
     }
-    let Some(fingerprint) = hot_index::fingerprint(&ctx, &paths, profile, &hot_flags(None)) else { return false };
+    let Some(fingerprint) = hot_index::fingerprint(&ctx, &paths, profile, &hot_flags(&SessionOptions::default()))
+    else {
+        return false;
+    };
     match cache.lookup_index(&fingerprint).filter(|e| crate::cache::is_fresh(e, ctx.now(), None)) {
         Some(entry) => output::write_stdout(&output::credential_process::render(&entry.credentials)).is_ok(),
         None => false,

@@ -441,6 +441,27 @@ fn wait_for_input(file: &std::fs::File, bound: Option<std::time::Duration>) -> s
     }
 }
 
+/// The names of the profiles the two files define, sorted, from their section headers alone
+/// ([`source::Header`]): what shell completion offers at each TAB. No parsing, so it stays fast
+/// in a file of ten thousand profiles; a file that cannot be read gives no names. (The SDK
+/// parser, not this, decides what a profile holds.)
+pub fn profile_names(paths: &ConfigPaths) -> Vec<String> {
+    use source::{FileKind, Header};
+    let mut names = std::collections::BTreeSet::new();
+    for (path, kind) in [(&paths.config, FileKind::Config), (&paths.credentials, FileKind::Credentials)] {
+        // The credentials file holds keys: wiped when dropped.
+        let Ok(text) = read_text(path).map(zeroize::Zeroizing::new) else { continue };
+        for line in text.lines().filter(|l| l.starts_with('[')) {
+            if let Some(Header::Profile { name, .. }) = Header::parse(line, kind)
+                && !name.is_empty()
+            {
+                names.insert(name);
+            }
+        }
+    }
+    names.into_iter().collect()
+}
+
 /// Polls a future that is known to complete without waiting (see its one caller).
 fn poll_once<F: std::future::Future>(future: F) -> F::Output {
     let mut future = std::pin::pin!(future);

@@ -733,3 +733,86 @@ fn a_role_of_another_partition_is_refused_before_any_prompt() {
     assert_ne!(out.status.code(), Some(0));
     assert!(connections.load(Ordering::SeqCst) > 0, "the proxy sees requests: {}", stderr_of(&out));
 }
+
+#[test]
+fn the_duration_flag_reaches_assume_role_and_has_its_own_cache_entry() {
+    let sts = seed_sts();
+    let env = TestEnv::seed(&sts);
+    let flagged =
+        env.rolegate(&["credential-process", "target", "--mfa-token", "123456", "--duration", "30m"]).output();
+    let flagged = flagged.unwrap();
+    assert!(flagged.status.success(), "{}", stderr_of(&flagged));
+    let short = parse_process_json(&flagged.stdout);
+    let role_durations =
+        || sts.calls().iter().filter(|c| c.action == "AssumeRole").map(|c| c.duration_seconds).collect::<Vec<_>>();
+    assert_eq!(role_durations(), [Some(1800)]);
+
+    // The bare form (the fast path's) must not be served the 30-minute credentials: a new
+    // role from the cached MFA session, for the default hour, without a code.
+    let bare = env.run_without_terminal(&["credential-process", "target"]);
+    assert!(bare.status.success(), "{}", stderr_of(&bare));
+    let hour = parse_process_json(&bare.stdout);
+    assert_ne!(hour.access_key_id, short.access_key_id);
+    assert_eq!(role_durations(), [Some(1800), Some(3600)]);
+    assert_eq!(sts.count("GetSessionToken"), 1, "one MFA session serves both durations");
+
+    // Each from its own entry now.
+    let again = env.run_without_terminal(&["credential-process", "target", "--duration", "1800"]);
+    assert!(again.status.success(), "{}", stderr_of(&again));
+    assert_eq!(parse_process_json(&again.stdout), short);
+    let bare_again = env.run_without_terminal(&["credential-process", "target"]);
+    assert_eq!(parse_process_json(&bare_again.stdout), hour);
+    assert_eq!(sts.count("AssumeRole"), 2);
+}
+
+#[test]
+fn an_out_of_range_duration_is_a_usage_error_before_any_prompt() {
+    let sts = seed_sts();
+    let mut env = TestEnv::seed(&sts);
+    env.write_config(&format!(
+        "{SEED_CONFIG}\n[profile pinned]\nsource_profile = base\nrole_arn = {ROLE_ARN}\nmfa_serial = {MFA_SERIAL}\nexternal_id = {EXTERNAL_ID}\nrolegate_mfa_strategy = session\n"
+    ));
+    let config = env.config_path().display().to_string();
+    // No terminal and no code: had the check come after the code source, the error would be
+    // that no code can be asked for.
+    let too_long = env.run_without_terminal(&["credential-process", "target", "--duration", "13h"]);
+    assert_eq!(too_long.status.code(), Some(2), "{}", stderr_of(&too_long));
+    assert_eq!(
+        stderr_of(&too_long),
+        format!(
+            "rolegate: error: profile `target` ({config}): --duration 13h (46800 s) is out of range: AssumeRole grants 900 to 43200 s (15m to 12h) for `target`\nrolegate: hint: ask for 12h or less (and at least 15m): for example `--duration 12h`\n"
+        )
+    );
+    let chained = env.run_without_terminal(&["credential-process", "pinned", "--duration", "2h"]);
+    assert_eq!(chained.status.code(), Some(2), "{}", stderr_of(&chained));
+    assert!(
+        stderr_of(&chained).contains("`pinned` is assumed from the MFA session (rolegate_mfa_strategy = session; role chaining), and AWS caps such a role at 3600 s (1h)"),
+        "{}",
+        stderr_of(&chained)
+    );
+    let unreadable = env.run_without_terminal(&["credential-process", "target", "--duration", "2d"]);
+    assert_eq!(unreadable.status.code(), Some(2));
+    assert!(stderr_of(&unreadable).contains("`2d` is not a duration"), "{}", stderr_of(&unreadable));
+    assert!(sts.calls().is_empty(), "nothing reached STS: {:?}", sts.calls());
+}
+
+#[test]
+fn the_region_flag_picks_the_regional_sts_endpoint() {
+    let sts = seed_sts();
+    let mut env = TestEnv::seed_with_plain(&sts);
+    // No configured endpoint: the region's own. A loopback proxy shows which host rolegate
+    // asks for (and refuses the tunnel, so nothing leaves the machine).
+    env.unset("AWS_ENDPOINT_URL");
+    let proxy =
+        crate::common::net::CannedServer::start(|| b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n".to_vec());
+    env.set("HTTPS_PROXY", &proxy.url());
+    let default = env.run_without_terminal(&["credential-process", "plain"]);
+    assert_eq!(default.status.code(), Some(5), "{}", stderr_of(&default));
+    let flagged = env.run_without_terminal(&["credential-process", "plain", "--region", "eu-central-1"]);
+    assert_eq!(flagged.status.code(), Some(5), "{}", stderr_of(&flagged));
+    assert!(stderr_of(&flagged).contains("sts.eu-central-1.amazonaws.com"), "{}", stderr_of(&flagged));
+    let hosts: Vec<String> = proxy.requests().iter().filter_map(|r| r.lines().next().map(str::to_string)).collect();
+    assert!(hosts.iter().any(|l| l.starts_with("CONNECT sts.us-west-2.amazonaws.com:443 ")), "{hosts:?}");
+    assert!(hosts.iter().any(|l| l.starts_with("CONNECT sts.eu-central-1.amazonaws.com:443 ")), "{hosts:?}");
+    assert!(hosts.iter().all(|l| l.starts_with("CONNECT sts.")), "{hosts:?}");
+}

@@ -602,3 +602,27 @@ fn export_prints_what_a_shell_evals_and_refuses_a_terminal() {
     assert!(rest.contains("exit=2"), "{rest}");
     assert!(!rest.contains(&creds.secret_access_key), "{rest}");
 }
+
+#[test]
+fn the_region_flag_reaches_the_child_and_the_signature() {
+    let sts = seed_sts();
+    let mut env = TestEnv::seed(&sts);
+    env.set("AWS_REGION", "us-east-2");
+    let args = ["exec", "target", "--mfa-token", "123456", "--region", "eu-central-1", "--", "env", "-0"];
+    let out = env.rolegate(&args).output().unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let vars = env_map(&out.stdout);
+    assert_eq!((vars["AWS_REGION"].as_str(), vars["AWS_DEFAULT_REGION"].as_str()), ("eu-central-1", "eu-central-1"));
+    let regions: Vec<String> = sts.calls().iter().map(|c| c.signing_region.clone()).collect();
+    assert_eq!(
+        regions,
+        ["eu-central-1", "eu-central-1"],
+        "GetSessionToken and AssumeRole signed for the flag's region"
+    );
+
+    // A duration with exec: AssumeRole is asked for it (from the cached MFA session).
+    let out = env.run_without_terminal(&["exec", "target", "--duration", "45m", "--", "true"]);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let last = sts.calls().pop().unwrap();
+    assert_eq!((last.action.as_str(), last.duration_seconds), ("AssumeRole", Some(2700)));
+}

@@ -373,3 +373,32 @@ fn skip(program: &str) {
         &format!("{program} not installed"),
     );
 }
+
+#[test]
+fn export_takes_the_region_and_duration_flags() {
+    use crate::common::env::*;
+    let sts = seed_sts();
+    let env = TestEnv::seed(&sts);
+    let args = [
+        "export",
+        "--format",
+        "json",
+        "target",
+        "--mfa-token",
+        "123456",
+        "--region",
+        "ap-southeast-2",
+        "--duration",
+        "20m",
+    ];
+    let out = env.without_terminal(&args).output().unwrap();
+    env.record(&args, &out);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let vars: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (vars["AWS_REGION"].as_str(), vars["AWS_DEFAULT_REGION"].as_str()),
+        (Some("ap-southeast-2"), Some("ap-southeast-2"))
+    );
+    let role = sts.calls().into_iter().find(|c| c.action == "AssumeRole").unwrap();
+    assert_eq!((role.duration_seconds, role.signing_region.as_str()), (Some(1200), "ap-southeast-2"));
+}

@@ -1,5 +1,5 @@
 //! `rolegate login`: the federation requests and the console URL, against a local fake
-//! federation endpoint; completions and the man page.
+//! federation endpoint, and the platform's opener.
 
 use std::sync::{Arc, Mutex};
 
@@ -11,6 +11,8 @@ use crate::common::moto::Moto;
 struct FakeFederation {
     url: String,
     sessions: Arc<Mutex<Vec<serde_json::Value>>>,
+    /// The `SessionDuration` of each getSigninToken request (`None` when absent).
+    durations: Arc<Mutex<Vec<Option<String>>>>,
 }
 
 impl FakeFederation {
@@ -19,6 +21,8 @@ impl FakeFederation {
         let url = format!("http://127.0.0.1:{}", server.server_addr().to_ip().unwrap().port());
         let sessions = Arc::new(Mutex::new(Vec::new()));
         let recorded = sessions.clone();
+        let durations = Arc::new(Mutex::new(Vec::new()));
+        let recorded_durations = durations.clone();
         std::thread::spawn(move || {
             for request in server.incoming_requests() {
                 let query = request.url().split_once('?').map(|(_, q)| q.to_string()).unwrap_or_default();
@@ -29,6 +33,7 @@ impl FakeFederation {
                 let response = match get("Session").and_then(|s| serde_json::from_str::<serde_json::Value>(&s).ok()) {
                     Some(session) if ok => {
                         recorded.lock().unwrap().push(session);
+                        recorded_durations.lock().unwrap().push(get("SessionDuration"));
                         tiny_http::Response::from_string("{\"SigninToken\":\"TOKEN/with+chars\"}").with_status_code(200)
                     }
                     _ => tiny_http::Response::from_string("bad request").with_status_code(400),
@@ -36,7 +41,7 @@ impl FakeFederation {
                 let _ = request.respond(response);
             }
         });
-        FakeFederation { url, sessions }
+        FakeFederation { url, sessions, durations }
     }
 }
 
@@ -110,23 +115,117 @@ fn a_refusing_federation_endpoint_is_explained() {
     );
 }
 
+/// The `Destination` of a printed login URL, decoded.
+fn destination_of(stdout: &[u8]) -> String {
+    let url = String::from_utf8_lossy(stdout);
+    let query = url.trim_end().split_once('?').map(|(_, q)| q.to_string()).unwrap_or_default();
+    form_urlencoded::parse(query.as_bytes())
+        .find(|(k, _)| k == "Destination")
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_default()
+}
+
 #[test]
-fn completions_and_man_page_are_generated_from_the_cli() {
-    let env = TestEnv::new();
-    for shell in ["bash", "zsh", "fish", "powershell", "elvish"] {
-        let out = env.rolegate(&["completions", shell]).output().unwrap();
-        assert!(out.status.success(), "{shell}: {}", stderr_of(&out));
-        let text = String::from_utf8_lossy(&out.stdout);
-        assert!(text.contains("credential-process") && text.contains("exec"), "{shell}");
-    }
-    let bash = env.rolegate(&["completions", "bash"]).output().unwrap();
-    std::fs::write(env.path("rolegate.bash"), &bash.stdout).unwrap();
-    let loaded = env.command("bash", &["-c", "source ./rolegate.bash && complete -p rolegate"]).output().unwrap();
-    assert!(String::from_utf8_lossy(&loaded.stdout).contains("rolegate"), "{}", stderr_of(&loaded));
-    let man = env.rolegate(&["man"]).output().unwrap();
-    let page = String::from_utf8_lossy(&man.stdout);
-    assert!(page.starts_with(".ie \\n(.g .ds Aq") || page.contains(".TH rolegate"), "{page:.200}");
-    assert!(page.contains("credential\\-process"), "{page:.400}");
+fn login_takes_a_path_a_region_and_a_console_duration() {
+    let sts = seed_sts();
+    let federation = FakeFederation::start();
+    let mut env = TestEnv::seed(&sts);
+    env.set("ROLEGATE_FEDERATION_URL", &federation.url);
+    let args = [
+        "login",
+        "target",
+        "--print",
+        "--mfa-token",
+        "123456",
+        "--path",
+        "/ec2/home#Instances:",
+        "--region",
+        "eu-central-1",
+        "--duration",
+        "8h",
+    ];
+    let out = env.rolegate(&args).output().unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert_eq!(destination_of(&out.stdout), "https://console.aws.amazon.com/ec2/home?region=eu-central-1#Instances:");
+    assert_eq!(*federation.durations.lock().unwrap(), [Some("28800".to_string())], "the console session's lifetime");
+    // The role itself keeps its hour (8 h could not be assumed from the MFA session); the
+    // region moved the signature.
+    let role = sts.calls().into_iter().find(|c| c.action == "AssumeRole").unwrap();
+    assert_eq!((role.duration_seconds, role.signing_region.as_str()), (Some(3600), "eu-central-1"));
+
+    // A console URL is kept as given (it names its region); `--destination` is the same flag.
+    let url = "https://eu-west-1.console.aws.amazon.com/s3/buckets?region=eu-west-1";
+    let out = env.run_without_terminal(&["login", "target", "--print", "--destination", url]);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert_eq!(destination_of(&out.stdout), url);
+    assert_eq!(federation.durations.lock().unwrap()[1], None, "no --duration, no SessionDuration");
+}
+
+#[test]
+fn login_refuses_a_bad_duration_or_destination_before_any_prompt() {
+    let sts = seed_sts();
+    let federation = FakeFederation::start();
+    let mut env = TestEnv::seed(&sts);
+    env.set("ROLEGATE_FEDERATION_URL", &federation.url);
+    // No terminal and no code: checked before a code is looked for.
+    let long = env.run_without_terminal(&["login", "target", "--print", "--duration", "13h"]);
+    assert_eq!(long.status.code(), Some(2), "{}", stderr_of(&long));
+    assert_eq!(
+        stderr_of(&long),
+        "rolegate: error: profile `target`: --duration 46800 s is out of range for a console session (900 to 43200 s)\nrolegate: hint: ask for 15m to 12h, for example `--duration 8h`\n"
+    );
+    let off = env.run_without_terminal(&[
+        "login",
+        "target",
+        "--print",
+        "--path",
+        "https://phish.example/console.aws.amazon.com",
+    ]);
+    assert_eq!(off.status.code(), Some(2), "{}", stderr_of(&off));
+    assert!(
+        stderr_of(&off).starts_with("rolegate: error: profile `target`: --path `https://phish.example/console.aws.amazon.com` is not a console destination: its host `phish.example` is not console.aws.amazon.com or one of its subdomains\n"),
+        "{}",
+        stderr_of(&off)
+    );
+    assert!(sts.calls().is_empty() && federation.sessions.lock().unwrap().is_empty());
+}
+
+#[test]
+fn login_opens_the_url_with_the_platform_opener() {
+    use std::os::unix::fs::PermissionsExt;
+    let sts = seed_sts();
+    let federation = FakeFederation::start();
+    let mut env = TestEnv::seed(&sts);
+    env.set("ROLEGATE_FEDERATION_URL", &federation.url);
+    // A stand-in xdg-open that writes down what it was asked to open.
+    let bin = env.path("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let opened = env.path("opened");
+    let opener = bin.join("xdg-open");
+    std::fs::write(&opener, format!("#!/bin/sh\nprintf '%s' \"$1\" > '{}'\n", opened.display())).unwrap();
+    std::fs::set_permissions(&opener, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = env.envs().into_iter().find(|(k, _)| k == "PATH").map(|(_, v)| v).unwrap();
+    env.set("PATH", &format!("{}:{path}", bin.display()));
+    let out = env.rolegate(&["login", "target", "--mfa-token", "123456", "--path", "/iam/home"]).output().unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert!(out.stdout.is_empty(), "opened, not printed: {}", String::from_utf8_lossy(&out.stdout));
+    let url = std::fs::read_to_string(&opened).unwrap();
+    assert!(
+        url.starts_with(&format!("{}/federation?Action=login&Issuer=rolegate&Destination=", federation.url)),
+        "{url}"
+    );
+    assert_eq!(destination_of(url.as_bytes()), "https://console.aws.amazon.com/iam/home?region=us-west-2");
+
+    // An opener that fails: the URL is printed instead, with a notice.
+    std::fs::write(&opener, "#!/bin/sh\nexit 3\n").unwrap();
+    let out = env.run_without_terminal(&["login", "target"]);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert!(
+        stderr_of(&out).contains("cannot open the browser (xdg-open failed: exit status: 3)"),
+        "{}",
+        stderr_of(&out)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with(&federation.url));
 }
 
 /// Every `rolegate-NAME(1)` the man pages refer to is a page: `rolegate man NAME` prints it, and

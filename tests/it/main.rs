@@ -5,6 +5,7 @@
 
 mod aws_vault_config;
 mod common;
+mod completion;
 mod credential_process;
 mod doctor;
 mod environment;

@@ -497,6 +497,10 @@ impl<'a> Checker<'a> {
                 .at(self.key(profile, key))
                 .fix(e.hint().unwrap_or_default())
             }
+            // Errors of the per-call `--duration`, which the doctor's plans never carry.
+            PlanError::BadDurationFlag { .. } | PlanError::DurationConflict { .. } => {
+                unreachable!("the doctor plans without --duration: {e}")
+            }
         }
     }
 

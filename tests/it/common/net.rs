@@ -4,8 +4,8 @@
 
 use std::io::{Read, Write};
 use std::net::TcpListener;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -19,9 +19,11 @@ pub fn closed_port_url() -> String {
 
 /// A loopback TCP listener that reads what each connection sends (an HTTP request up to its
 /// blank line; anything else, such as a TLS client hello, one read) and answers with the bytes
-/// `respond` makes, then closes it. Stops when dropped.
+/// `respond` makes, then closes it; what each connection sent is kept ([`CannedServer::requests`]:
+/// as a proxy, it shows which host a client wanted). Stops when dropped.
 pub struct CannedServer {
     pub port: u16,
+    requests: Arc<Mutex<Vec<String>>>,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
 }
@@ -33,6 +35,8 @@ impl CannedServer {
         let port = listener.local_addr().expect("addr").port();
         let stop = Arc::new(AtomicBool::new(false));
         let flag = Arc::clone(&stop);
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let seen = Arc::clone(&requests);
         let thread = std::thread::spawn(move || {
             while !flag.load(Ordering::Relaxed) {
                 match listener.accept() {
@@ -51,13 +55,21 @@ impl CannedServer {
                                 break;
                             }
                         }
+                        seen.lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .push(String::from_utf8_lossy(&request).into_owned());
                         let _ = stream.write_all(&respond());
                     }
                     Err(_) => std::thread::sleep(Duration::from_millis(10)),
                 }
             }
         });
-        CannedServer { port, stop, thread: Some(thread) }
+        CannedServer { port, requests, stop, thread: Some(thread) }
+    }
+
+    /// What each connection sent so far (its head, for HTTP), in order.
+    pub fn requests(&self) -> Vec<String> {
+        self.requests.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
     /// `http://127.0.0.1:PORT`.

@@ -63,7 +63,7 @@ pub use xml::{
 #[allow(unused_imports)]
 pub use xml::{MSG_INVALID_TOKEN_ID, MSG_SIGNATURE_MISMATCH};
 
-use sigv4::access_key_of;
+use sigv4::{access_key_of, signing_region_of};
 use state::{InjectedFailure, State, User, lock, new_seed, now_with_offset};
 
 /// The XML namespace of every STS response.
@@ -81,6 +81,8 @@ pub struct Call {
     pub action: String,
     /// The access key from the `Authorization` header's credential scope (empty if none).
     pub access_key_id: String,
+    /// The region of that credential scope (empty if none): the region the client signed for.
+    pub signing_region: String,
     pub serial_number: Option<String>,
     pub token_code: Option<String>,
     pub role_arn: Option<String>,
@@ -358,6 +360,7 @@ impl Inner {
         let mut call = Call {
             action: param(&params, "Action").unwrap_or_default().to_owned(),
             access_key_id: access_key_of(req),
+            signing_region: signing_region_of(req),
             serial_number: param(&params, "SerialNumber").map(str::to_owned),
             token_code: param(&params, "TokenCode").map(str::to_owned),
             role_arn: param(&params, "RoleArn").map(str::to_owned),

@@ -77,6 +77,11 @@ pub(super) fn access_key_of(req: &HttpRequest) -> String {
     req.header("authorization").and_then(|v| parse_authorization(v).ok()).map(|a| a.access_key_id).unwrap_or_default()
 }
 
+/// The region of a request's SigV4 credential scope, if any.
+pub(super) fn signing_region_of(req: &HttpRequest) -> String {
+    req.header("authorization").and_then(|v| parse_authorization(v).ok()).map(|a| a.region).unwrap_or_default()
+}
+
 pub(super) fn parse_amz_date(value: &str) -> Option<OffsetDateTime> {
     let format = format_description!("[year][month][day]T[hour][minute][second]Z");
     PrimitiveDateTime::parse(value, format).ok().map(PrimitiveDateTime::assume_utc)
