@@ -93,6 +93,10 @@ pub const ROLEGATE_CONFIG_FILE: &str = "ROLEGATE_CONFIG_FILE";
 pub const ROLEGATE_SHARED_CREDENTIALS_FILE: &str = "ROLEGATE_SHARED_CREDENTIALS_FILE";
 /// The federation endpoint of `login` (default: the partition's `https://signin...`).
 pub const ROLEGATE_FEDERATION_URL: &str = "ROLEGATE_FEDERATION_URL";
+/// `add` / `import`: the credential store when `--keystore` is not given.
+pub const ROLEGATE_KEYSTORE: &str = "ROLEGATE_KEYSTORE";
+/// IAM's endpoint (`rotate`), as the AWS SDKs read it.
+pub const AWS_ENDPOINT_URL_IAM: &str = "AWS_ENDPOINT_URL_IAM";
 /// Profiles on whose behalf rolegate is running a base `credential_process`, comma-separated.
 /// A rolegate started with one of them in this list is recursing into itself and stops.
 pub const ROLEGATE_RESOLVING: &str = "ROLEGATE_RESOLVING";

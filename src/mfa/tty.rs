@@ -81,7 +81,7 @@ impl CodeSource for TtyPrompt {
 
 /// Reads one line before `deadline`: `Ok(None)` on timeout. The terminal is in canonical mode,
 /// so a read returns when the user presses Enter.
-fn read_line(tty: &mut File, deadline: Instant) -> std::io::Result<Option<String>> {
+pub(crate) fn read_line(tty: &mut File, deadline: Instant) -> std::io::Result<Option<String>> {
     let mut buf = Vec::with_capacity(16);
     loop {
         let left = deadline.saturating_duration_since(Instant::now());

@@ -20,6 +20,7 @@ pub mod endpoint;
 #[cfg(test)]
 pub mod fake;
 pub mod federation;
+pub mod iam;
 pub mod xml;
 
 pub use client::{LazyClient, StsClient};
