@@ -411,10 +411,11 @@ fn keys_from_terminal(profile: &str) -> Result<(String, Secret), KeysError> {
     write!(tty, "Access key id for profile `{profile}`: ").and_then(|()| tty.flush()).map_err(KeysError::Terminal)?;
     let id = read(&mut tty)?.trim().to_string();
     check_access_key_id(&id)?;
-    write!(tty, "Secret access key (not shown): ").and_then(|()| tty.flush()).map_err(KeysError::Terminal)?;
     let mut line = {
+        // Echo goes off before the prompt shows: nothing typed after it is ever displayed.
         let probe = tty.try_clone().map_err(KeysError::Terminal)?;
         let _quiet = platform::echo_off(&probe).map_err(KeysError::Terminal)?;
+        write!(tty, "Secret access key (not shown): ").and_then(|()| tty.flush()).map_err(KeysError::Terminal)?;
         let line = read(&mut tty);
         let _ = writeln!(tty);
         line?

@@ -205,7 +205,7 @@ pub fn echo_off(tty: &File) -> io::Result<EchoOff<'_>> {
     let saved = tcgetattr(tty)?;
     let mut quiet = saved.clone();
     quiet.local_modes.remove(LocalModes::ECHO);
-    tcsetattr(tty, OptionalActions::Flush, &quiet)?;
+    tcsetattr(tty, OptionalActions::Now, &quiet)?;
     Ok(EchoOff { tty, saved: Some(saved) })
 }
 
