@@ -90,6 +90,8 @@ pub enum KeysError {
     Verify { path: PathBuf, why: String },
     #[error(transparent)]
     Aws(StsError),
+    #[error("profile `{profile}`: its keys belong to {arn}, not to an IAM user: rotate makes IAM user keys")]
+    NotAUser { profile: String, arn: String },
     #[error("rotate, step {step}: {what}")]
     Rotate {
         step: &'static str,
@@ -131,6 +133,7 @@ impl KeysError {
                 path.display()
             )),
             KeysError::Verify { .. } => Some("please report this".into()),
+            KeysError::NotAUser { .. } => Some("rotate the keys of that principal in the IAM console".into()),
             KeysError::Aws(StsError::AccessDenied { .. }) => Some(
                 "the user needs iam:CreateAccessKey, iam:DeleteAccessKey and iam:GetUser on itself; if its policy requires MFA, add mfa_serial to the profile so that rotate signs with an MFA session".into(),
             ),
@@ -631,13 +634,22 @@ pub fn rotate(ctx: Context, cli: &Cli, args: &KeysProfileArgs) -> Result<u8, Err
         None => old.clone(),
     };
 
+    // Whose key it is: IAM's calls name the user (an MFA session's calls have no key of their own).
+    let who = client.get_caller_identity(&signer).map_err(|e| {
+        step("1 of 5, GetCallerIdentity with the current key", format!("nothing was changed; {old_id} stays in use"))(
+            sts(e),
+        )
+    })?;
+    let Some(user) = iam::user_name(&who.arn).map(str::to_string) else {
+        return Err(KeysError::NotAUser { profile, arn: who.arn }.into());
+    };
     let mut report = String::new();
-    let (new_id, new_secret) = iam::create_access_key(&client, &iam_endpoint, &signer).map_err(|e| {
-        step("1 of 5, IAM CreateAccessKey", format!("no new key was made; {old_id} stays in use"))(sts(e))
+    let (new_id, new_secret) = iam::create_access_key(&client, &iam_endpoint, &signer, &user).map_err(|e| {
+        step("2 of 5, IAM CreateAccessKey", format!("no new key was made; {old_id} stays in use"))(sts(e))
     })?;
     let _ = writeln!(report, "created access key {new_id}");
     let undo_new = |why: String| {
-        let deleted = iam::delete_access_key(&client, &iam_endpoint, &signer, &new_id);
+        let deleted = iam::delete_access_key(&client, &iam_endpoint, &signer, &user, &new_id);
         let _ = store.delete(&new_id);
         match deleted {
             Ok(()) => format!("{why}; the new key {new_id} was deleted again and {old_id} stays in use"),
@@ -647,7 +659,7 @@ pub fn rotate(ctx: Context, cli: &Cli, args: &KeysProfileArgs) -> Result<u8, Err
         }
     };
     if let Err(e) = put_checked(&store, &new_id, &new_secret) {
-        return Err(step("2 of 5, storing the new key", undo_new("it could not be stored".into()))(e.into()).into());
+        return Err(step("3 of 5, storing the new key", undo_new("it could not be stored".into()))(e.into()).into());
     }
     let new = BaseCredentials {
         access_key_id: new_id.clone(),
@@ -658,7 +670,7 @@ pub fn rotate(ctx: Context, cli: &Cli, args: &KeysProfileArgs) -> Result<u8, Err
     let identity = match caller_identity_with_patience(&client, &new) {
         Ok(id) => id,
         Err(e) => {
-            return Err(step("3 of 5, GetCallerIdentity with the new key", undo_new("STS did not accept it".into()))(
+            return Err(step("4 of 5, GetCallerIdentity with the new key", undo_new("STS did not accept it".into()))(
                 sts(e),
             )
             .into());
@@ -675,7 +687,7 @@ pub fn rotate(ctx: Context, cli: &Cli, args: &KeysProfileArgs) -> Result<u8, Err
     zeroize::Zeroize::zeroize(&mut credentials_text);
     if let Err(e) = written {
         return Err(step(
-            "4 of 5, pointing the profile at the new key",
+            "5 of 5, pointing the profile at the new key",
             undo_new("the config file could not be changed".into()),
         )(e)
         .into());
@@ -689,10 +701,10 @@ pub fn rotate(ctx: Context, cli: &Cli, args: &KeysProfileArgs) -> Result<u8, Err
 
     // The new key works and the profile uses it: the old one goes, in IAM first.
     let delete_signer = if signer.session_token.is_some() { &signer } else { &new };
-    if let Err(e) = iam::delete_access_key(&client, &iam_endpoint, delete_signer, &old_id) {
+    if let Err(e) = iam::delete_access_key(&client, &iam_endpoint, delete_signer, &user, &old_id) {
         output::write_stdout(&report).map_err(Error::Stdout)?;
         return Err(step(
-            "5 of 5, IAM DeleteAccessKey of the old key",
+            "after 5 of 5, IAM DeleteAccessKey of the old key",
             format!("{new_id} is in use and stored; the old key {old_id} is still active in IAM and in {}: delete it in the IAM console, then `rolegate rotate` works again", backend.describe()),
         )(sts(e))
         .into());

@@ -34,29 +34,37 @@ pub fn endpoint(env: &Env, region: &str) -> Endpoint {
     }
 }
 
-/// A new access key of the caller's user: its id and secret.
+/// The IAM user name of a user ARN (`arn:aws:iam::123456789012:user/path/NAME` -> `NAME`).
+pub fn user_name(arn: &str) -> Option<&str> {
+    let resource = arn.split(':').nth(5)?;
+    resource.strip_prefix("user/").and_then(|r| r.rsplit('/').next()).filter(|n| !n.is_empty())
+}
+
+/// A new access key of user `user`: its id and secret.
 pub fn create_access_key(
     client: &StsClient,
     iam: &Endpoint,
     caller: &BaseCredentials,
+    user: &str,
 ) -> Result<(String, Secret), StsError> {
     let action = "CreateAccessKey";
-    let params = [("Action", action), ("Version", VERSION)];
+    let params = [("Action", action), ("Version", VERSION), ("UserName", user)];
     let mut text = client.call_once(action, "iam", &iam.url, &iam.signing_region, caller, &params)?;
     let parsed = xml::parse_new_access_key(&text);
     text.zeroize();
     parsed.map_err(|detail| StsError::BadResponse { action, url: iam.url.clone(), status: 200, detail })
 }
 
-/// Deletes the caller's user's access key `access_key_id`.
+/// Deletes user `user`'s access key `access_key_id`.
 pub fn delete_access_key(
     client: &StsClient,
     iam: &Endpoint,
     caller: &BaseCredentials,
+    user: &str,
     access_key_id: &str,
 ) -> Result<(), StsError> {
     let action = "DeleteAccessKey";
-    let params = [("Action", action), ("Version", VERSION), ("AccessKeyId", access_key_id)];
+    let params = [("Action", action), ("Version", VERSION), ("UserName", user), ("AccessKeyId", access_key_id)];
     client.call_once(action, "iam", &iam.url, &iam.signing_region, caller, &params).map(drop)
 }
 
@@ -66,6 +74,14 @@ mod tests {
 
     fn env(vars: &[(&str, &str)]) -> Env {
         Env::from_pairs(vars.iter().map(|(k, v)| (k.to_string(), v.to_string())))
+    }
+
+    #[test]
+    fn the_user_name_is_the_last_part_of_a_user_arn() {
+        assert_eq!(user_name("arn:aws:iam::123456789012:user/alice"), Some("alice"));
+        assert_eq!(user_name("arn:aws-cn:iam::123456789012:user/team/ops/bob"), Some("bob"));
+        assert_eq!(user_name("arn:aws:sts::123456789012:assumed-role/r/s"), None);
+        assert_eq!(user_name("arn:aws:iam::123456789012:root"), None);
     }
 
     #[test]

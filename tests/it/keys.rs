@@ -4,10 +4,13 @@
 //! checks the logs too).
 
 use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::common::audit;
 use crate::common::env::*;
 use crate::common::moto::Moto;
+use crate::common::net::CannedServer;
 use crate::common::pty::spawn_script;
 use crate::common::secret_service::{SecretService, kernel_keyring_or_skip};
 use crate::common::strict_sts::sign_and_post_service;
@@ -303,12 +306,29 @@ fn rotate_against_moto_stores_a_new_key_and_deletes_the_old_one() {
     assert!(added.status.success(), "{}", stderr_of(&added));
     assert_eq!(who_am_i(&moto, &old), 200);
 
-    // A step that fails (STS unreachable for the check) leaves the old key working and says so.
-    let failed = env.rolegate(&["rotate", "base"]).env("AWS_ENDPOINT_URL_STS", "http://127.0.0.1:9").output().unwrap();
-    assert_eq!(failed.status.code(), Some(5), "{}", stderr_of(&failed));
+    // A step that fails (STS accepts the current key, then refuses the new one) leaves the old
+    // key working and says so.
+    let answered = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&answered);
+    let sts_stub = CannedServer::start(move || {
+        let body = if counter.fetch_add(1, Ordering::SeqCst) == 0 {
+            "<GetCallerIdentityResponse><GetCallerIdentityResult><Arn>arn:aws:iam::123456789012:user/rotator</Arn><UserId>AIDA</UserId><Account>123456789012</Account></GetCallerIdentityResult></GetCallerIdentityResponse>"
+        } else {
+            "<ErrorResponse><Error><Code>AccessDenied</Code><Message>not this key</Message></Error></ErrorResponse>"
+        };
+        let status = if body.starts_with("<Error") { "403 Forbidden" } else { "200 OK" };
+        format!(
+            "HTTP/1.1 {status}\r\nContent-Type: text/xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )
+        .into_bytes()
+    });
+    let failed = env.rolegate(&["rotate", "base"]).env("AWS_ENDPOINT_URL_STS", sts_stub.url()).output().unwrap();
+    assert_eq!(failed.status.code(), Some(4), "{}", stderr_of(&failed));
+    assert_eq!(answered.load(Ordering::SeqCst), 2, "checked the current key, then the new one");
     let err = stderr_of(&failed);
     assert!(
-        err.contains("rotate, step 3 of 5, GetCallerIdentity with the new key: STS did not accept it; the new key"),
+        err.contains("rotate, step 4 of 5, GetCallerIdentity with the new key: STS did not accept it; the new key"),
         "{err}"
     );
     assert!(err.contains(&format!("was deleted again and {} stays in use", old.access_key_id)), "{err}");
