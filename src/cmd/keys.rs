@@ -636,7 +636,7 @@ pub fn rotate(ctx: Context, cli: &Cli, args: &KeysProfileArgs) -> Result<u8, Err
 
     // Whose key it is: IAM's calls name the user (an MFA session's calls have no key of their own).
     let who = client.get_caller_identity(&signer).map_err(|e| {
-        step("1 of 5, GetCallerIdentity with the current key", format!("nothing was changed; {old_id} stays in use"))(
+        step("1 of 6, GetCallerIdentity with the current key", format!("nothing was changed; {old_id} stays in use"))(
             sts(e),
         )
     })?;
@@ -645,7 +645,7 @@ pub fn rotate(ctx: Context, cli: &Cli, args: &KeysProfileArgs) -> Result<u8, Err
     };
     let mut report = String::new();
     let (new_id, new_secret) = iam::create_access_key(&client, &iam_endpoint, &signer, &user).map_err(|e| {
-        step("2 of 5, IAM CreateAccessKey", format!("no new key was made; {old_id} stays in use"))(sts(e))
+        step("2 of 6, IAM CreateAccessKey", format!("no new key was made; {old_id} stays in use"))(sts(e))
     })?;
     let _ = writeln!(report, "created access key {new_id}");
     let undo_new = |why: String| {
@@ -659,7 +659,7 @@ pub fn rotate(ctx: Context, cli: &Cli, args: &KeysProfileArgs) -> Result<u8, Err
         }
     };
     if let Err(e) = put_checked(&store, &new_id, &new_secret) {
-        return Err(step("3 of 5, storing the new key", undo_new("it could not be stored".into()))(e.into()).into());
+        return Err(step("3 of 6, storing the new key", undo_new("it could not be stored".into()))(e.into()).into());
     }
     let new = BaseCredentials {
         access_key_id: new_id.clone(),
@@ -670,7 +670,7 @@ pub fn rotate(ctx: Context, cli: &Cli, args: &KeysProfileArgs) -> Result<u8, Err
     let identity = match caller_identity_with_patience(&client, &new) {
         Ok(id) => id,
         Err(e) => {
-            return Err(step("4 of 5, GetCallerIdentity with the new key", undo_new("STS did not accept it".into()))(
+            return Err(step("4 of 6, GetCallerIdentity with the new key", undo_new("STS did not accept it".into()))(
                 sts(e),
             )
             .into());
@@ -687,7 +687,7 @@ pub fn rotate(ctx: Context, cli: &Cli, args: &KeysProfileArgs) -> Result<u8, Err
     zeroize::Zeroize::zeroize(&mut credentials_text);
     if let Err(e) = written {
         return Err(step(
-            "5 of 5, pointing the profile at the new key",
+            "5 of 6, pointing the profile at the new key",
             undo_new("the config file could not be changed".into()),
         )(e)
         .into());
@@ -704,7 +704,7 @@ pub fn rotate(ctx: Context, cli: &Cli, args: &KeysProfileArgs) -> Result<u8, Err
     if let Err(e) = iam::delete_access_key(&client, &iam_endpoint, delete_signer, &user, &old_id) {
         output::write_stdout(&report).map_err(Error::Stdout)?;
         return Err(step(
-            "after 5 of 5, IAM DeleteAccessKey of the old key",
+            "6 of 6, IAM DeleteAccessKey of the old key",
             format!("{new_id} is in use and stored; the old key {old_id} is still active in IAM and in {}: delete it in the IAM console, then `rolegate rotate` works again", backend.describe()),
         )(sts(e))
         .into());

@@ -328,7 +328,7 @@ fn rotate_against_moto_stores_a_new_key_and_deletes_the_old_one() {
     assert_eq!(answered.load(Ordering::SeqCst), 2, "checked the current key, then the new one");
     let err = stderr_of(&failed);
     assert!(
-        err.contains("rotate, step 4 of 5, GetCallerIdentity with the new key: STS did not accept it; the new key"),
+        err.contains("rotate, step 4 of 6, GetCallerIdentity with the new key: STS did not accept it; the new key"),
         "{err}"
     );
     assert!(err.contains(&format!("was deleted again and {} stays in use", old.access_key_id)), "{err}");
