@@ -366,3 +366,67 @@ fn rotate_against_moto_stores_a_new_key_and_deletes_the_old_one() {
     let removed = env.rolegate(&["remove", "base"]).output().unwrap();
     assert!(removed.status.success(), "{}", stderr_of(&removed));
 }
+
+#[test]
+fn rotate_with_mfa_serial_signs_with_the_mfa_session_and_names_the_user() {
+    let test = "rotate_with_mfa_serial_signs_with_the_mfa_session_and_names_the_user";
+    if !kernel_keyring_or_skip(test) {
+        return;
+    }
+    let (old_id, old_secret) = (unique_key_id("OLDMFA"), format!("{BASE_SECRET}old"));
+    let (new_id, new_secret) = (unique_key_id("NEWMFA"), format!("{BASE_SECRET}new"));
+    audit::note_secret(&old_secret);
+    audit::note_secret(&new_secret);
+    let sts = seed_sts();
+    sts.add_user(&old_id, &old_secret, USER_ARN);
+    sts.add_user(&new_id, &new_secret, USER_ARN);
+    // IAM: every request gets CreateAccessKey's answer (DeleteAccessKey's body is not read).
+    let iam_requests = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&iam_requests);
+    let answer = format!(
+        "<CreateAccessKeyResponse><CreateAccessKeyResult><AccessKey><UserName>username</UserName><AccessKeyId>{new_id}</AccessKeyId><Status>Active</Status><SecretAccessKey>{new_secret}</SecretAccessKey></AccessKey></CreateAccessKeyResult></CreateAccessKeyResponse>"
+    );
+    let iam = CannedServer::start(move || {
+        counter.fetch_add(1, Ordering::SeqCst);
+        format!(
+            "HTTP/1.1 200 OK\r\nContent-Type: text/xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{answer}",
+            answer.len()
+        )
+        .into_bytes()
+    });
+    let mut env = TestEnv::new();
+    env.write_config(&format!("[profile base]\nregion = us-west-2\nmfa_serial = {MFA_SERIAL}\n"));
+    env.set("AWS_ENDPOINT_URL_STS", &sts.url());
+    env.set("AWS_ENDPOINT_URL_IAM", &iam.url());
+    let added = env
+        .rolegate(&["add", "base", "--env", "--keystore", "kernel-keyring"])
+        .env("AWS_ACCESS_KEY_ID", &old_id)
+        .env("AWS_SECRET_ACCESS_KEY", &old_secret)
+        .output()
+        .unwrap();
+    assert!(added.status.success(), "{}", stderr_of(&added));
+
+    let rotated = env.rolegate(&["rotate", "base", "--mfa-token", "123456"]).output().unwrap();
+    assert!(rotated.status.success(), "{}", stderr_of(&rotated));
+    let calls = sts.calls();
+    let actions: Vec<&str> = calls.iter().map(|c| c.action.as_str()).collect();
+    assert_eq!(actions, ["GetSessionToken", "GetCallerIdentity", "GetCallerIdentity"]);
+    assert_eq!((calls[0].access_key_id.as_str(), calls[0].token_code.as_deref()), (old_id.as_str(), Some("123456")));
+    assert!(
+        calls[1].access_key_id.starts_with("ASIA"),
+        "the IAM calls' signer is the MFA session: {}",
+        calls[1].access_key_id
+    );
+    assert_eq!(calls[2].access_key_id, new_id, "the new key is checked with itself");
+    assert_eq!(iam_requests.load(Ordering::SeqCst), 2, "CreateAccessKey, then DeleteAccessKey of the old key");
+    let config = std::fs::read_to_string(env.config_path()).unwrap();
+    assert!(config.contains(&format!("rolegate_access_key_id = {new_id}\n")), "{config}");
+    assert!(
+        stdout_of(&rotated).contains(&format!("checked: STS accepts {new_id} as {USER_ARN}")),
+        "{}",
+        stdout_of(&rotated)
+    );
+
+    let removed = env.rolegate(&["remove", "base"]).output().unwrap();
+    assert!(removed.status.success(), "{}", stderr_of(&removed));
+}
