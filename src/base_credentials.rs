@@ -1,4 +1,5 @@
-//! The first credentials of a chain: static keys, the environment, or a `credential_process`.
+//! The first credentials of a chain: static keys, keys in an OS credential store
+//! ([`crate::store`]), the environment, or a `credential_process`.
 //!
 //! A base `credential_process` runs as the SDKs run it (`sh -c LINE`, stdin and stderr
 //! inherited, stdout parsed as credential_process JSON), bounded by the call's deadline (then
@@ -45,6 +46,12 @@ pub enum BaseError {
     ProcessExpired { profile: String, expiration: String },
     #[error("rolegate is being run by its own credential_process for profile `{profile}` (recursion: {chain})")]
     Recursion { profile: String, chain: String },
+    #[error("profile `{profile}`: its keys cannot be read from the credential store")]
+    Store {
+        profile: String,
+        #[source]
+        source: crate::store::StoreError,
+    },
 }
 
 impl BaseError {
@@ -55,6 +62,7 @@ impl BaseError {
             BaseError::ProcessTimeout { .. } => "the command must print its JSON within the time; run it by hand to see where it waits".into(),
             BaseError::ProcessOutput { .. } => "the command must print {\"Version\": 1, \"AccessKeyId\": ..., \"SecretAccessKey\": ...} on stdout".into(),
             BaseError::ProcessExpired { .. } => "renew the credentials that command returns".into(),
+            BaseError::Store { source, .. } => return source.hint(),
             BaseError::Recursion { .. } => "point `rolegate credential-process` at the profile that has role_arn/mfa_serial, not at a profile whose credential_process is rolegate".into(),
         })
     }
@@ -135,6 +143,16 @@ fn fetch_base(
             })
         }
         Base::Process { profile, command } => run_process(ctx, profile, command, resolving, deadline, terminal),
+        Base::Stored { profile, backend, access_key_id } => {
+            let store_error = |source| BaseError::Store { profile: profile.clone(), source };
+            let store = crate::store::Store::open(*backend).map_err(store_error)?;
+            Ok(BaseCredentials {
+                access_key_id: access_key_id.clone(),
+                secret_access_key: store.get(access_key_id).map_err(store_error)?,
+                session_token: None,
+                expiration: None,
+            })
+        }
     }
 }
 

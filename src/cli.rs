@@ -91,8 +91,72 @@ pub enum Command {
     /// Forget cached sessions: those of PROFILE (its role credentials and its MFA session), or all.
     Clear(ClearArgs),
 
+    /// Keep PROFILE's long-term keys in the OS credential store (Keychain, Secret Service,
+    /// Credential Manager) instead of a file: asked on the terminal (the secret without echo), or
+    /// taken from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY with --env.
+    ///
+    /// The config profile gets `rolegate_keystore` and `rolegate_access_key_id` (no secret); the
+    /// section is created if missing.
+    Add(AddArgs),
+
+    /// Move PROFILE's keys from the credentials file into the OS credential store: stored, read
+    /// back, then removed from the file (every other byte kept, no backup holding them).
+    Import(ImportArgs),
+
+    /// Replace PROFILE's stored access key: IAM CreateAccessKey, the new key checked with
+    /// GetCallerIdentity and stored, then the old key deleted. With mfa_serial on the profile,
+    /// the IAM calls are signed by the MFA session.
+    Rotate(KeysProfileArgs),
+
+    /// Delete PROFILE's keys from the OS credential store and its rolegate_keystore settings.
+    Remove(RemoveArgs),
+
     /// Manage argv[0] shims: `terraform`, `aws`, ... that run the real program through `rolegate exec`.
     Shim(ShimArgs),
+}
+
+/// `add`.
+#[derive(Debug, Args, Clone)]
+pub struct AddArgs {
+    /// The profile whose keys these are (the base profile that role profiles name in source_profile).
+    pub profile: String,
+
+    /// Take the keys from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY instead of asking.
+    #[arg(long)]
+    pub env: bool,
+
+    /// The store [env: ROLEGATE_KEYSTORE] [default: the system's: keychain, credential-manager, or
+    /// secret-service, else kernel-keyring on Linux].
+    #[arg(long, value_name = "STORE", value_parser = ["secret-service", "kernel-keyring", "keychain", "credential-manager"])]
+    pub keystore: Option<String>,
+}
+
+/// `import`.
+#[derive(Debug, Args, Clone)]
+pub struct ImportArgs {
+    /// The profile whose aws_access_key_id / aws_secret_access_key to move.
+    pub profile: String,
+
+    /// The store [env: ROLEGATE_KEYSTORE] [default: as for `add`].
+    #[arg(long, value_name = "STORE", value_parser = ["secret-service", "kernel-keyring", "keychain", "credential-manager"])]
+    pub keystore: Option<String>,
+}
+
+/// `rotate`, `remove`.
+#[derive(Debug, Args, Clone)]
+pub struct KeysProfileArgs {
+    /// The profile whose keys are in the store.
+    pub profile: String,
+
+    #[command(flatten)]
+    pub session: SessionOptions,
+}
+
+/// `remove`.
+#[derive(Debug, Args, Clone)]
+pub struct RemoveArgs {
+    /// The profile whose keys are in the store.
+    pub profile: String,
 }
 
 /// How to get credentials for one profile.

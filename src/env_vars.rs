@@ -29,7 +29,8 @@ pub const AWS_DEFAULT_REGION: &str = "AWS_DEFAULT_REGION";
 pub const AWS_ENDPOINT_URL_STS: &str = "AWS_ENDPOINT_URL_STS";
 /// Endpoint URL for every service.
 pub const AWS_ENDPOINT_URL: &str = "AWS_ENDPOINT_URL";
-/// Endpoint URL for IAM only (`setup`'s wizard lists the MFA devices there).
+/// Endpoint URL for IAM only, as the AWS SDKs read it (`setup`'s wizard lists the MFA devices
+/// there; `rotate` makes and deletes access keys there).
 pub const AWS_ENDPOINT_URL_IAM: &str = "AWS_ENDPOINT_URL_IAM";
 /// `true` ignores every configured endpoint URL (environment and profile).
 pub const AWS_IGNORE_CONFIGURED_ENDPOINT_URLS: &str = "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS";
@@ -98,6 +99,8 @@ pub const ROLEGATE_SHARED_CREDENTIALS_FILE: &str = "ROLEGATE_SHARED_CREDENTIALS_
 pub const ROLEGATE_COMPLETE: &str = "ROLEGATE_COMPLETE";
 /// The federation endpoint of `login` (default: the partition's `https://signin...`).
 pub const ROLEGATE_FEDERATION_URL: &str = "ROLEGATE_FEDERATION_URL";
+/// `add` / `import`: the credential store when `--keystore` is not given.
+pub const ROLEGATE_KEYSTORE: &str = "ROLEGATE_KEYSTORE";
 /// Profiles on whose behalf rolegate is running a base `credential_process`, comma-separated.
 /// A rolegate started with one of them in this list is recursing into itself and stops.
 pub const ROLEGATE_RESOLVING: &str = "ROLEGATE_RESOLVING";

@@ -20,6 +20,7 @@ use std::path::PathBuf;
 
 use crate::base_credentials::BaseError;
 use crate::cache::CacheError;
+use crate::cmd::keys::KeysError;
 use crate::config::ConfigError;
 use crate::config::edit::SetupError;
 use crate::exec::ExecError;
@@ -57,6 +58,8 @@ pub enum Error {
     Login(#[from] LoginError),
     #[error(transparent)]
     Setup(#[from] SetupError),
+    #[error(transparent)]
+    Keys(#[from] KeysError),
     #[error("cannot read the Terraform directory {}", dir.display())]
     TerraformDir {
         dir: PathBuf,
@@ -96,6 +99,41 @@ impl From<BaseError> for Error {
 impl From<MfaError> for Error {
     fn from(e: MfaError) -> Self {
         Error::Provider(e.into())
+    }
+}
+
+impl From<crate::store::StoreError> for Error {
+    fn from(e: crate::store::StoreError) -> Self {
+        Error::Keys(e.into())
+    }
+}
+
+impl From<StsError> for Error {
+    fn from(e: StsError) -> Self {
+        Error::Keys(KeysError::Aws(e))
+    }
+}
+
+/// `add`, `import`, `rotate`, `remove`.
+fn keys_exit_code(e: &KeysError) -> u8 {
+    match e {
+        KeysError::Store(_) | KeysError::HardLinks { .. } | KeysError::Terminal(_) | KeysError::NoTerminal(_) => {
+            EXIT_LOCAL
+        }
+        KeysError::ReadBack { .. } | KeysError::Verify { .. } => EXIT_INTERNAL,
+        KeysError::PromptTimeout { .. } => EXIT_AUTH,
+        KeysError::Aws(e) => match e {
+            StsError::AccessDenied { .. }
+            | StsError::InvalidMfaCode { .. }
+            | StsError::ExpiredToken { .. }
+            | StsError::InvalidClientTokenId { .. }
+            | StsError::SignatureDoesNotMatch { .. } => EXIT_AUTH,
+            StsError::CaBundle { .. } => EXIT_CONFIG,
+            StsError::Signing(_) => EXIT_INTERNAL,
+            _ => EXIT_STS,
+        },
+        KeysError::Rotate { source, .. } => source.exit_code(),
+        _ => EXIT_CONFIG,
     }
 }
 
@@ -142,6 +180,7 @@ impl Error {
                 SetupError::ReadOnly { .. } | SetupError::Changed { .. } | SetupError::Io { .. } => EXIT_LOCAL,
                 SetupError::SelfPath(_) | SetupError::Verify { .. } => EXIT_INTERNAL,
             },
+            Error::Keys(e) => keys_exit_code(e),
             Error::Login(LoginError::Federation { .. }) => EXIT_AUTH,
             Error::Login(LoginError::BadDuration { .. } | LoginError::BadDestination { .. }) => EXIT_USAGE,
             Error::Login(_) => EXIT_STS,
@@ -160,6 +199,7 @@ impl Error {
             Error::Exec(e) => e.hint(),
             Error::Shim(e) => e.hint(),
             Error::Setup(e) => e.hint(),
+            Error::Keys(e) => e.hint(),
             Error::Login(e) => e.hint(),
             Error::TerraformDir { .. } | Error::NoTerraformFiles { .. } => Some(
                 "point --terraform at the directory that holds the root module's .tf files (subdirectories are not read)"

@@ -39,6 +39,7 @@ pub mod platform;
 pub mod provider;
 pub mod server;
 pub mod session;
+pub mod store;
 pub mod sts;
 
 use std::ffi::OsString;

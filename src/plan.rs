@@ -331,17 +331,7 @@ pub fn plan(profiles: &Profiles, profile: &str, env: &Env, options: &PlanOptions
         },
     };
 
-    let (region, region_source) = if let Some(r) = options.region.as_deref().filter(|r| !r.is_empty()) {
-        (r.to_string(), Source::Flag("--region"))
-    } else if let Some(r) = env.get(env_vars::AWS_REGION) {
-        (r.to_string(), Source::Env(env_vars::AWS_REGION))
-    } else if let Some(r) = env.get(env_vars::AWS_DEFAULT_REGION) {
-        (r.to_string(), Source::Env(env_vars::AWS_DEFAULT_REGION))
-    } else if let Some((from, r)) = setting_from(&chain, profiles, "region") {
-        (r.to_string(), Source::Setting { profile: from.into(), key: "region" })
-    } else {
-        ("us-east-1".to_string(), Source::Default)
-    };
+    let (region, region_source) = region_of(&chain, profiles, env, options.region.as_deref());
     let configured = configured_endpoint(profile, selected, profiles, env);
     let endpoint =
         endpoint::resolve(&endpoint_params(selected, configured.as_ref().map(|c| c.0.clone()), env, &region))
@@ -512,6 +502,35 @@ fn check_duration_flag(
     }
 }
 
+/// The region of a chain: `--region`, `AWS_REGION`, `AWS_DEFAULT_REGION`, the chain's `region`,
+/// else us-east-1.
+fn region_of(chain: &Chain, profiles: &Profiles, env: &Env, flag: Option<&str>) -> (String, Source) {
+    if let Some(r) = flag.filter(|r| !r.is_empty()) {
+        (r.to_string(), Source::Flag("--region"))
+    } else if let Some(r) = env.get(env_vars::AWS_REGION) {
+        (r.to_string(), Source::Env(env_vars::AWS_REGION))
+    } else if let Some(r) = env.get(env_vars::AWS_DEFAULT_REGION) {
+        (r.to_string(), Source::Env(env_vars::AWS_DEFAULT_REGION))
+    } else if let Some((from, r)) = setting_from(chain, profiles, "region") {
+        (r.to_string(), Source::Setting { profile: from.into(), key: "region" })
+    } else {
+        ("us-east-1".to_string(), Source::Default)
+    }
+}
+
+/// The region and STS endpoint of `profile`'s calls, as [`plan`] chooses them, for a call made
+/// outside a plan (`rotate`'s GetCallerIdentity on a profile that needs no MFA).
+pub fn region_and_endpoint(profiles: &Profiles, profile: &str, env: &Env) -> Result<(String, Endpoint), PlanError> {
+    let chain = resolve::resolve(profiles, profile)?;
+    let no_properties = Properties::new();
+    let selected = profiles.get(profile).unwrap_or(&no_properties);
+    let (region, _) = region_of(&chain, profiles, env, None);
+    let configured = configured_endpoint(profile, selected, profiles, env);
+    let endpoint = endpoint::resolve(&endpoint_params(selected, configured.map(|c| c.0), env, &region))
+        .map_err(|source| PlanError::Endpoint { profile: profile.into(), source })?;
+    Ok((region, endpoint))
+}
+
 fn choose_strategy(
     chain: &Chain,
     selected: &Properties,
@@ -530,7 +549,7 @@ fn choose_strategy(
     let temporary_base = match &chain.base {
         Base::StaticKeys { session_token, .. } => session_token.is_some(),
         Base::Environment { .. } => env.get(env_vars::AWS_SESSION_TOKEN).is_some(),
-        Base::Process { .. } => false,
+        Base::Process { .. } | Base::Stored { .. } => false,
     };
     let mfa_hop = chain.mfa_hop();
     // What forces Direct, if anything.
@@ -646,7 +665,9 @@ fn endpoint_params(selected: &Properties, configured: Option<String>, env: &Env,
 /// they come from. Part of every cache key.
 fn base_identity(base: &Base, env: &Env) -> String {
     match base {
-        Base::StaticKeys { access_key_id, .. } => format!("keys:{access_key_id}"),
+        // Stored keys are the same keys as in the files: moving them into a store (`import`)
+        // keeps the cached sessions.
+        Base::StaticKeys { access_key_id, .. } | Base::Stored { access_key_id, .. } => format!("keys:{access_key_id}"),
         Base::Environment { .. } => format!("env:{}", env.get(env_vars::AWS_ACCESS_KEY_ID).unwrap_or("")),
         Base::Process { profile, command } => format!("process:{profile}:{command}"),
     }

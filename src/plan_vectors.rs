@@ -206,6 +206,7 @@ fn render_base(base: &Base) -> String {
         Base::StaticKeys { profile, session_token: Some(_), .. } => format!("keys+token:{profile}"),
         Base::Environment { profile } => format!("env:{profile}"),
         Base::Process { profile, .. } => format!("process:{profile}"),
+        Base::Stored { profile, backend, .. } => format!("stored:{}:{profile}", backend.name()),
     }
 }
 
@@ -335,7 +336,7 @@ fn run_case(case: &Case) -> Vec<String> {
     }
     if let Some(akid) = &expect.base_access_key_id {
         let actual = match &plan.chain.base {
-            Base::StaticKeys { access_key_id, .. } => Some(access_key_id.clone()),
+            Base::StaticKeys { access_key_id, .. } | Base::Stored { access_key_id, .. } => Some(access_key_id.clone()),
             _ => None,
         };
         c.eq("base_access_key_id", &Some(akid.clone()), &actual);

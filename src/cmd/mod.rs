@@ -7,6 +7,7 @@ pub mod credential_process;
 pub mod doctor;
 pub mod exec;
 pub mod export;
+pub mod keys;
 pub mod list;
 pub mod login;
 pub mod setup;
@@ -31,5 +32,9 @@ pub fn run(ctx: Context, cli: &Cli) -> Result<u8, Error> {
         Command::Clear(args) => clear::run(ctx, cli, args).map(ok),
         Command::Setup(args) => setup::run(&ctx, cli, args),
         Command::Doctor(args) => doctor::run(&ctx, cli, args),
+        Command::Add(args) => keys::add(&ctx, args),
+        Command::Import(args) => keys::import(&ctx, args),
+        Command::Rotate(args) => keys::rotate(ctx, cli, args),
+        Command::Remove(args) => keys::remove(&ctx, &args.profile),
     }
 }

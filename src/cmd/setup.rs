@@ -351,7 +351,7 @@ fn verify_role(parsed: &Profiles, profile: &str, role: &NewRole) -> Result<(), S
 }
 
 /// The SDKs' rule for a section name (`aws-runtime` `validate_identifier`).
-fn check_name(name: &str) -> Result<(), SetupError> {
+pub(crate) fn check_name(name: &str) -> Result<(), SetupError> {
     let bad = |why: String| Err(SetupError::BadName { name: name.into(), why });
     if name.is_empty() {
         return bad("no name".into());
@@ -549,13 +549,13 @@ fn verify(
 }
 
 /// The file to write: the config path, or the file a symlink there points to.
-struct Target {
-    path: PathBuf,
+pub(crate) struct Target {
+    pub(crate) path: PathBuf,
     /// The symlink, when the config path is one.
-    link: Option<PathBuf>,
+    pub(crate) link: Option<PathBuf>,
 }
 
-fn locate_target(config: &Path) -> Result<Target, SetupError> {
+pub(crate) fn locate_target(config: &Path) -> Result<Target, SetupError> {
     match std::fs::symlink_metadata(config) {
         Ok(m) if m.file_type().is_symlink() => match config.canonicalize() {
             Ok(path) => {
@@ -577,15 +577,15 @@ fn locate_target(config: &Path) -> Result<Target, SetupError> {
 }
 
 /// The file as it was: bytes, mode, owner.
-struct Original {
-    bytes: Vec<u8>,
-    mode: u32,
-    uid: u32,
-    gid: u32,
-    links: u64,
+pub(crate) struct Original {
+    pub(crate) bytes: Vec<u8>,
+    pub(crate) mode: u32,
+    pub(crate) uid: u32,
+    pub(crate) gid: u32,
+    pub(crate) links: u64,
 }
 
-fn read_existing(path: &Path) -> Result<Option<Original>, SetupError> {
+pub(crate) fn read_existing(path: &Path) -> Result<Option<Original>, SetupError> {
     let io = |action, source| SetupError::Io { action, path: path.to_path_buf(), source };
     let mut file = match File::open(path) {
         Ok(f) => f,
@@ -604,12 +604,17 @@ fn read_existing(path: &Path) -> Result<Option<Original>, SetupError> {
     }))
 }
 
-struct Written {
-    backup: Option<PathBuf>,
+pub(crate) struct Written {
+    pub(crate) backup: Option<PathBuf>,
 }
 
 /// Replaces `path` with `new` atomically (after a backup of `original`), or creates it.
-fn write(ctx: &Context, path: &Path, original: Option<&Original>, new: &[u8]) -> Result<Written, SetupError> {
+pub(crate) fn write(
+    ctx: &Context,
+    path: &Path,
+    original: Option<&Original>,
+    new: &[u8],
+) -> Result<Written, SetupError> {
     let io = |action, path: &Path, source| SetupError::Io { action, path: path.to_path_buf(), source };
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
@@ -660,7 +665,7 @@ fn write(ctx: &Context, path: &Path, original: Option<&Original>, new: &[u8]) ->
 
 /// A synced temporary file in `dir` holding `bytes`, with exactly `mode` (whatever the umask)
 /// and, if possible, the given owner.
-fn temp_file(
+pub(crate) fn temp_file(
     dir: &Path,
     file_name: &str,
     mode: u32,
@@ -727,7 +732,7 @@ fn write_backup(ctx: &Context, dir: &Path, file_name: &str, original: &Original)
 }
 
 /// Makes a rename in `dir` durable (best effort: some file systems refuse to sync a directory).
-fn sync_dir(dir: &Path) {
+pub(crate) fn sync_dir(dir: &Path) {
     if let Ok(d) = File::open(dir) {
         let _ = d.sync_all();
     }
@@ -826,6 +831,9 @@ fn describe(
             "credential_source = Environment: AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY of the process that runs rolegate".into()
         }
         Base::Process { command, .. } => format!("credential_process: {command}"),
+        Base::Stored { access_key_id, backend, .. } => {
+            format!("access key {access_key_id}, its secret in {}", backend.describe())
+        }
     };
     let _ = writeln!(out, "    {:<width$}  {keys}", chain.base.profile());
 

@@ -11,6 +11,7 @@
 pub mod edit;
 pub mod include;
 pub mod resolve;
+pub mod section_edit;
 pub mod source;
 
 use std::collections::BTreeMap;
@@ -323,6 +324,8 @@ pub const KNOWN_KEYS: &[&str] = &[
     resolve::KEY_MFA_SESSION_DURATION,
     resolve::KEY_MFA_PROCESS,
     resolve::KEY_YKMAN_ACCOUNT,
+    crate::store::KEY_KEYSTORE,
+    crate::store::KEY_ACCESS_KEY_ID,
 ];
 
 /// One word of a `credential_process` line that rolegate writes into an AWS config file (the

@@ -21,6 +21,7 @@ use std::collections::BTreeMap;
 use super::include::IncludeProblem;
 use super::{Profiles, Properties};
 use crate::credentials::Secret;
+use crate::store::{self, Backend};
 
 /// Profile key: `session` or `direct` (see `plan::MfaStrategy`). The SDKs ignore unknown keys.
 pub const KEY_MFA_STRATEGY: &str = "rolegate_mfa_strategy";
@@ -78,12 +79,18 @@ pub enum Base {
     Environment { profile: String },
     /// `credential_process` on the base profile.
     Process { profile: String, command: String },
+    /// `rolegate_keystore` + `rolegate_access_key_id`: long-term keys whose secret is in an OS
+    /// credential store ([`crate::store`]), read only when an STS call is signed with them.
+    Stored { profile: String, backend: Backend, access_key_id: String },
 }
 
 impl Base {
     pub fn profile(&self) -> &str {
         match self {
-            Base::StaticKeys { profile, .. } | Base::Environment { profile } | Base::Process { profile, .. } => profile,
+            Base::StaticKeys { profile, .. }
+            | Base::Environment { profile }
+            | Base::Process { profile, .. }
+            | Base::Stored { profile, .. } => profile,
         }
     }
 
@@ -93,6 +100,7 @@ impl Base {
     pub fn has_session_token(&self) -> Option<bool> {
         match self {
             Base::StaticKeys { session_token, .. } => Some(session_token.is_some()),
+            Base::Stored { .. } => Some(false),
             _ => None,
         }
     }
@@ -371,8 +379,8 @@ fn resolve_chain(profiles: &Profiles, profile: &str) -> Result<Chain, ResolveErr
         }
 
         // After the first profile, static keys end the chain.
-        if visited.len() > 1 && props.contains_key("aws_access_key_id") {
-            break (static_keys(&name, props, &file)?, props);
+        if visited.len() > 1 && (props.contains_key("aws_access_key_id") || props.contains_key(store::KEY_KEYSTORE)) {
+            break (keys(&name, props, &file)?, props);
         }
         // An unsupported base says whether the chain asks for MFA (an SSO chain that does not
         // is the SDKs' to serve).
@@ -403,8 +411,11 @@ fn resolve_chain(profiles: &Profiles, profile: &str) -> Result<Chain, ResolveErr
             (Some(_), Some(_)) => return Err(ResolveError::BothSources { profile: name.clone(), file: file(&name) }),
             (None, None) => return Err(ResolveError::NoSource { profile: name.clone(), file: file(&name) }),
             (None, Some(_)) => break (base_of(&name, props, &hops)?, props),
-            (Some(source), None) if *source == name && props.contains_key("aws_access_key_id") => {
-                break (static_keys(&name, props, &file)?, props);
+            (Some(source), None)
+                if *source == name
+                    && (props.contains_key("aws_access_key_id") || props.contains_key(store::KEY_KEYSTORE)) =>
+            {
+                break (keys(&name, props, &file)?, props);
             }
             (Some(source), None) => name = source.clone(),
         }
@@ -492,10 +503,61 @@ fn base_of(name: &str, props: &Properties, file: &dyn Fn(&str) -> String) -> Res
     if props.contains_key("aws_access_key_id") || props.contains_key("aws_secret_access_key") {
         return static_keys(name, props, file);
     }
+    if props.contains_key(store::KEY_KEYSTORE) || props.contains_key(store::KEY_ACCESS_KEY_ID) {
+        return stored_keys(name, props, file);
+    }
     if let Some(command) = props.get("credential_process") {
         return Ok(Base::Process { profile: name.into(), command: command.clone() });
     }
     static_keys(name, props, file)
+}
+
+/// The keys of a profile that holds some: in the files, else in a store.
+fn keys(name: &str, props: &Properties, file: &dyn Fn(&str) -> String) -> Result<Base, ResolveError> {
+    if props.contains_key("aws_access_key_id") || props.contains_key("aws_secret_access_key") {
+        return static_keys(name, props, file);
+    }
+    stored_keys(name, props, file)
+}
+
+/// `rolegate_keystore` + `rolegate_access_key_id`.
+fn stored_keys(name: &str, props: &Properties, file: &dyn Fn(&str) -> String) -> Result<Base, ResolveError> {
+    let (backend, key) = match (props.get(store::KEY_KEYSTORE), props.get(store::KEY_ACCESS_KEY_ID)) {
+        (Some(b), Some(k)) => (b, k),
+        (Some(_), None) => {
+            return Err(ResolveError::IncompleteKeys {
+                profile: name.into(),
+                file: file(name),
+                present: store::KEY_KEYSTORE,
+                missing: store::KEY_ACCESS_KEY_ID,
+            });
+        }
+        _ => {
+            return Err(ResolveError::IncompleteKeys {
+                profile: name.into(),
+                file: file(name),
+                present: store::KEY_ACCESS_KEY_ID,
+                missing: store::KEY_KEYSTORE,
+            });
+        }
+    };
+    let backend = Backend::parse(backend).ok_or_else(|| ResolveError::BadValue {
+        profile: name.into(),
+        file: file(name),
+        key: store::KEY_KEYSTORE,
+        value: backend.clone(),
+        why: "expected secret-service, kernel-keyring, keychain or credential-manager",
+    })?;
+    if key.is_empty() || !key.chars().all(|c| c.is_ascii_alphanumeric()) {
+        return Err(ResolveError::BadValue {
+            profile: name.into(),
+            file: file(name),
+            key: store::KEY_ACCESS_KEY_ID,
+            value: key.clone(),
+            why: "an access key id is letters and digits (AKIA...)",
+        });
+    }
+    Ok(Base::Stored { profile: name.into(), backend, access_key_id: key.clone() })
 }
 
 fn static_keys(name: &str, props: &Properties, file: &dyn Fn(&str) -> String) -> Result<Base, ResolveError> {

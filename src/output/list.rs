@@ -14,6 +14,8 @@ pub struct ProfileRow {
     pub chain: String,
     pub strategy: String,
     pub serial: String,
+    /// Where the base's keys live: `keys in FILE`, `keys in the STORE store`, `environment`, ...
+    pub keys: String,
 }
 
 /// `11 h 52 min`, `58 min`, `expired`.
@@ -37,7 +39,10 @@ pub fn render(
         out.push_str("  none\n");
     }
     for p in profiles {
-        out.push_str(&format!("  {}  {} [{}]  MFA {} ({})\n", p.profile, p.target, p.chain, p.serial, p.strategy));
+        out.push_str(&format!(
+            "  {}  {} [{}]  MFA {} ({})  {}\n",
+            p.profile, p.target, p.chain, p.serial, p.strategy, p.keys
+        ));
     }
     out.push_str(&format!("\nCached sessions ({}):\n", cache_dir.display()));
     if entries.is_empty() {

@@ -198,6 +198,30 @@ pub fn open_terminal() -> io::Result<File> {
     OpenOptions::new().read(true).write(true).custom_flags(OFlags::NOCTTY.bits() as i32).open("/dev/tty")
 }
 
+/// Turns the terminal's echo off until the guard is dropped (a secret typed at a prompt is not
+/// shown). A kill before then leaves echo off, as with `ssh` and `sudo`; `stty sane` restores it.
+pub struct EchoOff<'a> {
+    tty: &'a File,
+    saved: Option<rustix::termios::Termios>,
+}
+
+pub fn echo_off(tty: &File) -> io::Result<EchoOff<'_>> {
+    use rustix::termios::{LocalModes, OptionalActions, tcgetattr, tcsetattr};
+    let saved = tcgetattr(tty)?;
+    let mut quiet = saved.clone();
+    quiet.local_modes.remove(LocalModes::ECHO);
+    tcsetattr(tty, OptionalActions::Now, &quiet)?;
+    Ok(EchoOff { tty, saved: Some(saved) })
+}
+
+impl Drop for EchoOff<'_> {
+    fn drop(&mut self) {
+        if let Some(saved) = self.saved.take() {
+            let _ = rustix::termios::tcsetattr(self.tty, rustix::termios::OptionalActions::Now, &saved);
+        }
+    }
+}
+
 /// Opens the controlling terminal to give to a child as its stdin and stderr.
 pub fn open_terminal_for_child() -> io::Result<File> {
     OpenOptions::new().read(true).write(true).open("/dev/tty")

@@ -254,12 +254,76 @@ impl StsClient {
     }
 
     fn send(&self, action: &'static str, caller: &BaseCredentials, body: &str) -> Result<Credentials, StsError> {
-        let url = format!("{}/", self.endpoint.url);
+        let (url, region) = (&self.endpoint.url, &self.endpoint.signing_region);
+        let (status, mut text) = self.post_signed(action, "sts", url, region, caller, body)?;
+        let result = if status == 200 {
+            xml::parse_credentials(&text)
+                .map_err(|detail| StsError::BadResponse { action, url: url.clone(), status, detail })
+                .and_then(|c| self.check_expiry(action, c))
+        } else {
+            Err(service_error(action, url, status, &text))
+        };
+        text.zeroize();
+        result
+    }
+
+    /// `GetCallerIdentity` signed by `caller` (who the keys belong to; it needs no permission).
+    /// One attempt.
+    pub fn get_caller_identity(&self, caller: &BaseCredentials) -> Result<xml::CallerIdentity, StsError> {
+        let action = "GetCallerIdentity";
+        let params = [("Action", action), ("Version", "2011-06-15")];
+        let (url, region) = (&self.endpoint.url, &self.endpoint.signing_region);
+        let text = self.call_once(action, "sts", url, region, caller, &params)?;
+        xml::parse_caller_identity(&text).map_err(|detail| StsError::BadResponse {
+            action,
+            url: url.clone(),
+            status: 200,
+            detail,
+        })
+    }
+
+    /// One signed Query API request to another service of the same signing rules (IAM), by
+    /// this client's agent and clock: the body of a 200 answer (the caller zeroizes it if it holds
+    /// a secret), or the service's error. Never retried: such a request may not be idempotent.
+    pub fn call_once(
+        &self,
+        action: &'static str,
+        service: &str,
+        url: &str,
+        region: &str,
+        caller: &BaseCredentials,
+        params: &[(&str, &str)],
+    ) -> Result<String, StsError> {
+        let mut body = form_encode(params);
+        let result = self.post_signed(action, service, url, region, caller, &body);
+        body.zeroize();
+        let (status, mut text) = result?;
+        if status == 200 {
+            return Ok(text);
+        }
+        let error = service_error(action, url, status, &text);
+        text.zeroize();
+        Err(error)
+    }
+
+    /// One SigV4-signed form POST of `body` to `url` for `service` in `region`, signed by STS's
+    /// clock: the status and the body.
+    fn post_signed(
+        &self,
+        action: &'static str,
+        service: &str,
+        url: &str,
+        region: &str,
+        caller: &BaseCredentials,
+        body: &str,
+    ) -> Result<(u16, String), StsError> {
+        let endpoint_url = url;
+        let url = format!("{url}/");
         let content_type = FORM_CONTENT_TYPE;
         let signed = sign_post(
             caller,
-            "sts",
-            &self.endpoint.signing_region,
+            service,
+            region,
             self.clock.now() + time::Duration::seconds(SKEW.load(Ordering::Relaxed)),
             &url,
             body,
@@ -269,7 +333,7 @@ impl StsClient {
         if left.is_zero() {
             return Err(StsError::Transport {
                 action,
-                url: self.endpoint.url.clone(),
+                url: endpoint_url.into(),
                 detail: "no time left before the deadline".into(),
             });
         }
@@ -279,30 +343,22 @@ impl StsClient {
             request = request.header(name, value);
         }
         let transport =
-            |e: ureq::Error| StsError::Transport { action, url: self.endpoint.url.clone(), detail: e.to_string() };
+            |e: ureq::Error| StsError::Transport { action, url: endpoint_url.into(), detail: e.to_string() };
         let mut response = request.send(body.as_bytes()).map_err(transport)?;
         let status = response.status().as_u16();
         if let Some(date) = response.headers().get("date").and_then(|v| v.to_str().ok()) {
             self.observe_date(date);
         }
-        let mut text = response.body_mut().with_config().limit(1 << 20).read_to_string().map_err(transport)?;
-        let result = if status == 200 {
-            xml::parse_credentials(&text)
-                .map_err(|detail| StsError::BadResponse { action, url: self.endpoint.url.clone(), status, detail })
-                .and_then(|c| self.check_expiry(action, c))
-        } else {
-            match xml::parse_error(&text) {
-                Some((code, message)) => Err(StsError::from_service(action, status, code, message)),
-                None => Err(StsError::BadResponse {
-                    action,
-                    url: self.endpoint.url.clone(),
-                    status,
-                    detail: "no ErrorResponse".into(),
-                }),
-            }
-        };
-        text.zeroize();
-        result
+        let text = response.body_mut().with_config().limit(1 << 20).read_to_string().map_err(transport)?;
+        Ok((status, text))
+    }
+}
+
+/// The typed error of a non-200 answer.
+fn service_error(action: &'static str, url: &str, status: u16, text: &str) -> StsError {
+    match xml::parse_error(text) {
+        Some((code, message)) => StsError::from_service(action, status, code, message),
+        None => StsError::BadResponse { action, url: url.into(), status, detail: "no ErrorResponse".into() },
     }
 }
 

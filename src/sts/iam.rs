@@ -1,54 +1,50 @@
-//! IAM, for `setup`'s wizard only: the MFA devices of the user whose keys sign the request, so
-//! the wizard can offer them instead of asking for an ARN.
+//! IAM over the same signed Query API client as STS ([`StsClient::call_once`]: one agent, STS's
+//! clock, never retried): for `setup`'s wizard, the MFA devices of the user whose keys sign the
+//! request (`GetUser`, then `ListMFADevices` for that user, so the wizard can offer them instead
+//! of asking for an ARN); for `rotate`, `CreateAccessKey` and `DeleteAccessKey` (a second
+//! `CreateAccessKey` would make a second key; IAM allows two per user).
 //!
 //! Wire contract (IAM Query API, version 2010-05-08, SigV4 service `iam`, form-encoded `POST /`):
-//! 1. `Action=GetUser` without `UserName` answers the caller's user:
-//!    `GetUserResponse/GetUserResult/User/{UserName, Arn}`;
-//! 2. `Action=ListMFADevices&UserName=NAME` answers
-//!    `ListMFADevicesResponse/ListMFADevicesResult/MFADevices/member/SerialNumber` (the user is
-//!    named: an emulator such as moto needs it, and it is what the usual "manage your own MFA"
-//!    policy grants, `iam:ListMFADevices` on `user/${aws:username}`);
-//! 3. errors are `ErrorResponse/Error/{Code, Message}`, as STS's.
+//! `GetUser` without `UserName` answers the caller's user,
+//! `GetUserResponse/GetUserResult/User/{UserName, Arn}`; `ListMFADevices&UserName=NAME` answers
+//! `ListMFADevicesResponse/ListMFADevicesResult/MFADevices/member/SerialNumber` (the user is
+//! named: an emulator such as moto needs it, and it is what the usual "manage your own MFA"
+//! policy grants, `iam:ListMFADevices` on `user/${aws:username}`); errors are
+//! `ErrorResponse/Error/{Code, Message}`, as STS's.
 //!
-//! IAM is global: one endpoint per partition (`https://iam.amazonaws.com`, signed for
-//! `us-east-1`; `aws-cn` and `aws-us-gov` their own), or `AWS_ENDPOINT_URL_IAM` /
-//! `AWS_ENDPOINT_URL` (unless `AWS_IGNORE_CONFIGURED_ENDPOINT_URLS`), as the SDKs read them.
-//! Nothing here is on the credentials path: no retries, one bounded exchange per call.
+//! IAM is a global service: one endpoint per partition, signed for that partition's region.
+//! `AWS_ENDPOINT_URL_IAM`, else `AWS_ENDPOINT_URL`, overrides it as in the AWS SDKs (unless
+//! `AWS_IGNORE_CONFIGURED_ENDPOINT_URLS` is true).
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde::Deserialize;
+use zeroize::Zeroize;
 
-use super::StsError;
-use super::client::{FORM_CONTENT_TYPE, agent, form_encode, sign_post};
+use super::client::StsClient;
+use super::endpoint::{self, Endpoint};
+use super::{StsError, xml};
 use crate::context::{Context, Env};
-use crate::credentials::BaseCredentials;
+use crate::credentials::{BaseCredentials, Secret};
 use crate::env_vars;
 
-/// Bound on one IAM exchange.
+const VERSION: &str = "2010-05-08";
+/// Bound on the wizard's IAM exchanges.
 const TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Where IAM calls go.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct IamEndpoint {
-    pub url: String,
-    pub signing_region: String,
-}
-
-/// The IAM endpoint for a chain in `region` (which names the partition).
-pub fn endpoint(env: &Env, region: &str) -> IamEndpoint {
-    let configured = if env.flag(env_vars::AWS_IGNORE_CONFIGURED_ENDPOINT_URLS) == Some(true) {
-        None
-    } else {
-        env.get(env_vars::AWS_ENDPOINT_URL_IAM).or_else(|| env.get(env_vars::AWS_ENDPOINT_URL))
-    };
-    let (url, signing_region) = match super::endpoint::partition_id(region) {
+/// IAM's endpoint for a profile whose region is `region`.
+pub fn endpoint(env: &Env, region: &str) -> Endpoint {
+    let (url, signing_region) = match endpoint::partition_id(region) {
         "aws-cn" => ("https://iam.cn-north-1.amazonaws.com.cn", "cn-north-1"),
         "aws-us-gov" => ("https://iam.us-gov.amazonaws.com", "us-gov-west-1"),
         _ => ("https://iam.amazonaws.com", "us-east-1"),
     };
-    IamEndpoint {
-        url: configured.unwrap_or(url).trim_end_matches('/').to_string(),
+    let ignore = env.get(env_vars::AWS_IGNORE_CONFIGURED_ENDPOINT_URLS).is_some_and(|v| v.eq_ignore_ascii_case("true"));
+    let configured = (!ignore)
+        .then(|| env.get(env_vars::AWS_ENDPOINT_URL_IAM).or_else(|| env.get(env_vars::AWS_ENDPOINT_URL)))
+        .flatten();
+    Endpoint {
+        url: configured.map_or(url, |u| u.trim_end_matches('/')).to_string(),
         signing_region: signing_region.to_string(),
     }
 }
@@ -61,53 +57,56 @@ pub struct MfaDevices {
 }
 
 /// `GetUser`, then `ListMFADevices` for that user.
-pub fn mfa_devices(ctx: &Context, endpoint: &IamEndpoint, caller: &BaseCredentials) -> Result<MfaDevices, StsError> {
-    let agent = agent(ctx)?;
-    let user = call(ctx, &agent, endpoint, caller, "GetUser", &[])?;
-    let user: GetUserResponse = parse("GetUser", endpoint, &user)?;
+pub fn mfa_devices(ctx: &Context, iam: &Endpoint, caller: &BaseCredentials) -> Result<MfaDevices, StsError> {
+    let client = StsClient::new(ctx, iam.clone())?.with_deadline(Instant::now() + TIMEOUT);
+    let call = |action: &'static str, params: &[(&str, &str)]| {
+        let mut all = vec![("Action", action), ("Version", VERSION)];
+        all.extend_from_slice(params);
+        client.call_once(action, "iam", &iam.url, &iam.signing_region, caller, &all)
+    };
+    let user: GetUserResponse = parse("GetUser", iam, &call("GetUser", &[])?)?;
     let user = user.result.user;
-    let listed = call(ctx, &agent, endpoint, caller, "ListMFADevices", &[("UserName", &user.user_name)])?;
-    let listed: ListMfaDevicesResponse = parse("ListMFADevices", endpoint, &listed)?;
+    let listed = call("ListMFADevices", &[("UserName", &user.user_name)])?;
+    let listed: ListMfaDevicesResponse = parse("ListMFADevices", iam, &listed)?;
     let serials = listed.result.devices.map(|d| d.members).unwrap_or_default();
     Ok(MfaDevices { user_arn: user.arn, serials: serials.into_iter().map(|m| m.serial_number).collect() })
 }
 
-fn call(
-    ctx: &Context,
-    agent: &ureq::Agent,
-    endpoint: &IamEndpoint,
-    caller: &BaseCredentials,
-    action: &'static str,
-    params: &[(&str, &str)],
-) -> Result<String, StsError> {
-    let mut all = vec![("Action", action), ("Version", "2010-05-08")];
-    all.extend_from_slice(params);
-    let body = form_encode(&all);
-    let url = format!("{}/", endpoint.url);
-    let headers = sign_post(caller, "iam", &endpoint.signing_region, ctx.now(), &url, &body)?;
-    let mut request =
-        agent.post(&url).config().timeout_global(Some(TIMEOUT)).build().header("content-type", FORM_CONTENT_TYPE);
-    for (name, value) in &headers {
-        request = request.header(name, value);
-    }
-    let transport = |e: ureq::Error| StsError::Transport { action, url: endpoint.url.clone(), detail: e.to_string() };
-    let mut response = request.send(body.as_bytes()).map_err(transport)?;
-    let status = response.status().as_u16();
-    let text = response.body_mut().with_config().limit(1 << 20).read_to_string().map_err(transport)?;
-    if status == 200 {
-        return Ok(text);
-    }
-    Err(match super::xml::parse_error(&text) {
-        Some((code, message)) => StsError::from_service(action, status, code, message),
-        None => StsError::BadResponse { action, url: endpoint.url.clone(), status, detail: "no ErrorResponse".into() },
-    })
+/// The IAM user name of a user ARN (`arn:aws:iam::123456789012:user/path/NAME` -> `NAME`).
+pub fn user_name(arn: &str) -> Option<&str> {
+    let resource = arn.split(':').nth(5)?;
+    resource.strip_prefix("user/").and_then(|r| r.rsplit('/').next()).filter(|n| !n.is_empty())
 }
 
-fn parse<T: for<'de> Deserialize<'de>>(
-    action: &'static str,
-    endpoint: &IamEndpoint,
-    text: &str,
-) -> Result<T, StsError> {
+/// A new access key of user `user`: its id and secret.
+pub fn create_access_key(
+    client: &StsClient,
+    iam: &Endpoint,
+    caller: &BaseCredentials,
+    user: &str,
+) -> Result<(String, Secret), StsError> {
+    let action = "CreateAccessKey";
+    let params = [("Action", action), ("Version", VERSION), ("UserName", user)];
+    let mut text = client.call_once(action, "iam", &iam.url, &iam.signing_region, caller, &params)?;
+    let parsed = xml::parse_new_access_key(&text);
+    text.zeroize();
+    parsed.map_err(|detail| StsError::BadResponse { action, url: iam.url.clone(), status: 200, detail })
+}
+
+/// Deletes user `user`'s access key `access_key_id`.
+pub fn delete_access_key(
+    client: &StsClient,
+    iam: &Endpoint,
+    caller: &BaseCredentials,
+    user: &str,
+    access_key_id: &str,
+) -> Result<(), StsError> {
+    let action = "DeleteAccessKey";
+    let params = [("Action", action), ("Version", VERSION), ("UserName", user), ("AccessKeyId", access_key_id)];
+    client.call_once(action, "iam", &iam.url, &iam.signing_region, caller, &params).map(drop)
+}
+
+fn parse<T: for<'de> Deserialize<'de>>(action: &'static str, endpoint: &Endpoint, text: &str) -> Result<T, StsError> {
     quick_xml::de::from_str(text).map_err(|e| StsError::BadResponse {
         action,
         url: endpoint.url.clone(),
@@ -163,6 +162,10 @@ struct Device {
 mod tests {
     use super::*;
 
+    fn env(vars: &[(&str, &str)]) -> Env {
+        Env::from_pairs(vars.iter().map(|(k, v)| (k.to_string(), v.to_string())))
+    }
+
     #[test]
     fn responses_as_iam_sends_them() {
         let user = r#"<GetUserResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/">
@@ -190,18 +193,27 @@ mod tests {
     }
 
     #[test]
-    fn endpoints_by_partition_and_configuration() {
-        let env = |vars: &[(&str, &str)]| Env::from_pairs(vars.iter().copied());
-        assert_eq!(endpoint(&env(&[]), "eu-west-1").url, "https://iam.amazonaws.com");
-        assert_eq!(endpoint(&env(&[]), "cn-northwest-1").signing_region, "cn-north-1");
-        assert_eq!(endpoint(&env(&[]), "us-gov-east-1").url, "https://iam.us-gov.amazonaws.com");
+    fn the_user_name_is_the_last_part_of_a_user_arn() {
+        assert_eq!(user_name("arn:aws:iam::123456789012:user/alice"), Some("alice"));
+        assert_eq!(user_name("arn:aws-cn:iam::123456789012:user/team/ops/bob"), Some("bob"));
+        assert_eq!(user_name("arn:aws:sts::123456789012:assumed-role/r/s"), None);
+        assert_eq!(user_name("arn:aws:iam::123456789012:root"), None);
+    }
+
+    #[test]
+    fn iam_is_global_per_partition_and_overridable() {
+        let e = endpoint(&env(&[]), "eu-west-1");
+        assert_eq!((e.url.as_str(), e.signing_region.as_str()), ("https://iam.amazonaws.com", "us-east-1"));
+        assert_eq!(endpoint(&env(&[]), "cn-northwest-1").url, "https://iam.cn-north-1.amazonaws.com.cn");
+        assert_eq!(endpoint(&env(&[]), "us-gov-east-1").signing_region, "us-gov-west-1");
         assert_eq!(
             endpoint(&env(&[("AWS_ENDPOINT_URL", "http://127.0.0.1:5000/")]), "us-east-1").url,
             "http://127.0.0.1:5000"
         );
-        let both = [("AWS_ENDPOINT_URL", "http://a"), ("AWS_ENDPOINT_URL_IAM", "http://iam")];
-        assert_eq!(endpoint(&env(&both), "us-east-1").url, "http://iam");
-        let ignored = [("AWS_ENDPOINT_URL", "http://a"), ("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "true")];
-        assert_eq!(endpoint(&env(&ignored), "us-east-1").url, "https://iam.amazonaws.com");
+        let e =
+            endpoint(&env(&[("AWS_ENDPOINT_URL", "http://a/"), ("AWS_ENDPOINT_URL_IAM", "http://b/")]), "eu-west-1");
+        assert_eq!(e.url, "http://b");
+        let ignored = [("AWS_ENDPOINT_URL_IAM", "http://b"), ("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "true")];
+        assert_eq!(endpoint(&env(&ignored), "eu-west-1").url, "https://iam.amazonaws.com");
     }
 }

@@ -85,6 +85,57 @@ pub fn parse_credentials(body: &str) -> Result<Credentials, String> {
     })
 }
 
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct CallerIdentityResponse {
+    get_caller_identity_result: Option<CallerIdentity>,
+}
+
+/// `GetCallerIdentity`'s answer.
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "PascalCase")]
+pub struct CallerIdentity {
+    pub account: String,
+    pub arn: String,
+}
+
+/// Parses a successful `GetCallerIdentity` response.
+pub fn parse_caller_identity(body: &str) -> Result<CallerIdentity, String> {
+    let response: CallerIdentityResponse =
+        quick_xml::de::from_str(body).map_err(|e| format!("not STS XML ({})", first_words(&e.to_string())))?;
+    response.get_caller_identity_result.ok_or_else(|| "no GetCallerIdentityResult element".into())
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct CreateAccessKeyResponse {
+    create_access_key_result: Option<CreateAccessKeyResult>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct CreateAccessKeyResult {
+    access_key: Option<XmlAccessKey>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct XmlAccessKey {
+    access_key_id: String,
+    secret_access_key: String,
+}
+
+/// Parses IAM's `CreateAccessKey` response: the new key id and its secret.
+pub fn parse_new_access_key(body: &str) -> Result<(String, Secret), String> {
+    let response: CreateAccessKeyResponse =
+        quick_xml::de::from_str(body).map_err(|e| format!("not IAM XML ({})", first_words(&e.to_string())))?;
+    let key = response.create_access_key_result.and_then(|r| r.access_key).ok_or("no AccessKey element")?;
+    if key.access_key_id.is_empty() || key.secret_access_key.is_empty() {
+        return Err("empty access key".into());
+    }
+    Ok((key.access_key_id, Secret::new(key.secret_access_key)))
+}
+
 /// Parses an `ErrorResponse` into (code, message).
 pub fn parse_error(body: &str) -> Option<(String, String)> {
     let response: ErrorResponse = quick_xml::de::from_str(body).ok()?;
@@ -136,6 +187,18 @@ mod tests {
         let c = parse_credentials(body).unwrap();
         assert_eq!(c.account_id, None);
         assert_eq!(c.expiration.unix_timestamp(), time::macros::datetime!(2026-11-28 13:07:03 UTC).unix_timestamp());
+    }
+
+    #[test]
+    fn parses_caller_identity_and_new_access_keys() {
+        let who = "<GetCallerIdentityResponse><GetCallerIdentityResult><Arn>arn:aws:iam::123456789012:user/alice</Arn><UserId>AIDA</UserId><Account>123456789012</Account></GetCallerIdentityResult></GetCallerIdentityResponse>";
+        let id = parse_caller_identity(who).unwrap();
+        assert_eq!((id.account.as_str(), id.arn.as_str()), ("123456789012", "arn:aws:iam::123456789012:user/alice"));
+        let key = "<CreateAccessKeyResponse><CreateAccessKeyResult><AccessKey><UserName>alice</UserName><AccessKeyId>AKIANEW</AccessKeyId><Status>Active</Status><SecretAccessKey>SECRETSECRET</SecretAccessKey></AccessKey></CreateAccessKeyResult></CreateAccessKeyResponse>";
+        let (id, secret) = parse_new_access_key(key).unwrap();
+        assert_eq!((id.as_str(), secret.expose_secret()), ("AKIANEW", "SECRETSECRET"));
+        let err = parse_new_access_key("<CreateAccessKeyResponse><SECRETSECRET/>").unwrap_err();
+        assert!(!err.contains("SECRETSECRET"), "{err}");
     }
 
     #[test]

@@ -23,7 +23,7 @@ fn list_shows_profiles_and_sessions_but_no_secret() {
     let list = env.rolegate(&["list"]).output().unwrap();
     assert!(list.status.success(), "{}", stderr_of(&list));
     let text = String::from_utf8_lossy(&list.stdout);
-    assert!(text.contains("  target  arn:aws:iam::123456789012:role/hc/hc-master [target -> base]  MFA arn:aws:iam::123456789012:mfa/username (session)\n"), "{text}");
+    assert!(text.contains(&format!("  target  arn:aws:iam::123456789012:role/hc/hc-master [target -> base]  MFA arn:aws:iam::123456789012:mfa/username (session)  keys in {}\n", env.credentials_path().display())), "{text}");
     assert!(
         text.contains(
             "  mfa-session  MFA session of base with arn:aws:iam::123456789012:mfa/username  (for `target`)  expires "

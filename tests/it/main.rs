@@ -14,6 +14,7 @@ mod export_shells;
 mod faults;
 mod hardening;
 mod hot_index;
+mod keys;
 mod leaks;
 mod list_clear;
 mod login;

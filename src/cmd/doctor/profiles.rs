@@ -815,6 +815,7 @@ impl<'a> Checker<'a> {
                 file: at.as_ref().map(|l| l.file.display().to_string()),
                 line: at.map(|l| l.line),
                 access_key_id: None,
+                keystore: None,
                 temporary: None,
                 command: None,
                 role_arn: Some(hop.role_arn.clone()),
@@ -888,6 +889,11 @@ impl<'a> Checker<'a> {
             }
             Base::Environment { .. } => ("environment", None, None, None),
             Base::Process { command, .. } => ("credential-process", None, None, Some(command.clone())),
+            Base::Stored { access_key_id, .. } => ("stored-keys", Some(access_key_id.clone()), Some(false), None),
+        };
+        let keystore = match base {
+            Base::Stored { backend, .. } => Some(backend.name()),
+            _ => None,
         };
         Hop {
             profile: profile.to_string(),
@@ -895,6 +901,7 @@ impl<'a> Checker<'a> {
             file: at.as_ref().map(|l| l.file.display().to_string()),
             line: at.map(|l| l.line),
             access_key_id,
+            keystore,
             temporary,
             command,
             role_arn: None,

@@ -177,12 +177,16 @@ impl ProfileReport {
 #[derive(Debug, Serialize)]
 pub struct Hop {
     pub profile: String,
-    /// `static-keys`, `environment`, `credential-process` or `role`.
+    /// `static-keys`, `stored-keys`, `environment`, `credential-process` or `role`.
     pub kind: &'static str,
     pub file: Option<String>,
     pub line: Option<u32>,
-    /// Static keys: the access key id (never the secret).
+    /// Static or stored keys: the access key id (never the secret).
     pub access_key_id: Option<String>,
+    /// Stored keys: the store that holds the secret (`secret-service`, `kernel-keyring`,
+    /// `keychain`, `credential-manager`); absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub keystore: Option<&'static str>,
     /// Static keys: whether they carry `aws_session_token` (temporary keys).
     pub temporary: Option<bool>,
     /// `credential-process`: the command.
@@ -423,6 +427,11 @@ fn render_profile(out: &mut String, p: &ProfileReport) {
                 "static keys, aws_access_key_id {} ({})",
                 hop.access_key_id.as_deref().unwrap_or("?"),
                 if hop.temporary == Some(true) { "temporary: aws_session_token is set" } else { "long-term" }
+            ),
+            "stored-keys" => format!(
+                "stored keys, access key {}, its secret in the {} store (rolegate_keystore)",
+                hop.access_key_id.as_deref().unwrap_or("?"),
+                hop.keystore.unwrap_or("?")
             ),
             "environment" => "credential_source = Environment (AWS_ACCESS_KEY_ID... from the environment)".into(),
             "credential-process" => format!("credential_process `{}`", hop.command.as_deref().unwrap_or("")),

@@ -178,6 +178,9 @@ fn choose_base(term: &mut Terminal, profiles: &Profiles) -> Result<String, Setup
                 Base::StaticKeys { access_key_id, .. } => format!("keys {access_key_id}"),
                 Base::Environment { .. } => "keys from the environment".into(),
                 Base::Process { command, .. } => format!("credential_process {command}"),
+                Base::Stored { access_key_id, backend, .. } => {
+                    format!("keys {access_key_id} in {}", backend.describe())
+                }
             };
             Some((name.clone(), what))
         })

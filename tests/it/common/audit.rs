@@ -40,6 +40,14 @@ pub fn note_code(code: &str) {
     CODES_SENT.lock().unwrap_or_else(|e| e.into_inner()).insert(code.to_owned());
 }
 
+/// Secret keys a test handed rolegate some other way than a profile file (`add --env`, a key
+/// IAM made for `rotate`): looked for like the others.
+static KEYS_NOTED: Mutex<BTreeSet<String>> = Mutex::new(BTreeSet::new());
+
+pub fn note_secret(secret: &str) {
+    KEYS_NOTED.lock().unwrap_or_else(|e| e.into_inner()).insert(secret.to_owned());
+}
+
 /// What a test captured from its `rolegate` commands.
 #[derive(Default)]
 pub struct Audit {
@@ -63,6 +71,7 @@ impl Audit {
         let records = self.records.lock().unwrap_or_else(|e| e.into_inner());
         let mut keys = BTreeSet::new();
         keys.insert(super::env::BASE_SECRET.to_string());
+        keys.extend(KEYS_NOTED.lock().unwrap_or_else(|e| e.into_inner()).iter().cloned());
         let mut codes: BTreeSet<String> = CODES_SENT.lock().unwrap_or_else(|e| e.into_inner()).clone();
         let mut texts: Vec<(String, String)> = Vec::new();
 

@@ -9,6 +9,7 @@ pub mod moto;
 pub mod net;
 pub mod pty;
 pub mod run;
+pub mod secret_service;
 pub mod skip;
 pub mod strict_sts;
 pub mod terraform;
