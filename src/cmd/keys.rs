@@ -36,7 +36,7 @@ use crate::context::Context;
 use crate::credentials::{BaseCredentials, Secret};
 use crate::diag;
 use crate::env_vars;
-use crate::error::Error;
+use crate::error::{Error, KeysError};
 use crate::output;
 use crate::plan::PlanError;
 use crate::platform;
@@ -55,93 +55,6 @@ const STORE_KEYS: &[&str] = &[store::KEY_KEYSTORE, store::KEY_ACCESS_KEY_ID];
 const PROMPT_SECONDS: u64 = 300;
 /// A new IAM key takes seconds to be accepted everywhere: GetCallerIdentity is tried this long.
 const NEW_KEY_PATIENCE: Duration = Duration::from_secs(20);
-
-#[derive(Debug, thiserror::Error)]
-pub enum KeysError {
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    #[error("profile `{profile}` has its keys in {file} (aws_access_key_id / aws_secret_access_key)")]
-    KeysInFile { profile: String, file: String },
-    #[error("profile `{profile}` ({file}) has {what}: it is not a profile that holds keys")]
-    NotABase { profile: String, file: String, what: String },
-    #[error("profile `{profile}` has no keys in {files}")]
-    NoKeysInFiles { profile: String, files: String },
-    #[error("profile `{profile}` ({file}) has aws_session_token: temporary keys are not worth storing")]
-    TemporaryKeys { profile: String, file: String },
-    #[error("profile `{profile}` has no keys in a credential store (no rolegate_keystore)")]
-    NotStored { profile: String },
-    #[error("{variable} is not set")]
-    EnvMissing { variable: &'static str },
-    #[error("`{value}` is not an access key id: {why}")]
-    BadAccessKeyId { value: String, why: &'static str },
-    #[error("the secret access key is empty")]
-    EmptySecret,
-    #[error("cannot ask for the keys: no terminal (/dev/tty)")]
-    NoTerminal(#[source] std::io::Error),
-    #[error("no answer at the prompt within {seconds} s")]
-    PromptTimeout { seconds: u64 },
-    #[error("cannot read the terminal")]
-    Terminal(#[source] std::io::Error),
-    #[error("{} read back a different secret for access key {access_key_id}: nothing was changed", backend.describe())]
-    ReadBack { backend: Backend, access_key_id: String },
-    #[error("{} has {links} hard links: the other names would keep the keys", path.display())]
-    HardLinks { path: PathBuf, links: u64 },
-    #[error("the edited {} would not read back as intended ({why}); nothing was changed", path.display())]
-    Verify { path: PathBuf, why: String },
-    #[error(transparent)]
-    Aws(StsError),
-    #[error("profile `{profile}`: its keys belong to {arn}, not to an IAM user: rotate makes IAM user keys")]
-    NotAUser { profile: String, arn: String },
-    #[error("rotate, step {step}: {what}")]
-    Rotate {
-        step: &'static str,
-        what: String,
-        #[source]
-        source: Box<Error>,
-    },
-}
-
-impl KeysError {
-    pub fn hint(&self) -> Option<String> {
-        match self {
-            KeysError::Store(e) => e.hint(),
-            KeysError::KeysInFile { profile, .. } => {
-                Some(format!("`rolegate import {profile}` moves them into the credential store"))
-            }
-            KeysError::NotABase { .. } => Some(
-                "name the profile that holds the keys: the one the role profiles name in source_profile".into(),
-            ),
-            KeysError::NoKeysInFiles { profile, .. } => {
-                Some(format!("`rolegate add {profile}` stores keys you type (or --env from the environment)"))
-            }
-            KeysError::TemporaryKeys { .. } => Some("store long-term keys (AKIA...) only".into()),
-            KeysError::NotStored { profile } => {
-                Some(format!("`rolegate add {profile}` or `rolegate import {profile}` puts its keys in the store"))
-            }
-            KeysError::EnvMissing { .. } => {
-                Some("export AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or run without --env to type them".into())
-            }
-            KeysError::BadAccessKeyId { .. } => {
-                Some("an access key id is 16 to 128 letters and digits, like AKIAIOSFODNN7EXAMPLE".into())
-            }
-            KeysError::EmptySecret => Some("type the secret access key shown when the key was created".into()),
-            KeysError::NoTerminal(_) => Some("run it in a terminal, or use --env".into()),
-            KeysError::PromptTimeout { .. } | KeysError::Terminal(_) => Some("run it again".into()),
-            KeysError::ReadBack { .. } => Some("the store may be misbehaving; try --keystore with another store".into()),
-            KeysError::HardLinks { path, .. } => Some(format!(
-                "find the other names (`find / -samefile {}`) and remove them, then run it again",
-                path.display()
-            )),
-            KeysError::Verify { .. } => Some("please report this".into()),
-            KeysError::NotAUser { .. } => Some("rotate the keys of that principal in the IAM console".into()),
-            KeysError::Aws(StsError::AccessDenied { .. }) => Some(
-                "the user needs iam:CreateAccessKey, iam:DeleteAccessKey and iam:GetUser on itself; if its policy requires MFA, add mfa_serial to the profile so that rotate signs with an MFA session".into(),
-            ),
-            KeysError::Aws(e) => e.hint(),
-            KeysError::Rotate { source, .. } => source.hint(),
-        }
-    }
-}
 
 /// The file a profile's section is in, for messages.
 fn file_of(profiles: &Profiles, profile: &str) -> String {

@@ -22,7 +22,10 @@
 use std::collections::BTreeMap;
 
 use super::Properties;
-use super::resolve::MAX_CHAIN;
+
+/// Longest chain of profiles followed, through `include_profile` here and `source_profile` in
+/// [`super::resolve`], before giving up (the SDKs have no limit; a real chain has 2 or 3).
+pub const MAX_CHAIN: usize = 32;
 
 /// Profile key: the profile whose settings this one takes (aws-vault).
 pub const KEY_INCLUDE_PROFILE: &str = "include_profile";

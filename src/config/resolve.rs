@@ -19,6 +19,7 @@
 use std::collections::BTreeMap;
 
 use super::include::IncludeProblem;
+pub use super::include::MAX_CHAIN;
 use super::{Profiles, Properties};
 use crate::credentials::Secret;
 use crate::store::{self, Backend};
@@ -66,9 +67,6 @@ pub const PRE_EMPTING_KEYS: &[&str] = &[
     "sso_role_name",
     "sso_region",
 ];
-
-/// Longest chain followed before giving up (the SDKs have no limit; a real chain has 2 or 3).
-pub const MAX_CHAIN: usize = 32;
 
 /// Where the first credentials of a chain come from.
 #[derive(Clone, Debug)]
