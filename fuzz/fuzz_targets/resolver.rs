@@ -165,7 +165,7 @@ fn structured(input: &Structured) {
     }
     let env = Env::from_pairs(input.env.iter().map(|(k, v)| (ENV_NAMES[*k as usize % ENV_NAMES.len()], v.render())));
     let asked: Vec<String> = input.ask.iter().map(|p| p.get(NAMES)).collect();
-    let options = PlanOptions { mfa_session_seconds: input.mfa_session_seconds };
+    let options = PlanOptions { mfa_session_seconds: input.mfa_session_seconds, ..PlanOptions::default() };
 
     let mut profiles = profiles_from_maps(maps.clone());
     for (name, url) in &input.services {
