@@ -30,7 +30,12 @@ pub fn run(ctx: Context, cli: &Cli) -> Result<u8, Error> {
         Command::Man(args) => completions::man(args).map(ok),
         Command::List => list::run(ctx, cli).map(ok),
         Command::Clear(args) => clear::run(ctx, cli, args).map(ok),
-        Command::Setup(args) => setup::run(&ctx, cli, args),
+        Command::Setup(args) => match setup::run(&ctx, cli, args)? {
+            setup::Outcome::Done(status) => Ok(status),
+            setup::Outcome::StoreKeys { base } => {
+                keys::add(&ctx, &crate::cli::AddArgs { profile: base, env: false, keystore: None })
+            }
+        },
         Command::Doctor(args) => doctor::run(&ctx, cli, args),
         Command::Add(args) => keys::add(&ctx, args),
         Command::Import(args) => keys::import(&ctx, args),

@@ -52,7 +52,15 @@ use crate::platform;
 
 pub(crate) mod wizard;
 
-pub fn run(ctx: &Context, cli: &Cli, args: &SetupArgs) -> Result<u8, Error> {
+/// What `setup` leaves to do: nothing more (the exit status), or storing the keys of a base
+/// profile the wizard wrote without keys, which the user agreed to (`rolegate add`, run by the
+/// dispatcher: the credential-store commands build on this module, not the other way round).
+pub enum Outcome {
+    Done(u8),
+    StoreKeys { base: String },
+}
+
+pub fn run(ctx: &Context, cli: &Cli, args: &SetupArgs) -> Result<Outcome, Error> {
     let Some(profile) = args.profile.as_deref() else { return wizard::run(ctx, cli, args) };
     let new_role = args.role_arn.as_ref().map(|role_arn| NewRole {
         source_profile: args.source_profile.clone().unwrap_or_default(),
@@ -61,7 +69,7 @@ pub fn run(ctx: &Context, cli: &Cli, args: &SetupArgs) -> Result<u8, Error> {
         external_id: args.external_id.clone(),
         region: args.region.clone(),
     });
-    set_up(ctx, &Request { profile, name: args.name.clone(), dry_run: args.dry_run, new_role })
+    set_up(ctx, &Request { profile, name: args.name.clone(), dry_run: args.dry_run, new_role }).map(Outcome::Done)
 }
 
 /// What to set up: PROFILE's Terraform-facing profile, and PROFILE itself first with a role.

@@ -278,6 +278,55 @@ fn add_on_a_terminal_asks_for_the_secret_without_echo() {
     assert!(removed.status.success(), "{}", stderr_of(&removed));
 }
 
+#[test]
+fn the_setup_wizard_offers_to_store_the_keys_of_the_profile_it_wrote() {
+    let test = "the_setup_wizard_offers_to_store_the_keys_of_the_profile_it_wrote";
+    if !kernel_keyring_or_skip(test) {
+        return;
+    }
+    let key_id = unique_key_id("WIZ");
+    let secret = format!("{BASE_SECRET}wizard");
+    audit::note_secret(&secret);
+    let mut env = TestEnv::new();
+    env.set("ROLEGATE_KEYSTORE", "kernel-keyring");
+    let mut p = spawn_script(&env, "\"$ROLEGATE\" setup > out.txt; echo \"exit=$?\"");
+    for (question, answer) in [
+        ("Role ARN (arn:aws:iam::ACCOUNT_ID:role/NAME): ", "arn:aws:iam::123456789012:role/hc-master"),
+        ("Name of the profile that will hold your access keys [default]: ", "base"),
+        ("MFA device ARN (arn:aws:iam::ACCOUNT_ID:mfa/NAME): ", "arn:aws:iam::123456789012:mfa/username"),
+        ("External ID (Enter for none): ", ""),
+        ("Name of the new profile [hc-master]: ", "target"),
+        ("Region [us-east-1]: ", "us-west-2"),
+        ("Store the access keys of `base` in the OS credential store now? (y/n) [y]: ", ""),
+        ("Access key id for profile `base`: ", key_id.as_str()),
+        ("Secret access key (not shown): ", secret.as_str()),
+    ] {
+        p.exp_string(question).unwrap();
+        p.send_line(answer).unwrap();
+    }
+    let shown = p.exp_string("exit=").unwrap();
+    let code = p.exp_eof().unwrap();
+    assert!(code.trim().starts_with('0'), "exit={code}\n{shown}");
+    let report = std::fs::read_to_string(env.path("out.txt")).unwrap();
+    let said = format!("{shown}{report}");
+    assert!(said.contains(&format!("stored the secret of access key {key_id} in the kernel keyring")), "{said}");
+    assert!(!said.contains(&secret), "the secret was echoed: {said}");
+    let config = std::fs::read_to_string(env.config_path()).unwrap();
+    assert!(
+        config
+            .contains("[profile target]\nsource_profile = base\nrole_arn = arn:aws:iam::123456789012:role/hc-master\n"),
+        "{config}"
+    );
+    assert!(
+        config.contains(&format!("rolegate_keystore = kernel-keyring\nrolegate_access_key_id = {key_id}\n")),
+        "{config}"
+    );
+    assert_eq!(files_holding(env.dir.path(), &secret), Vec::<String>::new());
+
+    let removed = env.rolegate(&["remove", "base"]).output().unwrap();
+    assert!(removed.status.success(), "{}", stderr_of(&removed));
+}
+
 /// `aws`-style `GetCallerIdentity` signed by `creds` against moto: its HTTP status.
 fn who_am_i(moto: &Moto, creds: &crate::common::strict_sts::StsCredentials) -> u16 {
     let params = [("Action", "GetCallerIdentity"), ("Version", "2011-06-15")];

@@ -1131,6 +1131,8 @@ fn the_wizard_on_an_empty_machine_asks_and_writes_both_profiles() {
     p.send_line("target").unwrap();
     p.exp_string("Region [us-east-1]: ").unwrap();
     p.send_line("us-west-2").unwrap();
+    p.exp_string("Store the access keys of `base` in the OS credential store now? (y/n) [y]: ").unwrap();
+    p.send_line("n").unwrap();
     assert!(p.exp_eof().unwrap().contains("exit=0"));
     assert_eq!(std::fs::read_to_string(config_path(&env)).unwrap(), seed_role_sections(true, Some("us-west-2")));
     let report = std::fs::read_to_string(env.path("out.txt")).unwrap();

@@ -17,7 +17,7 @@ use std::fs::File;
 use std::io::Write as _;
 use std::time::{Duration, Instant};
 
-use super::{NewRole, Request, base_pending, check_name, set_up};
+use super::{NewRole, Outcome, Request, base_pending, check_name, set_up};
 use crate::cli::{Cli, SetupArgs};
 use crate::config::edit::SetupError;
 use crate::config::resolve::{self, Base};
@@ -35,14 +35,14 @@ const ANSWER_TIMEOUT: Duration = Duration::from_secs(600);
 /// The flags form, for the no-terminal guidance and the hints.
 const FLAGS_FORM: &str = "rolegate setup PROFILE --source-profile BASE --role-arn arn:aws:iam::ACCOUNT_ID:role/NAME --mfa-serial arn:aws:iam::ACCOUNT_ID:mfa/NAME [--external-id ID] [--region REGION]";
 
-pub fn run(ctx: &Context, _cli: &Cli, args: &SetupArgs) -> Result<u8, Error> {
+pub fn run(ctx: &Context, _cli: &Cli, args: &SetupArgs) -> Result<Outcome, Error> {
     let paths = ConfigPaths::locate(ctx)?;
     let profiles =
         Profiles::from_texts(&config::read_text(&paths.config)?, &config::read_text(&paths.credentials)?, &paths)?;
     let candidates = mfa_profiles(ctx, &profiles);
     let Ok(tty) = crate::platform::open_terminal() else {
         output::write_stdout(&guidance(&candidates)).map_err(Error::Stdout)?;
-        return Ok(0);
+        return Ok(Outcome::Done(0));
     };
     let mut term = Terminal { tty };
 
@@ -53,7 +53,7 @@ pub fn run(ctx: &Context, _cli: &Cli, args: &SetupArgs) -> Result<u8, Error> {
         let chosen = term.choose("Set up which one?", &options)?;
         if let Some(c) = candidates.get(chosen) {
             let request = Request { profile: &c.name, name: args.name.clone(), dry_run: args.dry_run, new_role: None };
-            return set_up(ctx, &request);
+            return set_up(ctx, &request).map(Outcome::Done);
         }
     }
 
@@ -83,7 +83,7 @@ pub fn run(ctx: &Context, _cli: &Cli, args: &SetupArgs) -> Result<u8, Error> {
         })?)
     };
     let new_role = NewRole {
-        source_profile: base,
+        source_profile: base.clone(),
         role_arn,
         mfa_serial,
         external_id: Some(external_id).filter(|e| !e.is_empty()),
@@ -92,7 +92,18 @@ pub fn run(ctx: &Context, _cli: &Cli, args: &SetupArgs) -> Result<u8, Error> {
     let _ = writeln!(term.tty);
     let request =
         Request { profile: &profile, name: args.name.clone(), dry_run: args.dry_run, new_role: Some(new_role) };
-    set_up(ctx, &request)
+    let status = set_up(ctx, &request)?;
+    if status == 0 && !args.dry_run && base_pending(&profiles, &base) {
+        let question = format!("Store the access keys of `{base}` in the OS credential store now? (y/n)");
+        let answer = term.ask_valid(&question, Some("y"), |a| match a.to_ascii_lowercase().as_str() {
+            "y" | "yes" | "n" | "no" => Ok(()),
+            _ => Err("answer y or n"),
+        })?;
+        if answer.to_ascii_lowercase().starts_with('y') {
+            return Ok(Outcome::StoreKeys { base });
+        }
+    }
+    Ok(Outcome::Done(status))
 }
 
 /// A profile that needs an MFA code, and the profiles that already serve it.
