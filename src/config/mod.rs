@@ -191,27 +191,15 @@ impl Profiles {
             }
             let props: Properties =
                 asked.iter().filter_map(|k| profile.get(k).map(|v| ((*k).to_string(), v.to_string()))).collect();
-            if let Some(services) = props.get("services") {
-                let key = PropertiesKey::builder()
-                    .section_key("services")
-                    .section_name(services.as_str())
-                    .property_name("sts")
-                    .sub_property_name("endpoint_url")
-                    .build();
-                if let Some(url) = key.ok().and_then(|k| sections.other_sections().get(&k).map(|v| v.to_string())) {
-                    out.sts_service_endpoints.insert(services.clone(), url);
-                }
-            }
             out.profiles.insert(name.to_string(), props);
         }
         out.inclusions = include::apply(&mut out.profiles);
-        // A `services` name taken through include_profile: its section too.
-        for (name, keys) in &out.inclusions.inherited {
-            let Some(services) =
-                keys.contains_key("services").then(|| out.profiles.get(name)).flatten().and_then(|p| p.get("services"))
-            else {
+        // The STS endpoint of each `services` section a profile names (itself or through
+        // include_profile).
+        for services in out.profiles.values().filter_map(|p| p.get("services")) {
+            if out.sts_service_endpoints.contains_key(services) {
                 continue;
-            };
+            }
             let key = PropertiesKey::builder()
                 .section_key("services")
                 .section_name(services.as_str())
