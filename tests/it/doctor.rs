@@ -118,6 +118,8 @@ enum T {
     Bool,
     OneOf(&'static [&'static str]),
     Opt(Box<T>),
+    /// A field present only in some objects (its value of the inner type when present).
+    Absent(Box<T>),
     Arr(Box<T>),
     Obj(Vec<(&'static str, T)>),
 }
@@ -149,8 +151,12 @@ fn schema() -> T {
     let setting = with_place(&[("key", T::Str), ("value", opt(T::Str)), ("included_from", opt(T::Str))]);
     let hop = with_place(&[
         ("profile", T::Str),
-        ("kind", T::OneOf(&["static-keys", "environment", "credential-process", "role"])),
+        ("kind", T::OneOf(&["static-keys", "stored-keys", "environment", "credential-process", "role"])),
         ("access_key_id", opt(T::Str)),
+        (
+            "keystore",
+            T::Absent(Box::new(T::OneOf(&["secret-service", "kernel-keyring", "keychain", "credential-manager"]))),
+        ),
         ("temporary", opt(T::Bool)),
         ("command", opt(T::Str)),
         ("role_arn", opt(T::Str)),
@@ -264,6 +270,7 @@ fn check_value(v: &Value, t: &T, path: &str) {
                 check_value(v, inner, path);
             }
         }
+        T::Absent(inner) => check_value(v, inner, path),
         T::Arr(inner) => {
             let items = v.as_array().unwrap_or_else(|| panic!("{path}: expected an array, got {v}"));
             for (i, item) in items.iter().enumerate() {
@@ -273,7 +280,10 @@ fn check_value(v: &Value, t: &T, path: &str) {
         T::Obj(fields) => {
             let map = v.as_object().unwrap_or_else(|| panic!("{path}: expected an object, got {v}"));
             for (name, ft) in fields {
-                let field = map.get(*name).unwrap_or_else(|| panic!("{path}.{name}: documented field missing"));
+                let Some(field) = map.get(*name) else {
+                    assert!(matches!(ft, T::Absent(_)), "{path}.{name}: documented field missing");
+                    continue;
+                };
                 check_value(field, ft, &format!("{path}.{name}"));
             }
             for key in map.keys() {
@@ -301,7 +311,7 @@ fn documented_ids() -> Vec<String> {
 
 fn field_names(t: &T, out: &mut Vec<&'static str>) {
     match t {
-        T::Opt(i) | T::Arr(i) => field_names(i, out),
+        T::Opt(i) | T::Absent(i) | T::Arr(i) => field_names(i, out),
         T::Obj(fields) => {
             for (n, ft) in fields {
                 out.push(n);
@@ -1200,6 +1210,15 @@ fn missing_file_cases() -> Vec<Case> {
                 "profile `target` names source_profile `base`, whose keys would be in the credentials file $HOME/.aws/credentials, which does not exist",
                 store("base"),
             ),
+        // Keys in a credential store: no credentials file is needed.
+        Case::inline(
+            "keys_in_a_store_need_no_credentials_file",
+            format!("{role}[profile base]\nregion = us-west-2\nrolegate_keystore = kernel-keyring\nrolegate_access_key_id = AKIAIOSFODNN7EXAMPLE\n"),
+            String::new(),
+        )
+        .without("credentials")
+        .exit(0)
+        .ids(&[]),
         // The file exists: missing keys are missing keys.
         Case::inline("keys_missing_from_an_existing_credentials_file", format!("{role}[profile base]\nregion = us-west-2\n"), String::new())
             .exit(1)
