@@ -888,7 +888,7 @@ aws_secret_access_key = unused-the-base-source-is-counted
             if waiting {
                 return;
             }
-            assert!(Instant::now() < give_up, "nobody waited for {}", path.display());
+            assert!(Instant::now() < give_up, "nobody waited for {}:\n{locks}", path.display());
             std::thread::yield_now();
         }
     }
@@ -920,7 +920,7 @@ aws_secret_access_key = unused-the-base-source-is-counted
         let mfa_key = plan.mfa_session_key.clone().unwrap();
         let holder = hold_lock(w.cache.dir(), &mfa_key, None);
         let err = w.call(&plan, T0).unwrap_err();
-        holder.join().unwrap();
+        holder.join().unwrap_or_else(|_| panic!("the holder saw no waiter; the call returned {err:?}"));
         assert!(matches!(&err, ProviderError::Cache(CacheError::OtherFailed { label }) if *label == mfa_key.label));
         assert_eq!((w.sts.calls().len(), w.base_asked(), w.codes.attempts.len()), (0, 0, 0));
     }

@@ -97,7 +97,13 @@ fn wait_for_lock(file: &File, deadline: Instant) -> Result<(), Option<std::io::E
     let clone = file.try_clone().map_err(Some)?;
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
-        let _ = tx.send(clone.lock());
+        let locked = clone.lock();
+        // The lock belongs to the open file description, which `file` keeps open: this
+        // descriptor must be closed before the caller learns it has the lock, or the lock would
+        // outlive the caller's `Locked` for as long as this thread takes to end (and a next
+        // lock of the same key in this process would find it taken).
+        drop(clone);
+        let _ = tx.send(locked);
     });
     match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
         Ok(result) => result.map_err(Some),
