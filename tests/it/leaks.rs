@@ -130,7 +130,11 @@ fn the_audit_scanner_finds_planted_secrets_and_only_those() {
     let audit = Audit::default();
     audit.record(&args(&["credential-process", "target"]), &output(&channel, ""));
     audit.record(&args(&["list"]), &output("role arn:aws:iam::604917000000:role/x\n", "at 04:22:22.604917Z\n"));
-    std::fs::write(dir.path().join("x.log"), "2026-11-28T04:22:22.604917Z TRACE rolegate{pid=604917}: done\n").unwrap();
+    std::fs::write(
+        dir.path().join("x.log"),
+        "2026-11-28T04:22:22.604917Z TRACE rolegate{pid=604917}: done\nSignature expired: 20261128T604917Z is now earlier\n",
+    )
+    .unwrap();
     assert_eq!(leaks(&audit, dir.path()), None);
 
     // A channel's secret on stderr; in a log file; in a file of the cache directory.

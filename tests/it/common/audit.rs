@@ -222,7 +222,16 @@ fn find_code(text: &str, code: &str) -> Option<usize> {
         !before.is_some_and(|c| c.is_ascii_digit() || c == '.')
             && !after.is_some_and(|c| c.is_ascii_digit())
             && !text[..i].ends_with("pid=")
+            && !is_signing_time(text, i, code.len())
     })
+}
+
+/// Whether the six digits at `i` are the time of a SigV4 timestamp (`20261130T222222Z`), which
+/// STS's clock-skew refusals quote: a code that happens to read as the time of day is not a leak.
+fn is_signing_time(text: &str, i: usize, len: usize) -> bool {
+    let date = i.checked_sub(9).and_then(|start| text.get(start..i));
+    date.is_some_and(|d| d.ends_with('T') && d[..8].bytes().all(|b| b.is_ascii_digit()))
+        && text[i + len..].starts_with('Z')
 }
 
 fn walk(dir: &Path) -> Vec<PathBuf> {
